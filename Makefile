@@ -1,0 +1,53 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+# Both create .venv when needed and are safe to run again.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   ?= var/demo
+DEMO_SEEKERS   ?= 3000
+DEMO_VACANCIES ?= 1000
+DEMO_SEED      ?= 7
+
+.PHONY: run test lint typecheck unit install demo-world lock bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# The demo world is generated once per seed and size; delete var/ to start over.
+$(DEMO)/world.json: $(STAMP)
+	$(BIN)/kohtaanto generate --seekers $(DEMO_SEEKERS) --vacancies $(DEMO_VACANCIES) \
+		--seed $(DEMO_SEED) --out $(DEMO)
+
+demo-world: $(DEMO)/world.json
+
+run: $(DEMO)/world.json
+	$(BIN)/kohtaanto demo --world $(DEMO)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+# Regenerate the pinned constraints after changing dependencies in pyproject.toml.
+lock:
+	$(PYTHON) -m pip install --quiet uv
+	$(PYTHON) -m uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--no-header --no-annotate -o constraints.txt
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_reference_data.py
+	$(BIN)/python bench/bench_generate.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,290 @@
+"""Skill profiles of jobseekers from coaching assessments, and vacancy requirement vectors.
+
+A jobseeker's profile is a sparse vector over the ESCO skills. Each observation carries
+evidence whose weight is
+
+    weight = method_weight[method] × confidence × 0.5 ** (age_days / half_life_days)
+
+so a work trial last month counts for more than a self-report two years ago. Observations of
+the same skill combine as independent evidence (noisy-or: ``strength = 1 - Π(1 - weight)``)
+and their levels as a weight-averaged level. A profile entry is ``strength × level / 4`` in
+[0, 1].
+
+Partial credit flows through the taxonomy: a recognised skill lends ``broader_credit`` of its
+value to its broader ESCO skill (the hierarchy) and ``related_credit`` to the skills ESCO
+relates to it. Credit never lowers a directly evidenced value (element-wise maximum).
+
+A vacancy's requirement vector weighs required skills 1.0 and optional ones
+``OPTIONAL_SKILL_WEIGHT``; its minimum levels sit in a parallel sparse matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
+
+from features.taxonomy import Taxonomy
+from matching.domain import SKILL_LEVEL_MAX, AssessmentMethod
+
+OPTIONAL_SKILL_WEIGHT = 0.4
+
+DEFAULT_METHOD_WEIGHTS: Mapping[str, float] = {
+    AssessmentMethod.WORK_TRIAL: 1.0,
+    AssessmentMethod.OBSERVATION: 0.9,
+    AssessmentMethod.TEST: 0.75,
+    AssessmentMethod.CERTIFICATE: 0.7,
+    AssessmentMethod.SELF_REPORT: 0.4,
+}
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    """How evidence is weighed; the defaults are documented in the module docstring."""
+
+    half_life_days: float = 365.0
+    method_weights: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_METHOD_WEIGHTS)
+    )
+    broader_credit: float = 0.5
+    related_credit: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.half_life_days <= 0:
+            raise ValueError(f"half_life_days: {self.half_life_days!r} must be positive")
+        missing = {m.value for m in AssessmentMethod} - set(self.method_weights)
+        if missing:
+            raise ValueError(f"method_weights: no weight for {sorted(missing)}")
+        for name in ("broader_credit", "related_credit"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name}: {value!r} must be between 0 and 1")
+
+
+@dataclass(frozen=True)
+class SkillProfiles:
+    """Profiles of many jobseekers: row ``i`` of ``matrix`` belongs to ``jobseeker_ids[i]``.
+
+    ``direct`` holds only evidenced skills; ``matrix`` adds the partial credit. ``evidence``
+    has one row per (jobseeker, evidenced skill) with the summary an explanation shows:
+    ``level`` (weighted), ``strength`` (0..1), ``observations``, ``best_method``,
+    ``last_assessed``.
+    """
+
+    jobseeker_ids: npt.NDArray[np.object_]
+    direct: sp.csr_matrix
+    matrix: sp.csr_matrix
+    evidence: pd.DataFrame
+    row_of: dict[str, int] = field(repr=False)
+
+    def row(self, jobseeker_id: str) -> int:
+        try:
+            return self.row_of[jobseeker_id]
+        except KeyError:
+            raise KeyError(f"jobseeker_id {jobseeker_id!r} has no profile") from None
+
+
+def _propagation_matrices(taxonomy: Taxonomy) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Skill → broader skill (depth 1) and skill ↔ related skill, as 0/1 sparse matrices."""
+    n = len(taxonomy.skills)
+    ancestors = taxonomy.skill_ancestors
+    nearest = ancestors[ancestors["depth"] == 1]
+    parent_idx = nearest["ancestor_uri"].map(taxonomy.skill_positions)
+    is_skill = parent_idx.notna().to_numpy()
+    rows = nearest["skill_idx"].to_numpy()[is_skill]
+    cols = parent_idx.to_numpy()[is_skill].astype(np.int64)
+    broader = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, n))
+    rel = taxonomy.skill_relations
+    a, b = rel["skill_idx"].to_numpy(), rel["related_idx"].to_numpy()
+    related = sp.csr_matrix(
+        (np.ones(2 * len(a), np.float32), (np.r_[a, b], np.r_[b, a])), shape=(n, n)
+    )
+    broader.data[:] = 1.0  # duplicates summed by the constructor collapse back to 0/1
+    related.data[:] = 1.0
+    return broader, related
+
+
+def build_profiles(
+    assessments: pd.DataFrame,
+    observations: pd.DataFrame,
+    taxonomy: Taxonomy,
+    as_of: date,
+    *,
+    config: ProfileConfig | None = None,
+    jobseeker_ids: npt.ArrayLike | None = None,
+) -> SkillProfiles:
+    """Build skill profiles from assessments and their skill observations.
+
+    Parameters
+    ----------
+    assessments
+        Columns ``assessment_id, jobseeker_id, assessed_on, method``.
+    observations
+        Columns ``assessment_id, skill_uri, level, confidence``.
+    as_of
+        The day the profile describes; later assessments are ignored.
+    jobseeker_ids
+        The rows of the result, in order; by default every jobseeker with an assessment
+        (even one dated after ``as_of``).
+        People without evidence get empty rows.
+    """
+    config = config or ProfileConfig()
+    merged = observations[["assessment_id", "skill_uri", "level", "confidence"]].merge(
+        assessments[["assessment_id", "jobseeker_id", "assessed_on", "method"]],
+        on="assessment_id",
+        how="inner",
+        validate="many_to_one",
+    )
+    assessed_on = pd.to_datetime(merged["assessed_on"]).to_numpy("datetime64[D]")
+    age_days = (np.datetime64(as_of, "D") - assessed_on).astype(np.int64)
+    merged = merged[age_days >= 0]
+    age_days = age_days[age_days >= 0]
+
+    method_weight = merged["method"].astype(str).map(config.method_weights)
+    if method_weight.isna().any():
+        bad = merged.loc[method_weight.isna(), "method"].iloc[0]
+        raise ValueError(f"method: {bad!r} has no evidence weight")
+    weight = (
+        method_weight.to_numpy(np.float64)
+        * merged["confidence"].to_numpy(np.float64)
+        * np.power(0.5, age_days / config.half_life_days)
+    )
+    skill_idx = merged["skill_uri"].map(taxonomy.skill_positions)
+    if skill_idx.isna().any():
+        bad = merged.loc[skill_idx.isna(), "skill_uri"].iloc[0]
+        raise KeyError(f"skill_uri {bad!r} is not an ESCO skill")
+
+    ids = (
+        np.asarray(jobseeker_ids, dtype=object)
+        if jobseeker_ids is not None
+        else np.asarray(sorted(assessments["jobseeker_id"].unique()), dtype=object)
+    )
+    row_of = {str(jid): i for i, jid in enumerate(ids)}
+    rows = merged["jobseeker_id"].map(row_of)
+    keep = rows.notna().to_numpy()
+
+    frame = pd.DataFrame(
+        {
+            "row": rows.to_numpy()[keep].astype(np.int64),
+            "skill_idx": skill_idx.to_numpy()[keep].astype(np.int64),
+            "weight": weight[keep],
+            "log_miss": np.log1p(-np.minimum(weight[keep], 0.999999)),
+            "weighted_level": weight[keep] * merged["level"].to_numpy(np.float64)[keep],
+            "method_rank": merged["method"].astype(str).map(_METHOD_RANK).to_numpy(np.int64)[keep],
+            "assessed_on": assessed_on[keep],
+        }
+    )
+    grouped = frame.groupby(["row", "skill_idx"], sort=True).agg(
+        weight=("weight", "sum"),
+        log_miss=("log_miss", "sum"),
+        weighted_level=("weighted_level", "sum"),
+        observations=("weight", "size"),
+        method_rank=("method_rank", "min"),
+        last_assessed=("assessed_on", "max"),
+    )
+    strength = -np.expm1(grouped["log_miss"].to_numpy())
+    level = grouped["weighted_level"].to_numpy() / np.maximum(grouped["weight"].to_numpy(), 1e-12)
+    value = (strength * level / SKILL_LEVEL_MAX).astype(np.float32)
+    row_idx = grouped.index.get_level_values("row").to_numpy()
+    col_idx = grouped.index.get_level_values("skill_idx").to_numpy()
+    shape = (len(ids), len(taxonomy.skills))
+    direct = sp.csr_matrix((value, (row_idx, col_idx)), shape=shape)
+
+    broader, related = _propagation_matrices(taxonomy)
+    matrix = direct.maximum((direct @ broader) * np.float32(config.broader_credit))
+    matrix = matrix.maximum((direct @ related) * np.float32(config.related_credit)).tocsr()
+    matrix.sort_indices()
+    matrix = matrix.astype(np.float32)
+
+    methods = np.array(list(_METHOD_RANK), dtype=object)
+    evidence = pd.DataFrame(
+        {
+            "jobseeker_id": ids[row_idx],
+            "skill_idx": col_idx.astype(np.int32),
+            "skill_uri": taxonomy.skills["uri"].to_numpy()[col_idx],
+            "level": np.round(level, 2),
+            "strength": np.round(strength, 3),
+            "observations": grouped["observations"].to_numpy(np.int32),
+            "best_method": methods[grouped["method_rank"].to_numpy(np.int64)],
+            "last_assessed": grouped["last_assessed"].to_numpy(),
+        }
+    )
+    return SkillProfiles(
+        jobseeker_ids=ids, direct=direct, matrix=matrix, evidence=evidence, row_of=row_of
+    )
+
+
+# Lower rank = stronger kind of evidence, in the order AssessmentMethod lists them.
+_METHOD_RANK: dict[str, int] = {m.value: i for i, m in enumerate(AssessmentMethod)}
+
+
+@dataclass(frozen=True)
+class VacancyRequirements:
+    """Requirement vectors of many vacancies: row ``i`` belongs to ``vacancy_ids[i]``.
+
+    ``weights`` is 1.0 for a required skill and :data:`OPTIONAL_SKILL_WEIGHT` for an optional
+    one; ``required`` is the 0/1 mask of required skills; ``min_level`` the minimum level.
+    """
+
+    vacancy_ids: npt.NDArray[np.object_]
+    weights: sp.csr_matrix
+    required: sp.csr_matrix
+    min_level: sp.csr_matrix
+    row_of: dict[str, int] = field(repr=False)
+
+    def row(self, vacancy_id: str) -> int:
+        try:
+            return self.row_of[vacancy_id]
+        except KeyError:
+            raise KeyError(f"vacancy_id {vacancy_id!r} has no requirement vector") from None
+
+
+def build_requirements(
+    vacancy_skills: pd.DataFrame,
+    taxonomy: Taxonomy,
+    vacancy_ids: npt.ArrayLike | None = None,
+) -> VacancyRequirements:
+    """Requirement vectors from rows ``vacancy_id, skill_uri, required, min_level``.
+
+    The three matrices share one sparsity pattern, so their ``data`` arrays align.
+    """
+    ids = (
+        np.asarray(vacancy_ids, dtype=object)
+        if vacancy_ids is not None
+        else np.asarray(sorted(vacancy_skills["vacancy_id"].unique()), dtype=object)
+    )
+    row_of = {str(vid): i for i, vid in enumerate(ids)}
+    skills = vacancy_skills.drop_duplicates(["vacancy_id", "skill_uri"], keep="first")
+    rows = skills["vacancy_id"].map(row_of)
+    cols = skills["skill_uri"].map(taxonomy.skill_positions)
+    if cols.isna().any():
+        bad = skills.loc[cols.isna(), "skill_uri"].iloc[0]
+        raise KeyError(f"skill_uri {bad!r} is not an ESCO skill")
+    keep = rows.notna().to_numpy()
+    r = rows.to_numpy()[keep].astype(np.int64)
+    c = cols.to_numpy()[keep].astype(np.int64)
+    # One sparsity pattern for all three matrices: learn where each input row lands in CSR
+    # order once, then lay every value array out in that order.
+    pattern = sp.csr_matrix(
+        (np.arange(1, len(r) + 1, dtype=np.int64), (r, c)), (len(ids), len(taxonomy.skills))
+    )
+    pattern.sort_indices()
+    position = pattern.data - 1
+
+    def csr(values: npt.NDArray[np.float32]) -> sp.csr_matrix:
+        return sp.csr_matrix((values[position], pattern.indices, pattern.indptr), pattern.shape)
+
+    required = skills["required"].to_numpy(bool)[keep]
+    weights = np.where(required, 1.0, OPTIONAL_SKILL_WEIGHT).astype(np.float32)
+    return VacancyRequirements(
+        vacancy_ids=ids,
+        weights=csr(weights),
+        required=csr(required.astype(np.float32)),
+        min_level=csr(skills["min_level"].to_numpy(np.float32)[keep]),
+        row_of=row_of,
+    )

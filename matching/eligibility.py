@@ -1,0 +1,258 @@
+"""Target-group rules as dated data, and eligibility for an employment condition.
+
+A rule is data: which target group it defines, the threshold, the source it comes from and
+the period it is in force. Eligibility is a pure function of a jobseeker's dated facts and a
+date: it says whether the person belongs to a group on that day, which rule decided, and the
+day the status starts or ends, so that a coach can see that someone becomes eligible next
+month.
+
+Age is known only as a birth year (the service does not keep birth dates), so age rules use
+the age *reached during the calendar year*: a person born in 1996 counts as 30 for all of
+2026. That is the convention of Statistics Finland's and SCB's annual age groups.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from matching.domain import (
+    DomainValidationError,
+    EmploymentCondition,
+    Jobseeker,
+    TargetGroup,
+)
+
+
+class RuleKind(StrEnum):
+    UNEMPLOYED_AT_LEAST_MONTHS = "unemployed_at_least_months"
+    AGE_UNDER = "age_under"
+    AGE_AT_LEAST = "age_at_least"
+    MIGRANT_BACKGROUND = "migrant_background"
+    PARTIAL_WORK_CAPACITY = "partial_work_capacity"
+
+
+@dataclass(frozen=True, slots=True)
+class TargetGroupRule:
+    """One dated definition of a target group."""
+
+    rule_id: str
+    group: TargetGroup
+    kind: RuleKind
+    threshold: int | None
+    description: str
+    source: str
+    valid_from: date
+    valid_until: date | None = None
+
+    def __post_init__(self) -> None:
+        needs_threshold = self.kind in _THRESHOLD_KINDS
+        if needs_threshold and (self.threshold is None or self.threshold < 0):
+            raise DomainValidationError("threshold", self.threshold, f"is required for {self.kind}")
+        if not needs_threshold and self.threshold is not None:
+            raise DomainValidationError("threshold", self.threshold, f"is unused by {self.kind}")
+        if not self.source.strip():
+            raise DomainValidationError("source", self.source, "must name where the rule is from")
+        if self.valid_until is not None and self.valid_until < self.valid_from:
+            raise DomainValidationError("valid_until", self.valid_until, "is before valid_from")
+
+    def in_force_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+
+
+_THRESHOLD_KINDS = frozenset(
+    {RuleKind.UNEMPLOYED_AT_LEAST_MONTHS, RuleKind.AGE_UNDER, RuleKind.AGE_AT_LEAST}
+)
+
+# The 2025 reform moved employment services to the municipalities.
+_RULES_IN_FORCE_FROM = date(2025, 1, 1)
+
+DEFAULT_RULES: tuple[TargetGroupRule, ...] = (
+    TargetGroupRule(
+        rule_id="unemployed_3m/2025",
+        group=TargetGroup.UNEMPLOYED_3M,
+        kind=RuleKind.UNEMPLOYED_AT_LEAST_MONTHS,
+        threshold=3,
+        description="Unemployed for at least 3 months without interruption",
+        source="Employment-condition model terms (Työllisyyden kuntakokeilu / TEM guide 2021)",
+        valid_from=_RULES_IN_FORCE_FROM,
+    ),
+    TargetGroupRule(
+        rule_id="long_term_unemployed/2025",
+        group=TargetGroup.LONG_TERM_UNEMPLOYED,
+        kind=RuleKind.UNEMPLOYED_AT_LEAST_MONTHS,
+        threshold=12,
+        description="Long-term unemployed: unemployed for at least 12 months without interruption",
+        source="Statistics Finland / SCB definition of long-term unemployment (12 months)",
+        valid_from=_RULES_IN_FORCE_FROM,
+    ),
+    TargetGroupRule(
+        rule_id="young/2025",
+        group=TargetGroup.YOUNG,
+        kind=RuleKind.AGE_UNDER,
+        threshold=30,
+        description="Young: under 30 years of age during the calendar year",
+        source="Youth guarantee (EU Council Recommendation 2020/C 372/01), age limit 30",
+        valid_from=_RULES_IN_FORCE_FROM,
+    ),
+    TargetGroupRule(
+        rule_id="older/2025",
+        group=TargetGroup.OLDER,
+        kind=RuleKind.AGE_AT_LEAST,
+        threshold=55,
+        description="Older: 55 years of age or more during the calendar year",
+        source="Act on public employment services 380/2023, section on persons aged 55+",
+        valid_from=_RULES_IN_FORCE_FROM,
+    ),
+    TargetGroupRule(
+        rule_id="migrant_background/2025",
+        group=TargetGroup.MIGRANT_BACKGROUND,
+        kind=RuleKind.MIGRANT_BACKGROUND,
+        threshold=None,
+        description="Migrant background as recorded in the integration plan",
+        source="Act on the promotion of integration 681/2023",
+        valid_from=_RULES_IN_FORCE_FROM,
+    ),
+    TargetGroupRule(
+        rule_id="partial_work_capacity/2025",
+        group=TargetGroup.PARTIAL_WORK_CAPACITY,
+        kind=RuleKind.PARTIAL_WORK_CAPACITY,
+        threshold=None,
+        description="Partial work capacity recorded by a coach (reduced hours or restrictions)",
+        source="Act on public employment services 380/2023, pay subsidy for partial capacity",
+        valid_from=_RULES_IN_FORCE_FROM,
+    ),
+)
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` plus ``months`` calendar months, clamped to the month's end (Jan 31 -> Feb 28)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDecision:
+    """Whether a person belongs to a rule's group on a day, and when that status changes.
+
+    ``starts_on`` is the first day of membership (past or future; None when it never starts
+    on the known facts); ``ends_on`` the last day (None when open-ended).
+    """
+
+    rule: TargetGroupRule
+    member: bool
+    starts_on: date | None
+    ends_on: date | None
+
+
+def decide(rule: TargetGroupRule, person: Jobseeker, on: date) -> RuleDecision:
+    """Apply one rule to a jobseeker's dated facts on a day."""
+    starts: date | None
+    ends: date | None = None
+    match rule.kind:
+        case RuleKind.UNEMPLOYED_AT_LEAST_MONTHS:
+            assert rule.threshold is not None
+            if person.unemployment_start is None:
+                starts = None
+            else:
+                starts = add_months(person.unemployment_start, rule.threshold)
+        case RuleKind.AGE_UNDER:
+            assert rule.threshold is not None
+            # Membership lasts from birth to the end of the year the person turns threshold-1.
+            starts = date(person.birth_year, 1, 1)
+            ends = date(person.birth_year + rule.threshold - 1, 12, 31)
+        case RuleKind.AGE_AT_LEAST:
+            assert rule.threshold is not None
+            starts = date(person.birth_year + rule.threshold, 1, 1)
+        case RuleKind.MIGRANT_BACKGROUND:
+            starts = date.min if person.migrant_background else None
+        case RuleKind.PARTIAL_WORK_CAPACITY:
+            starts = date.min if person.work_capacity.is_partial else None
+    # A rule not yet (or no longer) in force bounds the membership period.
+    if starts is not None:
+        starts = max(starts, rule.valid_from)
+    if rule.valid_until is not None:
+        ends = rule.valid_until if ends is None else min(ends, rule.valid_until)
+    if starts is not None and ends is not None and ends < starts:
+        starts = None
+    member = starts is not None and starts <= on and (ends is None or on <= ends)
+    return RuleDecision(rule=rule, member=member, starts_on=starts, ends_on=ends)
+
+
+@dataclass(frozen=True, slots=True)
+class Eligibility:
+    """Eligibility for an employment condition on a day.
+
+    ``deciding_rule`` is the rule that made the person eligible, or — when not eligible — the
+    rule under which eligibility starts soonest (None when no rule ever applies).
+    ``starts_on``/``ends_on`` bound the eligibility period of that rule.
+    """
+
+    eligible: bool
+    deciding_rule: TargetGroupRule | None
+    starts_on: date | None
+    ends_on: date | None
+
+    def days_until_eligible(self, on: date) -> int | None:
+        """0 when eligible, days to wait when eligibility starts later, None when never."""
+        if self.eligible:
+            return 0
+        if self.starts_on is None or self.starts_on < on:
+            return None
+        return (self.starts_on - on).days
+
+
+def rules_for(
+    groups: frozenset[TargetGroup], on: date, rules: tuple[TargetGroupRule, ...] = DEFAULT_RULES
+) -> list[TargetGroupRule]:
+    """The rules in force on ``on`` that define any of ``groups``, in a stable order."""
+    return [rule for rule in rules if rule.group in groups and rule.in_force_on(on)]
+
+
+def eligibility(
+    person: Jobseeker,
+    condition: EmploymentCondition,
+    on: date,
+    rules: tuple[TargetGroupRule, ...] = DEFAULT_RULES,
+) -> Eligibility:
+    """Whether ``person`` counts toward ``condition`` on ``on``, and which rule decided.
+
+    A person is eligible when any of the condition's target groups applies. Among several
+    applying rules the one whose membership lasts longest decides (an open-ended rule beats a
+    rule that ends), then the order of ``rules``.
+    """
+    decisions = [
+        decide(rule, person, on)
+        for rule in rules
+        if rule.group in condition.target_groups
+        and (rule.valid_until is None or rule.valid_until >= on)
+    ]
+    members = [d for d in decisions if d.member]
+    if members:
+        best = max(members, key=lambda d: d.ends_on or date.max)
+        return Eligibility(True, best.rule, best.starts_on, best.ends_on)
+    upcoming = [d for d in decisions if d.starts_on is not None and d.starts_on > on]
+    if upcoming:
+        soonest = min(upcoming, key=lambda d: d.starts_on or date.max)
+        return Eligibility(False, soonest.rule, soonest.starts_on, soonest.ends_on)
+    return Eligibility(False, None, None, None)
+
+
+def target_groups_on(
+    person: Jobseeker, on: date, rules: tuple[TargetGroupRule, ...] = DEFAULT_RULES
+) -> frozenset[TargetGroup]:
+    """Every target group the person belongs to on ``on`` (for statistics and ledgers)."""
+    return frozenset(
+        rule.group for rule in rules if rule.in_force_on(on) and decide(rule, person, on).member
+    )
+
+
+def first_eligible_day(person: Jobseeker, condition: EmploymentCondition, on: date) -> date | None:
+    """The first day on or after ``on`` when the person counts toward the condition."""
+    result = eligibility(person, condition, on)
+    if result.eligible:
+        return on
+    return result.starts_on if result.starts_on is not None else None

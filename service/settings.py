@@ -1,0 +1,69 @@
+"""Typed settings of the whole service, read from ``KOHTAANTO_*`` environment variables.
+
+Nested groups use ``__``: ``KOHTAANTO_PATHS__VAR_DIR=/srv/kohtaanto``. Tests build a
+:class:`Settings` directly instead of editing ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from features.reference_data import default_data_dir
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class PathSettings(BaseModel):
+    """Where reference data is read and where the service keeps its own files."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    var_dir: Path = REPO_ROOT / "var"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.var_dir / "cache"
+
+    @property
+    def demo_world_dir(self) -> Path:
+        return self.var_dir / "demo"
+
+
+class ProfileSettings(BaseModel):
+    """How coaching evidence turns into a skill profile (see features.profiles)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    half_life_days: float = Field(default=365.0, gt=0)
+    method_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "work_trial": 1.0,
+            "observation": 0.9,
+            "test": 0.75,
+            "certificate": 0.7,
+            "self_report": 0.4,
+        }
+    )
+    broader_credit: float = Field(default=0.5, ge=0, le=1)
+    related_credit: float = Field(default=0.3, ge=0, le=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KOHTAANTO_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    environment: str = Field(default="development", pattern="^(development|test|production)$")
+    paths: PathSettings = Field(default_factory=PathSettings)
+    profiles: ProfileSettings = Field(default_factory=ProfileSettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
