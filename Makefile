@@ -5,8 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= var/demo
-DEMO_SEEKERS   ?= 3000
-DEMO_VACANCIES ?= 1000
+DEMO_SEEKERS   ?= 20000
+DEMO_VACANCIES ?= 6000
 DEMO_SEED      ?= 7
 
 .PHONY: run test lint typecheck unit install demo-world lock bench clean

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+import numpy as np
+import numpy.typing as npt
+
 from matching.domain import (
     DomainValidationError,
     EmploymentCondition,
@@ -256,3 +259,113 @@ def first_eligible_day(person: Jobseeker, condition: EmploymentCondition, on: da
     if result.eligible:
         return on
     return result.starts_on if result.starts_on is not None else None
+
+
+# --------------------------------------------------------------------------------------------
+# Vectorised membership periods, for scoring many people at once.
+# Days are numpy datetime64[D] values; NEVER marks a period that never starts.
+# --------------------------------------------------------------------------------------------
+
+NEVER = np.datetime64("NaT", "D")
+_FOREVER = np.datetime64("9999-12-31", "D")
+
+
+def _add_months_vec(days: npt.NDArray[np.datetime64], months: int) -> npt.NDArray[np.datetime64]:
+    """Vectorised :func:`add_months` (NaT stays NaT)."""
+    month_start = days.astype("datetime64[M]")
+    day_of_month = (days - month_start.astype("datetime64[D]")).astype(np.int64)
+    target = month_start + np.timedelta64(months, "M")
+    month_length = (
+        (target + np.timedelta64(1, "M")).astype("datetime64[D]") - target.astype("datetime64[D]")
+    ).astype(np.int64)
+    offset = np.minimum(day_of_month, month_length - 1)
+    return target.astype("datetime64[D]") + offset.astype("timedelta64[D]")
+
+
+@dataclass(frozen=True)
+class MembershipPeriods:
+    """For every person (rows) and rule (columns): first and last day of membership.
+
+    ``starts`` is NaT where membership never starts; ``ends`` is 9999-12-31 when open-ended.
+    """
+
+    rules: tuple[TargetGroupRule, ...]
+    starts: npt.NDArray[np.datetime64]
+    ends: npt.NDArray[np.datetime64]
+
+    def group_mask(self, groups: frozenset[TargetGroup]) -> npt.NDArray[np.bool_]:
+        return np.array([rule.group in groups for rule in self.rules], dtype=bool)
+
+
+def membership_periods(
+    unemployment_start: npt.NDArray[np.datetime64],
+    birth_year: npt.NDArray[np.integer],
+    migrant_background: npt.NDArray[np.bool_],
+    partial_work_capacity: npt.NDArray[np.bool_],
+    rules: tuple[TargetGroupRule, ...] = DEFAULT_RULES,
+) -> MembershipPeriods:
+    """Vectorised :func:`decide` for every person and rule (same results, property-tested)."""
+    n = len(birth_year)
+    starts = np.full((n, len(rules)), NEVER)
+    ends = np.full((n, len(rules)), _FOREVER)
+    years = np.asarray(birth_year, dtype=np.int64)
+    unemployed = np.asarray(unemployment_start, dtype="datetime64[D]")
+
+    def jan_first(year: npt.NDArray[np.int64]) -> npt.NDArray[np.datetime64]:
+        return (year - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+
+    for j, rule in enumerate(rules):
+        threshold = rule.threshold or 0
+        match rule.kind:
+            case RuleKind.UNEMPLOYED_AT_LEAST_MONTHS:
+                starts[:, j] = _add_months_vec(unemployed, threshold)
+            case RuleKind.AGE_UNDER:
+                starts[:, j] = jan_first(years)
+                ends[:, j] = jan_first(years + threshold) - np.timedelta64(1, "D")
+            case RuleKind.AGE_AT_LEAST:
+                starts[:, j] = jan_first(years + threshold)
+            case RuleKind.MIGRANT_BACKGROUND:
+                starts[:, j] = np.where(migrant_background, np.datetime64(date.min, "D"), NEVER)
+            case RuleKind.PARTIAL_WORK_CAPACITY:
+                starts[:, j] = np.where(partial_work_capacity, np.datetime64(date.min, "D"), NEVER)
+        column = starts[:, j]
+        starts[:, j] = np.where(
+            np.isnat(column), NEVER, np.maximum(column, np.datetime64(rule.valid_from, "D"))
+        )
+        if rule.valid_until is not None:
+            ends[:, j] = np.minimum(ends[:, j], np.datetime64(rule.valid_until, "D"))
+        empty = ~np.isnat(starts[:, j]) & (ends[:, j] < starts[:, j])
+        starts[empty, j] = NEVER
+    return MembershipPeriods(rules=rules, starts=starts, ends=ends)
+
+
+def pair_eligibility(
+    starts: npt.NDArray[np.datetime64],
+    ends: npt.NDArray[np.datetime64],
+    group_masks: npt.NDArray[np.bool_],
+    on: date,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+    """Eligibility of (person, condition) pairs on ``on``.
+
+    ``starts``/``ends`` are the person's membership periods (rows of
+    :class:`MembershipPeriods`) and ``group_masks`` which rules the pair's condition accepts,
+    one row per pair. Returns ``eligible``, ``days_until`` (0 when eligible, days to wait, inf
+    when never) and the index of the deciding rule (-1 when none), with the tie-breaking of
+    :func:`eligibility`.
+    """
+    day = np.datetime64(on, "D")
+    valid = group_masks & ~np.isnat(starts) & (ends >= day)
+    member = valid & (starts <= day)
+    eligible: npt.NDArray[np.bool_] = np.asarray(member.any(axis=1), dtype=bool)
+    # Members: the longest-lasting membership decides (first rule on ties).
+    end_rank = np.where(member, (ends - day).astype(np.int64), -1)
+    deciding_member = np.argmax(end_rank, axis=1)
+    # Others: the soonest upcoming start decides.
+    wait = np.where(valid & (starts > day), (starts - day).astype(np.float64), np.inf)
+    deciding_wait = np.argmin(wait, axis=1)
+    soonest = wait[np.arange(len(wait)), deciding_wait]
+    days_until = np.where(eligible, 0.0, soonest)
+    deciding = np.where(
+        eligible, deciding_member, np.where(np.isfinite(soonest), deciding_wait, -1)
+    ).astype(np.intp)
+    return eligible, days_until.astype(np.float64), deciding

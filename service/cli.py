@@ -51,14 +51,17 @@ def generate(
     """Generate a synthetic world: people, assessments, contracts, vacancies, outcomes."""
     from training.synthetic import WorldConfig, generate_world
 
-    options: dict[str, object] = {"seekers": seekers, "vacancies": vacancies, "seed": seed}
+    day = None
     if as_of is not None:
         try:
-            options["as_of"] = date.fromisoformat(as_of)
+            day = date.fromisoformat(as_of)
         except ValueError:
-            raise typer.BadParameter(f"{as_of!r} is not a date YYYY-MM-DD", param_hint="--as-of")
+            message = f"{as_of!r} is not a date YYYY-MM-DD"
+            raise typer.BadParameter(message, param_hint="--as-of") from None
     try:
-        config = WorldConfig(**options)
+        config = WorldConfig(seekers=seekers, vacancies=vacancies, seed=seed)
+        if day is not None:
+            config = config.model_copy(update={"as_of": day})
     except ValueError as error:
         raise typer.BadParameter(str(error)) from error
 

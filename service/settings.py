@@ -53,6 +53,20 @@ class ProfileSettings(BaseModel):
     related_credit: float = Field(default=0.3, ge=0, le=1)
 
 
+class MatchingSettings(BaseModel):
+    """Knobs of the matching engine (see matching.engine.MatchingConfig)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    candidate_pool: int = Field(default=400, ge=20, le=10_000)
+    remote_threshold: float = Field(default=0.5, ge=0, le=1)
+    eligibility_horizon_days: int = Field(default=0, ge=0, le=365)
+    exposure_cap: int = Field(default=5, ge=0)
+    exposure_weight: float = Field(default=0.25, ge=0)
+    explain_factors: int = Field(default=3, ge=0, le=25)
+    covered_share: float = Field(default=0.75, gt=0, le=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KOHTAANTO_", env_nested_delimiter="__", extra="forbid"
@@ -61,6 +75,7 @@ class Settings(BaseSettings):
     environment: str = Field(default="development", pattern="^(development|test|production)$")
     paths: PathSettings = Field(default_factory=PathSettings)
     profiles: ProfileSettings = Field(default_factory=ProfileSettings)
+    matching: MatchingSettings = Field(default_factory=MatchingSettings)
 
 
 @lru_cache(maxsize=1)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from features.profiles import ProfileConfig, build_profiles, build_requirements
-from features.skill_fit import skill_fit
+from features.profiles import ProfileConfig, build_profiles
 from features.taxonomy import Taxonomy
 
 pytestmark = pytest.mark.integration
@@ -103,26 +101,3 @@ def test_config_rejects_missing_method_weight() -> None:
         ProfileConfig(
             method_weights={"work_trial": 1, "observation": 1, "test": 1, "certificate": 1}
         )
-
-
-def test_skill_fit_counts_required_coverage(taxonomy: Taxonomy) -> None:
-    rows = [("A1", "P1", LEAD_OTHERS, date(2026, 10, 1), "work_trial", 4, 1.0)]
-    profiles = build_profiles(*frames(rows), taxonomy, AS_OF)
-    other = taxonomy.skills["uri"].iloc[10]
-    vacancy_skills = pd.DataFrame(
-        [
-            ("V1", LEAD_OTHERS, True, 2),
-            ("V1", other, True, 2),
-            ("V2", other, True, 1),
-            ("V3", LEAD_OTHERS, False, 1),
-            ("V3", other, True, 1),
-        ],
-        columns=["vacancy_id", "skill_uri", "required", "min_level"],
-    )
-    requirements = build_requirements(vacancy_skills, taxonomy)
-    fit = skill_fit(profiles, 0, requirements, np.arange(3))
-    held = profiles.matrix[0, taxonomy.skill_index(LEAD_OTHERS)]
-    assert fit.required_coverage[0] == pytest.approx(min(1.0, held / 0.5) / 2)
-    assert fit.required_coverage[1] == 0.0
-    assert fit.optional_coverage[2] == pytest.approx(min(1.0, held / 0.25))
-    assert fit.skill_cosine[0] > fit.skill_cosine[2] > fit.skill_cosine[1] == 0.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,10 +19,13 @@ from matching.domain import (
 )
 from matching.eligibility import (
     DEFAULT_RULES,
+    NEVER,
     RuleKind,
     TargetGroupRule,
     add_months,
     eligibility,
+    membership_periods,
+    pair_eligibility,
     target_groups_on,
 )
 
@@ -193,3 +197,46 @@ def test_long_term_membership_matches_twelve_calendar_months(start: date, offset
     groups = target_groups_on(person(unemployment_start=start), on)
     expected = on >= max(add_months(start, 12), date(2025, 1, 1))
     assert (TargetGroup.LONG_TERM_UNEMPLOYED in groups) is expected
+
+
+@given(
+    people=st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.dates(min_value=date(2015, 1, 1), max_value=date(2027, 6, 30))),
+            st.integers(min_value=1950, max_value=2008),
+            st.booleans(),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    groups=st.sets(st.sampled_from(list(TargetGroup)), min_size=1),
+    on=st.dates(min_value=date(2024, 6, 1), max_value=date(2028, 12, 31)),
+)
+def test_vectorised_eligibility_agrees_with_scalar(
+    people: list[tuple[date | None, int, bool, bool]], groups: set[TargetGroup], on: date
+) -> None:
+    seekers = [
+        person(
+            unemployment_start=start,
+            birth_year=year,
+            migrant_background=migrant,
+            work_capacity=WorkCapacity(max_hours_per_week=20 if partial else None),
+        )
+        for start, year, migrant, partial in people
+    ]
+    periods = membership_periods(
+        np.array([s.unemployment_start or NEVER for s in seekers], dtype="datetime64[D]"),
+        np.array([s.birth_year for s in seekers]),
+        np.array([s.migrant_background for s in seekers]),
+        np.array([s.work_capacity.is_partial for s in seekers]),
+    )
+    mask = np.tile(periods.group_mask(frozenset(groups)), (len(seekers), 1))
+    eligible, days_until, deciding = pair_eligibility(periods.starts, periods.ends, mask, on)
+    for i, seeker in enumerate(seekers):
+        expected = eligibility(seeker, condition(*groups), on)
+        assert eligible[i] == expected.eligible
+        expected_days = expected.days_until_eligible(on)
+        assert days_until[i] == (np.inf if expected_days is None else expected_days)
+        rule = DEFAULT_RULES[deciding[i]] if deciding[i] >= 0 else None
+        assert rule == expected.deciding_rule

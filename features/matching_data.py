@@ -1,0 +1,472 @@
+"""Build the engine's arrays (:class:`matching.entities.MatchingData`) from tables.
+
+There is one code path from rows to arrays: :func:`seeker_updates_frame` and
+:func:`vacancy_columns` work on DataFrames in the world-store schema, whether they hold the
+300,000 jobseekers of a national load or the one person a coach just edited
+(:func:`jobseeker_frame` turns a domain object into such a one-row frame).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
+
+from features.geography import Geography
+from features.profiles import ProfileConfig, SkillProfiles, build_profiles, build_requirements
+from features.taxonomy import Taxonomy
+from features.world_store import WorldTables
+from matching.domain import FULL_TIME_HOURS, AssessmentMethod, CEFRLevel, Jobseeker, Vacancy
+from matching.eligibility import DEFAULT_RULES, membership_periods
+from matching.entities import (
+    JOB_FORMS,
+    LANGUAGES,
+    PHYSICAL_DEMANDS,
+    RESTRICTIONS,
+    SEEKER_COLUMNS,
+    VACANCY_COLUMNS,
+    EntityTable,
+    MatchingData,
+    RowUpdate,
+    bitmask,
+)
+from matching.sparse_store import SparseRowStore
+
+_CEFR_STEP = {level.value: level.step for level in CEFRLevel}
+_NAT = np.datetime64("NaT", "D")
+
+
+@dataclass(frozen=True)
+class Vocabularies:
+    """Index spaces shared by every row: municipalities, occupations, skills, ISCO prefixes."""
+
+    taxonomy: Taxonomy
+    geography: Geography
+    isco_column: dict[str, int]
+
+    @classmethod
+    def build(cls, taxonomy: Taxonomy, geography: Geography) -> Vocabularies:
+        codes = sorted(taxonomy.isco_groups["code"].astype(str))
+        return cls(taxonomy, geography, {code: i for i, code in enumerate(codes)})
+
+    def municipality_rows(self, codes: pd.Series) -> npt.NDArray[np.int32]:
+        index = self.geography.municipalities["code"]
+        lookup = pd.Series(np.arange(len(index), dtype=np.int32), index=index)
+        rows = codes.astype(str).map(lookup)
+        if rows.isna().any():
+            bad = codes[rows.isna()].iloc[0]
+            raise KeyError(f"municipality {bad!r} is not a Finnish or Swedish municipality")
+        return np.asarray(rows.to_numpy(), dtype=np.int32)
+
+    def occupation_rows(self, uris: pd.Series) -> npt.NDArray[np.int32]:
+        rows = uris.astype(str).map(self.taxonomy.occupation_positions)
+        if rows.isna().any():
+            bad = uris[rows.isna()].iloc[0]
+            raise KeyError(f"occupation_uri {bad!r} is not an ESCO occupation")
+        return np.asarray(rows.to_numpy(), dtype=np.int32)
+
+
+# ------------------------------------------------------------------------------------------
+# Jobseekers
+# ------------------------------------------------------------------------------------------
+
+
+def _list_column(values: pd.Series) -> list[list[Any]]:
+    return [[] if v is None or (isinstance(v, float) and np.isnan(v)) else list(v) for v in values]
+
+
+def _language_steps(languages: pd.Series) -> npt.NDArray[np.int8]:
+    out = np.zeros((len(languages), len(LANGUAGES)), np.int8)
+    position = {code: j for j, code in enumerate(LANGUAGES)}
+    for i, items in enumerate(_list_column(languages)):
+        for item in items:
+            j = position.get(item["language"])
+            if j is not None:
+                out[i, j] = _CEFR_STEP[item["level"]]
+    return out
+
+
+def seeker_columns(frame: pd.DataFrame, vocab: Vocabularies) -> dict[str, npt.ArrayLike]:
+    """Entity-table columns for jobseekers in the world-store schema."""
+    n = len(frame)
+    hours = pd.to_numeric(frame["max_hours_per_week"], errors="coerce").to_numpy(np.float64)
+    restrictions = np.array(
+        [bitmask(items, RESTRICTIONS) for items in _list_column(frame["restrictions"])], np.uint8
+    )
+    unemployed = pd.to_datetime(frame["unemployment_start"]).to_numpy("datetime64[D]")
+    partial = (restrictions != 0) | (np.nan_to_num(hours, nan=FULL_TIME_HOURS) < FULL_TIME_HOURS)
+    periods = membership_periods(
+        unemployed,
+        frame["birth_year"].to_numpy(np.int64),
+        frame["migrant_background"].to_numpy(bool),
+        partial,
+        DEFAULT_RULES,
+    )
+    return {
+        "home": vocab.municipality_rows(frame["home_municipality"]),
+        "max_commute_km": frame["max_commute_km"].to_numpy(np.float32),
+        "relocate": frame["willing_to_relocate"].to_numpy(bool),
+        "accepted_forms": np.array(
+            [bitmask(items, JOB_FORMS) for items in _list_column(frame["accepted_job_forms"])],
+            np.uint8,
+        ),
+        "max_hours": np.where(np.isnan(hours), np.inf, hours).astype(np.float32),
+        "restrictions": restrictions,
+        "languages": _language_steps(frame["languages"]),
+        "driving_licence": frame["driving_licence"].to_numpy(bool),
+        "unemployed_since": unemployed,
+        "eligible_from": periods.starts,
+        "eligible_until": periods.ends,
+        "profile_norm": np.zeros(n, np.float32),  # filled from the profile store
+        "active": np.ones(n, bool),
+    }
+
+
+def _preference_stores(
+    frame: pd.DataFrame, vocab: Vocabularies
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Jobseeker × occupation (1) and jobseeker × ISCO prefix (depth / 4) matrices."""
+    occupation_position = vocab.taxonomy.occupation_positions
+    isco_of = vocab.taxonomy.occupations["isco_code"].astype(str).to_numpy()
+    occ_rows: list[int] = []
+    occ_cols: list[int] = []
+    isco_cells: dict[tuple[int, int], float] = {}
+    for i, uris in enumerate(_list_column(frame["preferred_occupations"])):
+        for uri in uris:
+            position = occupation_position.get(str(uri))
+            if position is None:
+                raise KeyError(f"preferred occupation {uri!r} is not an ESCO occupation")
+            occ_rows.append(i)
+            occ_cols.append(position)
+            for depth, column in _isco_prefixes(isco_of[position], vocab):
+                key = (i, column)
+                isco_cells[key] = max(isco_cells.get(key, 0.0), depth / 4)
+    n = len(frame)
+    occupations = sp.csr_matrix(
+        (np.ones(len(occ_rows), np.float32), (occ_rows, occ_cols)),
+        shape=(n, len(vocab.taxonomy.occupations)),
+    )
+    occupations.data[:] = 1.0
+    keys = list(isco_cells)
+    isco = sp.csr_matrix(
+        (
+            np.array([isco_cells[k] for k in keys], np.float32),
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        ),
+        shape=(n, len(vocab.isco_column)),
+    )
+    for matrix in (occupations, isco):
+        matrix.sum_duplicates()
+        matrix.sort_indices()
+    return occupations, isco
+
+
+def _isco_prefixes(code: str, vocab: Vocabularies) -> Iterable[tuple[int, int]]:
+    for depth in range(1, len(code) + 1):
+        column = vocab.isco_column.get(code[:depth])
+        if column is not None:
+            yield depth, column
+
+
+def _profile_store(profiles: SkillProfiles) -> SparseRowStore:
+    """Profile values plus the evidence summary, on the profile's sparsity pattern.
+
+    Skills that are only credited through the taxonomy get strength and level 0 and
+    method -1 (see :data:`matching.entities.PROFILE_CHANNELS`).
+    """
+    matrix = profiles.matrix.tocsr()
+    matrix.sort_indices()
+    evidence = profiles.evidence
+    keys_matrix = (
+        np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr)).astype(np.int64)
+        * matrix.shape[1]
+        + matrix.indices
+    )
+    keys_evidence = evidence["jobseeker_id"].map(profiles.row_of).to_numpy(np.int64) * matrix.shape[
+        1
+    ] + evidence["skill_idx"].to_numpy(np.int64)
+    order = np.argsort(keys_evidence)
+    position = np.searchsorted(keys_evidence[order], keys_matrix)
+    position = np.minimum(position, max(len(order) - 1, 0))
+    found = keys_evidence[order][position] == keys_matrix if len(order) else np.zeros(0, bool)
+    source = order[position]
+
+    def channel(values: npt.ArrayLike, missing: float) -> sp.csr_matrix:
+        column = np.full(matrix.nnz, missing, np.float32)
+        column[found] = np.asarray(values, np.float32)[source[found]]
+        return sp.csr_matrix((column, matrix.indices, matrix.indptr), shape=matrix.shape)
+
+    method_rank = {m.value: i for i, m in enumerate(AssessmentMethod)}
+    last_day = pd.to_datetime(evidence["last_assessed"]).to_numpy("datetime64[D]").astype(np.int64)
+    return SparseRowStore.from_csr(
+        [
+            matrix,
+            channel(evidence["strength"], 0.0),
+            channel(evidence["level"], 0.0),
+            channel(evidence["best_method"].map(method_rank), -1.0),
+            channel(last_day, 0.0),
+        ]
+    )
+
+
+def _row_norms(store: SparseRowStore, channel: int) -> npt.NDArray[np.float32]:
+    entries = store.rows(np.arange(store.n_rows))
+    squares = np.bincount(entries.owner, entries.values[:, channel] ** 2, store.n_rows)
+    return np.sqrt(squares).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------
+# Vacancies
+# ------------------------------------------------------------------------------------------
+
+
+def hires_made(outcomes: pd.DataFrame, vacancies: pd.DataFrame, on: date) -> pd.Series:
+    """Hires before ``on`` per employment condition (people counted once per vacancy)."""
+    hired = outcomes[
+        (outcomes["stage"].astype(str) == "hired")
+        & (pd.to_datetime(outcomes["occurred_at"]).dt.date < on)
+    ]
+    per_vacancy = hired.drop_duplicates(["jobseeker_id", "vacancy_id"])
+    joined = per_vacancy.merge(vacancies[["vacancy_id", "condition_id"]], on="vacancy_id")
+    return joined.groupby("condition_id").size()
+
+
+def vacancy_columns(
+    frame: pd.DataFrame,
+    conditions: pd.DataFrame,
+    hires: pd.Series,
+    vocab: Vocabularies,
+) -> dict[str, npt.ArrayLike]:
+    """Entity-table columns for vacancies in the world-store schema."""
+    n = len(frame)
+    occupation = vocab.occupation_rows(frame["occupation_uri"])
+    isco_codes = vocab.taxonomy.occupations["isco_code"].astype(str).to_numpy()[occupation]
+    isco_columns = np.full((n, 4), -1, np.int32)
+    for i, code in enumerate(isco_codes):
+        for depth, column in _isco_prefixes(code, vocab):
+            isco_columns[i, depth - 1] = column
+    by_id = conditions.set_index("condition_id")
+    condition_ids = frame["condition_id"]
+    has_condition = condition_ids.notna().to_numpy() & condition_ids.isin(by_id.index).to_numpy()
+    rules = np.zeros((n, len(DEFAULT_RULES)), bool)
+    deadline = np.full(n, _NAT)
+    owed = np.zeros(n, np.float32)
+    for i in np.flatnonzero(has_condition).tolist():
+        condition = by_id.loc[condition_ids.iloc[i]]
+        groups = set(condition["target_groups"])
+        rules[i] = [rule.group.value in groups for rule in DEFAULT_RULES]
+        deadline[i] = np.datetime64(pd.Timestamp(condition["deadline"]).date(), "D")
+        made = int(hires.get(condition_ids.iloc[i], 0))
+        owed[i] = max(0, int(condition["hires_required"]) - made)
+    required_steps = _language_steps(frame["languages"])
+    demand = {d.value: i for i, d in enumerate(PHYSICAL_DEMANDS)}
+    form = {f.value: i for i, f in enumerate(JOB_FORMS)}
+    return {
+        "municipality": vocab.municipality_rows(frame["municipality"]),
+        "occupation": occupation,
+        "isco": pd.to_numeric(pd.Series(isco_codes), errors="coerce").fillna(0).to_numpy(np.int16),
+        "remote_share": frame["remote_share"].to_numpy(np.float32),
+        "hours": frame["hours_per_week"].to_numpy(np.float32),
+        "shift_work": frame["shift_work"].to_numpy(bool),
+        "night_work": frame["night_work"].to_numpy(bool),
+        "physical_demand": frame["physical_demand"].astype(str).map(demand).to_numpy(np.int8),
+        "languages": required_steps,
+        "driving_licence": frame["driving_licence_required"].to_numpy(bool),
+        "job_form": frame["job_form"].astype(str).map(form).to_numpy(np.int8),
+        "opens_on": pd.to_datetime(frame["opens_on"]).to_numpy("datetime64[D]"),
+        "closes_on": pd.to_datetime(frame["closes_on"]).to_numpy("datetime64[D]"),
+        "has_condition": has_condition,
+        "condition_rules": rules,
+        "deadline": deadline,
+        "hires_owed": owed,
+        "isco_columns": isco_columns,
+        "requirement_norm": np.zeros(n, np.float32),  # filled from the requirement store
+        "active": np.ones(n, bool),
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# Whole world
+# ------------------------------------------------------------------------------------------
+
+
+def build_matching_data(
+    world: WorldTables,
+    taxonomy: Taxonomy,
+    geography: Geography,
+    as_of: date | None = None,
+    profile_config: ProfileConfig | None = None,
+) -> MatchingData:
+    """Arrays for every jobseeker and every vacancy of a world, as of a day."""
+    as_of = as_of or world.as_of
+    vocab = Vocabularies.build(taxonomy, geography)
+    seekers_frame = world.jobseekers
+    seeker_ids = seekers_frame["jobseeker_id"].astype(str).to_numpy()
+    seekers = EntityTable.from_columns(
+        SEEKER_COLUMNS, seeker_ids, seeker_columns(seekers_frame, vocab)
+    )
+    profiles = build_profiles(
+        world.assessments,
+        world.skill_observations,
+        taxonomy,
+        as_of,
+        config=profile_config,
+        jobseeker_ids=seeker_ids,
+    )
+    profile_store = _profile_store(profiles)
+    seekers["profile_norm"][:] = _row_norms(profile_store, 0)
+    occupations, isco = _preference_stores(seekers_frame, vocab)
+
+    vacancies_frame = world.vacancies
+    vacancy_ids = vacancies_frame["vacancy_id"].astype(str).to_numpy()
+    hires = hires_made(world.outcomes, vacancies_frame, as_of)
+    vacancies = EntityTable.from_columns(
+        VACANCY_COLUMNS,
+        vacancy_ids,
+        vacancy_columns(vacancies_frame, world.employment_conditions, hires, vocab),
+    )
+    requirements = build_requirements(world.vacancy_skills, taxonomy, vacancy_ids=vacancy_ids)
+    requirement_store = SparseRowStore.from_csr(
+        [requirements.weights, requirements.required, requirements.min_level]
+    )
+    vacancies["requirement_norm"][:] = _row_norms(requirement_store, 0)
+
+    municipalities = geography.municipalities
+    labour_area, labour_area_codes = pd.factorize(municipalities["labour_area_code"])
+    area_names = municipalities.drop_duplicates("labour_area_code").set_index("labour_area_code")
+    return MatchingData(
+        seekers=seekers,
+        vacancies=vacancies,
+        profiles=profile_store,
+        requirements=requirement_store,
+        occupations=SparseRowStore.from_csr([occupations]),
+        isco=SparseRowStore.from_csr([isco]),
+        distance_km=np.asarray(geography.distance_km, np.float32),
+        labour_area=labour_area.astype(np.int32),
+        region=pd.factorize(municipalities["region_code"])[0].astype(np.int32),
+        skill_labels=taxonomy.skills["label"].to_numpy(object),
+        municipality_names=municipalities["name"].to_numpy(object),
+        labour_area_names=area_names.loc[labour_area_codes, "labour_area_name"].to_numpy(object),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# One row at a time (incremental updates)
+# ------------------------------------------------------------------------------------------
+
+
+def jobseeker_frame(person: Jobseeker) -> pd.DataFrame:
+    """A one-row frame in the world-store ``jobseekers`` schema."""
+    capacity, prefs = person.work_capacity, person.preferences
+    return pd.DataFrame(
+        [
+            {
+                "jobseeker_id": person.jobseeker_id,
+                "home_municipality": person.home_municipality,
+                "birth_year": person.birth_year,
+                "migrant_background": person.migrant_background,
+                "unemployment_start": person.unemployment_start,
+                "driving_licence": person.driving_licence,
+                "max_hours_per_week": capacity.max_hours_per_week,
+                "restrictions": sorted(r.value for r in capacity.restrictions),
+                "preferred_occupations": list(prefs.occupations),
+                "max_commute_km": prefs.max_commute_km,
+                "willing_to_relocate": prefs.willing_to_relocate,
+                "accepted_job_forms": sorted(f.value for f in prefs.accepted_job_forms),
+                "languages": [
+                    {"language": s.language, "level": s.level.value} for s in person.languages
+                ],
+            }
+        ]
+    )
+
+
+def vacancy_frames(vacancy: Vacancy) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One-row ``vacancies`` frame and the ``vacancy_skills`` rows of a vacancy."""
+    row = {
+        "vacancy_id": vacancy.vacancy_id,
+        "condition_id": vacancy.condition_id,
+        "occupation_uri": vacancy.occupation_uri,
+        "municipality": vacancy.municipality,
+        "job_form": vacancy.job_form.value,
+        "opens_on": vacancy.opens_on,
+        "closes_on": vacancy.closes_on,
+        "remote_share": vacancy.remote_share,
+        "hours_per_week": vacancy.hours_per_week,
+        "shift_work": vacancy.shift_work,
+        "night_work": vacancy.night_work,
+        "physical_demand": vacancy.physical_demand.value,
+        "languages": [{"language": s.language, "level": s.level.value} for s in vacancy.languages],
+        "driving_licence_required": vacancy.driving_licence_required,
+    }
+    skills = pd.DataFrame(
+        [(vacancy.vacancy_id, s.skill_uri, s.required, s.min_level) for s in vacancy.skills],
+        columns=["vacancy_id", "skill_uri", "required", "min_level"],
+    )
+    return pd.DataFrame([row]), skills
+
+
+def seeker_update(
+    person: Jobseeker,
+    assessments: pd.DataFrame,
+    observations: pd.DataFrame,
+    vocab: Vocabularies,
+    as_of: date,
+    profile_config: ProfileConfig | None = None,
+) -> RowUpdate:
+    """The engine update for one jobseeker (assessments in the world-store schema)."""
+    frame = jobseeker_frame(person)
+    values = {name: np.asarray(col)[0] for name, col in seeker_columns(frame, vocab).items()}
+    profiles = build_profiles(
+        assessments,
+        observations,
+        vocab.taxonomy,
+        as_of,
+        config=profile_config,
+        jobseeker_ids=[person.jobseeker_id],
+    )
+    store = _profile_store(profiles)
+    entries = store.rows([0])
+    values["profile_norm"] = float(np.sqrt((entries.values[:, 0] ** 2).sum()))
+    occupations, isco = _preference_stores(frame, vocab)
+    return RowUpdate(
+        entity_id=person.jobseeker_id,
+        values=values,
+        skill_columns=entries.columns,
+        skill_values=entries.values,
+        occupation_columns=occupations.indices.astype(np.int64),
+        isco_columns=isco.indices.astype(np.int64),
+        isco_values=isco.data.astype(np.float32),
+    )
+
+
+def vacancy_update(
+    vacancy: Vacancy,
+    conditions: pd.DataFrame,
+    hires: pd.Series,
+    vocab: Vocabularies,
+) -> RowUpdate:
+    """The engine update for one vacancy."""
+    frame, skills = vacancy_frames(vacancy)
+    values = {
+        name: np.asarray(col)[0]
+        for name, col in vacancy_columns(frame, conditions, hires, vocab).items()
+    }
+    requirements = build_requirements(skills, vocab.taxonomy, vacancy_ids=[vacancy.vacancy_id])
+    columns = requirements.weights.indices.astype(np.int64)
+    channel_values = np.column_stack(
+        [requirements.weights.data, requirements.required.data, requirements.min_level.data]
+    ).astype(np.float32)
+    values["requirement_norm"] = float(np.sqrt((requirements.weights.data**2).sum()))
+    return RowUpdate(
+        entity_id=vacancy.vacancy_id,
+        values=values,
+        skill_columns=columns,
+        skill_values=channel_values,
+    )

@@ -1,0 +1,82 @@
+"""The pair-feature schema: one ordered list that training and serving both read.
+
+Its hash travels with every trained model; a model whose schema hash differs from
+:data:`FEATURE_SCHEMA_HASH` is refused at load time.
+
+Personal data and features. Sex, age, origin and health details are never features. Two
+groups of features are derived from personal facts, because the employment condition and the
+person's work ability themselves need them:
+
+- ``condition_eligible`` and ``days_until_eligible`` say whether the person counts toward the
+  vacancy's employment condition (the condition exists to hire such people). They are
+  computed from the dated facts by the eligibility rules; the facts themselves (birth year,
+  migrant background, ...) are not features.
+- ``hours_fit``, ``physical_conflict``, ``night_conflict`` and ``shift_conflict`` compare the
+  vacancy with the work ability a coach recorded; they never carry the diagnosis or the
+  restriction list itself.
+
+``unemployment_days`` is the length of the current unemployment spell: it is the labour-market
+position the whole service exists to serve, not a protected attribute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+FeatureKind = Literal["skills", "preference", "region", "work_ability", "condition", "timing"]
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    name: str
+    kind: FeatureKind
+    #: Plain words for explanations: "<description> raised/lowered the score".
+    description: str
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("required_coverage", "skills", "coverage of the required skills"),
+    Feature("optional_coverage", "skills", "coverage of the optional skills"),
+    Feature("level_shortfall", "skills", "levels below the required minimum"),
+    Feature("evidence_strength", "skills", "strength of the evidence for the matched skills"),
+    Feature("skill_cosine", "skills", "overall similarity of skills"),
+    Feature("occupation_preferred", "preference", "the occupation is one the person wants"),
+    Feature("isco_proximity", "preference", "closeness to the person's occupations"),
+    Feature("distance_km", "region", "distance to the workplace"),
+    Feature("within_commute", "region", "the workplace is within the commute radius"),
+    Feature("same_labour_area", "region", "same employment area / labour-market region"),
+    Feature("same_region", "region", "same region"),
+    Feature("remote_share", "region", "share of remote work"),
+    Feature("hours_fit", "work_ability", "weekly hours fit the person's work capacity"),
+    Feature("physical_conflict", "work_ability", "physically heavy work against a restriction"),
+    Feature("night_conflict", "work_ability", "night work against a restriction"),
+    Feature("shift_conflict", "work_ability", "shift work against a restriction"),
+    Feature("language_gap", "skills", "language level below the requirement (CEFR steps)"),
+    Feature("driving_licence_missing", "skills", "a required driving licence is missing"),
+    Feature("job_form_accepted", "preference", "the person accepts this form of job"),
+    Feature("condition_eligible", "condition", "the person counts toward the condition"),
+    Feature("days_until_eligible", "condition", "days until the person counts (capped)"),
+    Feature("unemployment_days", "timing", "length of the unemployment spell"),
+    Feature("days_since_opened", "timing", "days since the vacancy opened"),
+    Feature("hires_owed", "condition", "hires still owed on the contract"),
+    Feature("days_to_deadline", "condition", "days to the condition's deadline (capped)"),
+)
+
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+#: Caps keep "never" and "no deadline" finite (LightGBM and the rule score need numbers).
+MAX_DAYS_FEATURE = 3650.0
+
+#: Protected attributes that must never be features (checked by tests on the schema).
+FORBIDDEN_FEATURE_WORDS = ("sex", "gender", "age", "birth", "origin", "migrant", "health")
+
+
+def schema_hash(names: tuple[str, ...] = FEATURE_NAMES) -> str:
+    """A short stable hash of the ordered feature names."""
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+
+
+FEATURE_SCHEMA_HASH = schema_hash()

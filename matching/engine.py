@@ -1,0 +1,576 @@
+"""Two-way matching: the best vacancies for a jobseeker, the best candidates for a vacancy.
+
+Every request runs the same steps:
+
+1. **retrieve** candidates from the inverted skill index (the posting lists of the query's
+   skills) — or, for a person with no recognised skills yet, the vacancies within reach;
+2. **hard filters**: open and active, within the commute radius unless the job is mostly
+   remote or the person will relocate, no work-ability conflict (night work, heavy lifting,
+   shift work against a recorded restriction), eligibility when the vacancy's employment
+   condition requires it, and the request's own filters;
+3. keep the best ``candidate_pool`` by retrieval score, compute their **pair features**;
+4. **rank** with the scorer (LightGBM when loaded, else the rule-based score);
+5. **re-rank** shortlists with the exposure cap: a jobseeker already on more than
+   ``exposure_cap`` open shortlists is pushed down, so the same few people are not proposed
+   everywhere;
+6. **explain** the top ``k``: matched required skills with evidence, missing ones (the skill
+   gap for the employment plan), distance and region, the eligibility rule, and the feature
+   contributions in plain words.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from matching.domain import AssessmentMethod, PhysicalDemand, WorkRestriction
+from matching.eligibility import DEFAULT_RULES, pair_eligibility
+from matching.entities import (
+    JOB_FORMS,
+    PHYSICAL_DEMANDS,
+    PROFILE_LAST_DAY,
+    PROFILE_LEVEL,
+    PROFILE_METHOD,
+    PROFILE_STRENGTH,
+    PROFILE_VALUE,
+    REQ_MIN_LEVEL,
+    REQ_REQUIRED,
+    REQ_WEIGHT,
+    RESTRICTIONS,
+    MatchingData,
+    RowUpdate,
+    bitmask,
+    has_bit,
+)
+from matching.scoring import RuleBasedScorer, Scorer
+from matching.sparse_store import InvertedIndex
+
+IntArray = npt.NDArray[np.int64]
+Featurizer = Callable[[MatchingData, IntArray, IntArray, date], npt.NDArray[np.float32]]
+_HEAVY = PHYSICAL_DEMANDS.index(PhysicalDemand.HEAVY)
+_METHODS = tuple(AssessmentMethod)
+_EPOCH = date(1970, 1, 1)
+
+
+class UnknownEntityError(KeyError):
+    """The jobseeker or vacancy asked about is not in the engine."""
+
+
+@dataclass(frozen=True)
+class MatchingConfig:
+    """Tunable knobs of the engine (documented defaults)."""
+
+    candidate_pool: int = 400
+    remote_threshold: float = 0.5  # at least this share of remote work: distance is no filter
+    eligibility_horizon_days: int = 0  # also admit people who become eligible this soon
+    exposure_cap: int = 5  # open shortlists a person may be on before being down-weighted
+    exposure_weight: float = 0.25  # per shortlist over the cap, in standard deviations of score
+    explain_factors: int = 3
+    covered_share: float = 0.75  # a required skill counts as held at this share of its level
+
+
+@dataclass(frozen=True)
+class MatchFilters:
+    """Optional filters of a request (``municipality`` is a row of the geography)."""
+
+    municipality: int | None = None
+    max_distance_km: float | None = None
+    job_forms: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class SkillEvidence:
+    skill: int
+    label: str
+    required_level: int
+    level: float
+    strength: float
+    method: str | None  # None: credited through related skills, not observed
+    last_assessed: date | None
+
+
+@dataclass(frozen=True)
+class Factor:
+    feature: str
+    description: str
+    contribution: float
+
+    @property
+    def sentence(self) -> str:
+        direction = "raised" if self.contribution >= 0 else "lowered"
+        return f"{self.description} {direction} the score ({self.contribution:+.3f})"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    matched_skills: tuple[SkillEvidence, ...]
+    missing_skills: tuple[SkillEvidence, ...]
+    distance_km: float
+    within_commute: bool
+    same_labour_area: bool
+    labour_area: str
+    workplace: str
+    eligible: bool | None  # None: the vacancy has no employment condition
+    eligibility_rule: str | None
+    eligibility_description: str | None
+    days_until_eligible: float | None
+    factors: tuple[Factor, ...]
+
+
+@dataclass(frozen=True)
+class Match:
+    jobseeker_id: str
+    vacancy_id: str
+    rank: int
+    score: float
+    explanation: Explanation
+
+
+@dataclass(frozen=True)
+class MatchList:
+    kind: Literal["matches", "shortlist"]
+    query_id: str
+    model_version: str
+    on: date
+    candidates: int  # candidates that passed the filters and were scored
+    results: tuple[Match, ...]
+
+
+@dataclass
+class _Exposure:
+    """How many open shortlists each jobseeker is on (the exposure cap's state)."""
+
+    counts: npt.NDArray[np.float32]
+    by_vacancy: dict[int, IntArray] = field(default_factory=dict)
+
+    def replace(self, vacancy_row: int, seeker_rows: IntArray) -> None:
+        previous = self.by_vacancy.pop(vacancy_row, None)
+        if previous is not None:
+            np.subtract.at(self.counts, previous, 1)
+        self.by_vacancy[vacancy_row] = seeker_rows
+        np.add.at(self.counts, seeker_rows, 1)
+
+    def ensure(self, n: int) -> None:
+        if len(self.counts) < n:
+            grown = np.zeros(max(n, 2 * len(self.counts)), np.float32)
+            grown[: len(self.counts)] = self.counts
+            self.counts = grown
+
+
+class MatchingEngine:
+    """Matches over :class:`MatchingData`; thread-safe for concurrent reads and updates."""
+
+    def __init__(
+        self,
+        data: MatchingData,
+        featurizer: Featurizer,
+        feature_names: tuple[str, ...],
+        feature_descriptions: Mapping[str, str],
+        scorer: Scorer | None = None,
+        config: MatchingConfig | None = None,
+    ) -> None:
+        self.data = data
+        self.featurizer = featurizer
+        self.feature_names = feature_names
+        self.feature_descriptions = dict(feature_descriptions)
+        self.config = config or MatchingConfig()
+        self._rules = RuleBasedScorer(feature_names)
+        self.scorer: Scorer = scorer or self._rules
+        self._check_scorer(self.scorer)
+        self.vacancy_index = InvertedIndex(data.requirements, channel=REQ_WEIGHT)
+        self.seeker_index = InvertedIndex(data.profiles, channel=PROFILE_VALUE)
+        self._exposure = _Exposure(np.zeros(len(data.seekers), np.float32))
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ model
+    def _check_scorer(self, scorer: Scorer) -> None:
+        if tuple(scorer.feature_names) != self.feature_names:
+            raise ValueError(
+                f"scorer {scorer.version} expects features {scorer.feature_names[:3]}..., "
+                "not the engine's schema"
+            )
+
+    def set_scorer(self, scorer: Scorer | None) -> None:
+        """Swap the ranking model; requests in flight finish with the one they started with."""
+        chosen = scorer or self._rules
+        self._check_scorer(chosen)
+        self.scorer = chosen
+
+    # ------------------------------------------------------------------ queries
+    def matches_for_jobseeker(
+        self,
+        jobseeker_id: str,
+        k: int = 20,
+        on: date | None = None,
+        filters: MatchFilters | None = None,
+    ) -> MatchList:
+        """The ``k`` best open vacancies for a jobseeker."""
+        scorer = self.scorer
+        on = on or date.today()
+        with self._lock:
+            s = self._seeker_row(jobseeker_id)
+            candidates = self._retrieve_vacancies(s, on, filters or MatchFilters())
+            return self._rank(
+                "matches", jobseeker_id, np.full(len(candidates), s), candidates, k, on, scorer
+            )
+
+    def shortlist_for_vacancy(
+        self,
+        vacancy_id: str,
+        k: int = 20,
+        on: date | None = None,
+        filters: MatchFilters | None = None,
+        record_exposure: bool = True,
+    ) -> MatchList:
+        """The ``k`` best active jobseekers for a vacancy, with the exposure cap applied."""
+        scorer = self.scorer
+        on = on or date.today()
+        with self._lock:
+            v = self._vacancy_row(vacancy_id)
+            candidates = self._retrieve_seekers(v, on, filters or MatchFilters())
+            result = self._rank(
+                "shortlist", vacancy_id, candidates, np.full(len(candidates), v), k, on, scorer
+            )
+            if record_exposure:
+                rows = np.array(
+                    [self.data.seekers.row_of[m.jobseeker_id] for m in result.results], np.int64
+                )
+                self._exposure.replace(v, rows)
+            return result
+
+    def exhaustive_matches(self, jobseeker_id: str, k: int, on: date) -> list[str]:
+        """Peer for benchmarks: score every open vacancy that passes the hard filters."""
+        s = self._seeker_row(jobseeker_id)
+        everything = np.arange(len(self.data.vacancies), dtype=np.int64)
+        v = everything[self._vacancy_filter(s, everything, on, MatchFilters())]
+        scores = self.scorer.score(self.featurizer(self.data, np.full(len(v), s), v, on))
+        order = np.lexsort((v, -scores))[:k]
+        return [self.data.vacancies.ids[i] for i in v[order]]
+
+    def exhaustive_shortlist(self, vacancy_id: str, k: int, on: date) -> list[str]:
+        """Peer for benchmarks: score every active jobseeker that passes the hard filters."""
+        v = self._vacancy_row(vacancy_id)
+        everything = np.arange(len(self.data.seekers), dtype=np.int64)
+        s = everything[self._seeker_filter(v, everything, on, MatchFilters())]
+        scores = self.scorer.score(self.featurizer(self.data, s, np.full(len(s), v), on))
+        order = np.lexsort((s, -scores))[:k]
+        return [self.data.seekers.ids[i] for i in s[order]]
+
+    # ------------------------------------------------------------------ updates
+    def upsert_seeker(self, update: RowUpdate) -> None:
+        """Add or change one jobseeker; the skill index follows incrementally."""
+        data = self.data
+        with self._lock:
+            row = data.seekers.upsert(update.entity_id, update.values)
+            data.profiles.set_row(row, update.skill_columns, update.skill_values)
+            if update.occupation_columns is not None:
+                ones = np.ones((len(update.occupation_columns), 1), np.float32)
+                data.occupations.set_row(row, update.occupation_columns, ones)
+            if update.isco_columns is not None and update.isco_values is not None:
+                data.isco.set_row(row, update.isco_columns, update.isco_values.reshape(-1, 1))
+            self._exposure.ensure(len(data.seekers))
+            self._maybe_compact()
+
+    def upsert_vacancy(self, update: RowUpdate) -> None:
+        """Add or change one vacancy; the skill index follows incrementally."""
+        data = self.data
+        with self._lock:
+            row = data.vacancies.upsert(update.entity_id, update.values)
+            data.requirements.set_row(row, update.skill_columns, update.skill_values)
+            self._maybe_compact()
+
+    def deactivate_seeker(self, jobseeker_id: str) -> None:
+        """Take a jobseeker out of shortlists (employed, erased, or no longer served)."""
+        with self._lock:
+            row = self._seeker_row(jobseeker_id)
+            self.data.seekers["active"][row] = False
+            self.data.profiles.delete_row(row)
+
+    def deactivate_vacancy(self, vacancy_id: str) -> None:
+        with self._lock:
+            row = self._vacancy_row(vacancy_id)
+            self.data.vacancies["active"][row] = False
+            self.data.requirements.delete_row(row)
+            previous = self._exposure.by_vacancy.pop(row, None)
+            if previous is not None:
+                np.subtract.at(self._exposure.counts, previous, 1)
+
+    def _maybe_compact(self) -> None:
+        for store, index in (
+            (self.data.profiles, self.seeker_index),
+            (self.data.requirements, self.vacancy_index),
+        ):
+            if store.needs_compaction():
+                store.compact()
+                index.rebuild()
+
+    # ------------------------------------------------------------------ internals
+    def _seeker_row(self, jobseeker_id: str) -> int:
+        row = self.data.seekers.row_of.get(jobseeker_id)
+        if row is None:
+            raise UnknownEntityError(f"jobseeker {jobseeker_id!r} is not known")
+        return row
+
+    def _vacancy_row(self, vacancy_id: str) -> int:
+        row = self.data.vacancies.row_of.get(vacancy_id)
+        if row is None:
+            raise UnknownEntityError(f"vacancy {vacancy_id!r} is not known")
+        return row
+
+    def _eligible_day(self, on: date) -> date:
+        return on + timedelta(days=self.config.eligibility_horizon_days)
+
+    def _vacancy_filter(
+        self, s: int, v: IntArray, on: date, filters: MatchFilters
+    ) -> npt.NDArray[np.bool_]:
+        """Hard filters for one jobseeker against vacancy rows ``v``."""
+        data, seekers, vacancies = self.data, self.data.seekers, self.data.vacancies
+        day = np.datetime64(on, "D")
+        ok = vacancies["active"][v] & (vacancies["opens_on"][v] <= day)
+        ok &= vacancies["closes_on"][v] >= day
+        distance = data.distance_km[seekers["home"][s], vacancies["municipality"][v]]
+        ok &= (
+            (distance <= seekers["max_commute_km"][s])
+            | (vacancies["remote_share"][v] >= self.config.remote_threshold)
+            | bool(seekers["relocate"][s])
+        )
+        ok &= ~self._conflicts(np.full(len(v), s), v)
+        ok &= self._eligible_or_free(np.full(len(v), s), v, on)
+        return ok & self._request_filters(distance, v, filters)
+
+    def _seeker_filter(
+        self, v: int, s: IntArray, on: date, filters: MatchFilters
+    ) -> npt.NDArray[np.bool_]:
+        """Hard filters for one vacancy against jobseeker rows ``s``."""
+        data, seekers, vacancies = self.data, self.data.seekers, self.data.vacancies
+        ok = seekers["active"][s].copy()
+        distance = data.distance_km[seekers["home"][s], vacancies["municipality"][v]]
+        if vacancies["remote_share"][v] < self.config.remote_threshold:
+            ok &= (distance <= seekers["max_commute_km"][s]) | seekers["relocate"][s]
+        ok &= ~self._conflicts(s, np.full(len(s), v))
+        ok &= self._eligible_or_free(s, np.full(len(s), v), on)
+        if filters.municipality is not None:
+            ok &= seekers["home"][s] == filters.municipality
+        if filters.max_distance_km is not None:
+            ok &= distance <= filters.max_distance_km
+        if filters.job_forms is not None:
+            wanted = bitmask(filters.job_forms, JOB_FORMS)
+            ok &= (seekers["accepted_forms"][s] & wanted) != 0
+        return ok
+
+    def _request_filters(
+        self, distance: npt.NDArray[np.float32], v: IntArray, filters: MatchFilters
+    ) -> npt.NDArray[np.bool_]:
+        vacancies = self.data.vacancies
+        ok = np.ones(len(v), bool)
+        if filters.municipality is not None:
+            ok &= vacancies["municipality"][v] == filters.municipality
+        if filters.max_distance_km is not None:
+            ok &= distance <= filters.max_distance_km
+        if filters.job_forms is not None:
+            forms = [JOB_FORMS.index(f) for f in JOB_FORMS if f.value in filters.job_forms]
+            ok &= np.isin(vacancies["job_form"][v], forms)
+        return ok
+
+    def _conflicts(self, s: IntArray, v: IntArray) -> npt.NDArray[np.bool_]:
+        """Work that the person's recorded restrictions rule out."""
+        restrictions = self.data.seekers["restrictions"][s]
+        vacancies = self.data.vacancies
+        night = vacancies["night_work"][v] & has_bit(
+            restrictions, WorkRestriction.NO_NIGHT_WORK, RESTRICTIONS
+        )
+        heavy = (vacancies["physical_demand"][v] == _HEAVY) & has_bit(
+            restrictions, WorkRestriction.NO_HEAVY_LIFTING, RESTRICTIONS
+        )
+        shift = vacancies["shift_work"][v] & has_bit(
+            restrictions, WorkRestriction.NO_SHIFT_WORK, RESTRICTIONS
+        )
+        conflicts: npt.NDArray[np.bool_] = night | heavy | shift
+        return conflicts
+
+    def _eligible_or_free(self, s: IntArray, v: IntArray, on: date) -> npt.NDArray[np.bool_]:
+        """True where the vacancy has no condition or the person counts toward it."""
+        seekers, vacancies = self.data.seekers, self.data.vacancies
+        has_condition = vacancies["has_condition"][v]
+        result = ~has_condition
+        rows = np.flatnonzero(has_condition)
+        if len(rows):
+            eligible, _, _ = pair_eligibility(
+                seekers["eligible_from"][s[rows]],
+                seekers["eligible_until"][s[rows]],
+                vacancies["condition_rules"][v[rows]],
+                self._eligible_day(on),
+            )
+            result[rows] = eligible
+        return result
+
+    def _top(self, scores: npt.NDArray[np.float32], rows: IntArray, n: int) -> IntArray:
+        """The ``n`` best rows by score, ties broken by row number (deterministic)."""
+        if len(rows) > n:
+            keep = np.argpartition(-scores, n - 1)[:n]
+            threshold = scores[keep].min()
+            keep = np.flatnonzero(scores >= threshold)  # include every tie at the boundary
+            rows, scores = rows[keep], scores[keep]
+        order = np.lexsort((rows, -scores))[:n]
+        return rows[order]
+
+    def _retrieve_vacancies(self, s: int, on: date, filters: MatchFilters) -> IntArray:
+        entries = self.data.profiles.rows([s])
+        pool = self.config.candidate_pool
+        if len(entries.columns):
+            scores = self.vacancy_index.scores(entries.columns, entries.values[:, PROFILE_VALUE])
+            rows = np.flatnonzero(scores > 0).astype(np.int64)
+            rows = rows[self._vacancy_filter(s, rows, on, filters)]
+            if len(rows) >= pool:
+                return self._top(scores[rows], rows, pool)
+        else:
+            rows = np.zeros(0, np.int64)
+        # Too few skill matches (or no recognised skills yet): add what is within reach,
+        # nearest first, so a new jobseeker still gets regional suggestions.
+        everything = np.arange(len(self.data.vacancies), dtype=np.int64)
+        nearby = everything[self._vacancy_filter(s, everything, on, filters)]
+        nearby = np.setdiff1d(nearby, rows, assume_unique=True)
+        distance = self.data.distance_km[
+            self.data.seekers["home"][s], self.data.vacancies["municipality"][nearby]
+        ]
+        nearest = nearby[np.lexsort((nearby, distance))][: pool - len(rows)]
+        return np.concatenate([rows, nearest])
+
+    def _retrieve_seekers(self, v: int, on: date, filters: MatchFilters) -> IntArray:
+        entries = self.data.requirements.rows([v])
+        if not len(entries.columns):
+            return np.zeros(0, np.int64)
+        scores = self.seeker_index.scores(entries.columns, entries.values[:, REQ_WEIGHT])
+        rows = np.flatnonzero(scores > 0).astype(np.int64)
+        rows = rows[self._seeker_filter(v, rows, on, filters)]
+        return self._top(scores[rows], rows, self.config.candidate_pool)
+
+    def _rank(
+        self,
+        kind: Literal["matches", "shortlist"],
+        query_id: str,
+        s: IntArray,
+        v: IntArray,
+        k: int,
+        on: date,
+        scorer: Scorer,
+    ) -> MatchList:
+        features = self.featurizer(self.data, s, v, on)
+        scores = scorer.score(features) if len(s) else np.zeros(0)
+        adjusted = scores
+        if kind == "shortlist" and len(s):
+            self._exposure.ensure(len(self.data.seekers))
+            over = np.maximum(0.0, self._exposure.counts[s] - self.config.exposure_cap)
+            spread = float(scores.std()) or 1.0
+            adjusted = scores - self.config.exposure_weight * spread * over
+        other = s if kind == "shortlist" else v
+        order = np.lexsort((other, -adjusted))[:k]
+        contributions = scorer.contributions(features[order]) if len(order) else None
+        results = tuple(
+            Match(
+                jobseeker_id=self.data.seekers.ids[s[i]],
+                vacancy_id=self.data.vacancies.ids[v[i]],
+                rank=rank,
+                score=float(adjusted[i]),
+                explanation=self._explain(
+                    int(s[i]),
+                    int(v[i]),
+                    on,
+                    features[i],
+                    contributions[n] if contributions is not None else None,
+                ),
+            )
+            for rank, (n, i) in enumerate(zip(range(len(order)), order, strict=True), start=1)
+        )
+        return MatchList(
+            kind=kind,
+            query_id=query_id,
+            model_version=scorer.version,
+            on=on,
+            candidates=len(s),
+            results=results,
+        )
+
+    def _explain(
+        self,
+        s: int,
+        v: int,
+        on: date,
+        features: npt.NDArray[np.float32],
+        contributions: npt.NDArray[np.float64] | None,
+    ) -> Explanation:
+        data = self.data
+        entries = data.requirements.rows([v])
+        held = data.profiles.lookup(np.full(len(entries.columns), s), entries.columns)
+        matched: list[SkillEvidence] = []
+        missing: list[SkillEvidence] = []
+        for j, skill in enumerate(entries.columns.tolist()):
+            if entries.values[j, REQ_REQUIRED] <= 0:
+                continue
+            min_level = int(entries.values[j, REQ_MIN_LEVEL])
+            method = int(held[j, PROFILE_METHOD])
+            last_day = int(held[j, PROFILE_LAST_DAY])
+            evidence = SkillEvidence(
+                skill=skill,
+                label=str(data.skill_labels[skill]),
+                required_level=min_level,
+                level=float(held[j, PROFILE_LEVEL]),
+                strength=float(held[j, PROFILE_STRENGTH]),
+                method=_METHODS[method].value if method >= 0 else None,
+                last_assessed=_EPOCH + timedelta(days=last_day) if method >= 0 else None,
+            )
+            level = held[j, PROFILE_LEVEL] if method >= 0 else held[j, PROFILE_VALUE] * 4
+            covered = level >= self.config.covered_share * min_level
+            (matched if covered else missing).append(evidence)
+        seekers, vacancies = data.seekers, data.vacancies
+        home, workplace = seekers["home"][s], vacancies["municipality"][v]
+        distance = float(data.distance_km[home, workplace])
+        eligible: bool | None = None
+        rule_id = description = None
+        days: float | None = None
+        if vacancies["has_condition"][v]:
+            flags, waits, deciding = pair_eligibility(
+                seekers["eligible_from"][[s]],
+                seekers["eligible_until"][[s]],
+                vacancies["condition_rules"][[v]],
+                on,
+            )
+            eligible, days = bool(flags[0]), float(waits[0])
+            if deciding[0] >= 0:
+                rule = DEFAULT_RULES[int(deciding[0])]
+                rule_id, description = rule.rule_id, rule.description
+        factors: tuple[Factor, ...] = ()
+        if contributions is not None:
+            terms = contributions[:-1]
+            top = np.argsort(-np.abs(terms), kind="stable")[: self.config.explain_factors]
+            factors = tuple(
+                Factor(
+                    feature=self.feature_names[t],
+                    description=self.feature_descriptions.get(
+                        self.feature_names[t], self.feature_names[t]
+                    ),
+                    contribution=float(terms[t]),
+                )
+                for t in top
+                if terms[t] != 0
+            )
+        return Explanation(
+            matched_skills=tuple(matched),
+            missing_skills=tuple(missing),
+            distance_km=distance,
+            within_commute=distance <= float(seekers["max_commute_km"][s]),
+            same_labour_area=bool(data.labour_area[home] == data.labour_area[workplace]),
+            labour_area=str(data.labour_area_names[data.labour_area[workplace]]),
+            workplace=str(data.municipality_names[workplace]),
+            eligible=eligible,
+            eligibility_rule=rule_id,
+            eligibility_description=description,
+            days_until_eligible=days,
+            factors=factors,
+        )
