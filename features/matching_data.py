@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from features.codes import lookup_codes
 from features.geography import Geography
 from features.profiles import ProfileConfig, SkillProfiles, build_profiles, build_requirements
 from features.taxonomy import Taxonomy
@@ -34,7 +35,6 @@ from matching.entities import (
     EntityTable,
     MatchingData,
     RowUpdate,
-    bitmask,
 )
 from matching.sparse_store import SparseRowStore
 
@@ -55,21 +55,30 @@ class Vocabularies:
         codes = sorted(taxonomy.isco_groups["code"].astype(str))
         return cls(taxonomy, geography, {code: i for i, code in enumerate(codes)})
 
+    def occupation_isco_columns(self) -> npt.NDArray[np.int32]:
+        """For every occupation, the columns of its ISCO code's 1- to 4-digit prefixes."""
+        codes = self.taxonomy.occupations["isco_code"].astype(str).to_numpy()
+        out = np.full((len(codes), 4), -1, np.int32)
+        for i, code in enumerate(codes):
+            for depth, column in _isco_prefixes(code, self):
+                out[i, depth - 1] = column
+        return out
+
     def municipality_rows(self, codes: pd.Series) -> npt.NDArray[np.int32]:
         index = self.geography.municipalities["code"]
         lookup = pd.Series(np.arange(len(index), dtype=np.int32), index=index)
-        rows = codes.astype(str).map(lookup)
-        if rows.isna().any():
-            bad = codes[rows.isna()].iloc[0]
+        rows = lookup_codes(codes, {str(k): int(v) for k, v in lookup.items()})
+        if (rows < 0).any():
+            bad = codes.to_numpy()[rows < 0][0]
             raise KeyError(f"municipality {bad!r} is not a Finnish or Swedish municipality")
-        return np.asarray(rows.to_numpy(), dtype=np.int32)
+        return rows.astype(np.int32)
 
     def occupation_rows(self, uris: pd.Series) -> npt.NDArray[np.int32]:
-        rows = uris.astype(str).map(self.taxonomy.occupation_positions)
-        if rows.isna().any():
-            bad = uris[rows.isna()].iloc[0]
+        rows = lookup_codes(uris, self.taxonomy.occupation_positions)
+        if (rows < 0).any():
+            bad = uris.to_numpy()[rows < 0][0]
             raise KeyError(f"occupation_uri {bad!r} is not an ESCO occupation")
-        return np.asarray(rows.to_numpy(), dtype=np.int32)
+        return rows.astype(np.int32)
 
 
 # ------------------------------------------------------------------------------------------
@@ -77,18 +86,34 @@ class Vocabularies:
 # ------------------------------------------------------------------------------------------
 
 
-def _list_column(values: pd.Series) -> list[list[Any]]:
-    return [[] if v is None or (isinstance(v, float) and np.isnan(v)) else list(v) for v in values]
+def _exploded(values: pd.Series) -> tuple[npt.NDArray[np.int64], pd.Series]:
+    """(row position, item) for every item of a list column (missing lists are empty)."""
+    positions = pd.Series(np.arange(len(values)), index=values.index)
+    items = pd.Series(values.to_numpy(), index=positions.to_numpy()).explode().dropna()
+    return items.index.to_numpy(np.int64), items.reset_index(drop=True)
+
+
+def _list_bits(values: pd.Series, universe: tuple[StrEnum, ...]) -> npt.NDArray[np.uint8]:
+    """A list column of enum values as bit masks in the order of ``universe``."""
+    rows, items = _exploded(values)
+    bit = items.astype(str).map({m.value: 1 << i for i, m in enumerate(universe)})
+    known = bit.notna().to_numpy()
+    out = np.zeros(len(values), np.int64)
+    np.bitwise_or.at(out, rows[known], bit[known].to_numpy(np.int64))
+    return out.astype(np.uint8)
 
 
 def _language_steps(languages: pd.Series) -> npt.NDArray[np.int8]:
+    """CEFR steps per language of :data:`LANGUAGES` (0 where the language is not listed)."""
+    rows, items = _exploded(languages)
     out = np.zeros((len(languages), len(LANGUAGES)), np.int8)
-    position = {code: j for j, code in enumerate(LANGUAGES)}
-    for i, items in enumerate(_list_column(languages)):
-        for item in items:
-            j = position.get(item["language"])
-            if j is not None:
-                out[i, j] = _CEFR_STEP[item["level"]]
+    if len(items):
+        language = items.map(lambda item: item["language"]).map(
+            {code: j for j, code in enumerate(LANGUAGES)}
+        )
+        step = items.map(lambda item: _CEFR_STEP[item["level"]])
+        known = language.notna().to_numpy()
+        out[rows[known], language[known].to_numpy(np.int64)] = step[known].to_numpy(np.int8)
     return out
 
 
@@ -96,9 +121,7 @@ def seeker_columns(frame: pd.DataFrame, vocab: Vocabularies) -> dict[str, npt.Ar
     """Entity-table columns for jobseekers in the world-store schema."""
     n = len(frame)
     hours = pd.to_numeric(frame["max_hours_per_week"], errors="coerce").to_numpy(np.float64)
-    restrictions = np.array(
-        [bitmask(items, RESTRICTIONS) for items in _list_column(frame["restrictions"])], np.uint8
-    )
+    restrictions = _list_bits(frame["restrictions"], RESTRICTIONS)
     unemployed = pd.to_datetime(frame["unemployment_start"]).to_numpy("datetime64[D]")
     partial = (restrictions != 0) | (np.nan_to_num(hours, nan=FULL_TIME_HOURS) < FULL_TIME_HOURS)
     periods = membership_periods(
@@ -112,10 +135,7 @@ def seeker_columns(frame: pd.DataFrame, vocab: Vocabularies) -> dict[str, npt.Ar
         "home": vocab.municipality_rows(frame["home_municipality"]),
         "max_commute_km": frame["max_commute_km"].to_numpy(np.float32),
         "relocate": frame["willing_to_relocate"].to_numpy(bool),
-        "accepted_forms": np.array(
-            [bitmask(items, JOB_FORMS) for items in _list_column(frame["accepted_job_forms"])],
-            np.uint8,
-        ),
+        "accepted_forms": _list_bits(frame["accepted_job_forms"], JOB_FORMS),
         "max_hours": np.where(np.isnan(hours), np.inf, hours).astype(np.float32),
         "restrictions": restrictions,
         "languages": _language_steps(frame["languages"]),
@@ -132,39 +152,42 @@ def _preference_stores(
     frame: pd.DataFrame, vocab: Vocabularies
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Jobseeker × occupation (1) and jobseeker × ISCO prefix (depth / 4) matrices."""
-    occupation_position = vocab.taxonomy.occupation_positions
-    isco_of = vocab.taxonomy.occupations["isco_code"].astype(str).to_numpy()
-    occ_rows: list[int] = []
-    occ_cols: list[int] = []
-    isco_cells: dict[tuple[int, int], float] = {}
-    for i, uris in enumerate(_list_column(frame["preferred_occupations"])):
-        for uri in uris:
-            position = occupation_position.get(str(uri))
-            if position is None:
-                raise KeyError(f"preferred occupation {uri!r} is not an ESCO occupation")
-            occ_rows.append(i)
-            occ_cols.append(position)
-            for depth, column in _isco_prefixes(isco_of[position], vocab):
-                key = (i, column)
-                isco_cells[key] = max(isco_cells.get(key, 0.0), depth / 4)
     n = len(frame)
+    rows, uris = _exploded(frame["preferred_occupations"])
+    occupation = uris.astype(str).map(vocab.taxonomy.occupation_positions)
+    if occupation.isna().any():
+        bad = uris[occupation.isna()].iloc[0]
+        raise KeyError(f"preferred occupation {bad!r} is not an ESCO occupation")
+    cols = occupation.to_numpy(np.int64)
     occupations = sp.csr_matrix(
-        (np.ones(len(occ_rows), np.float32), (occ_rows, occ_cols)),
-        shape=(n, len(vocab.taxonomy.occupations)),
+        (np.ones(len(rows), np.float32), (rows, cols)), shape=(n, len(vocab.taxonomy.occupations))
     )
-    occupations.data[:] = 1.0
-    keys = list(isco_cells)
-    isco = sp.csr_matrix(
-        (
-            np.array([isco_cells[k] for k in keys], np.float32),
-            ([k[0] for k in keys], [k[1] for k in keys]),
-        ),
-        shape=(n, len(vocab.isco_column)),
-    )
+    occupations.data[:] = 1.0  # a repeated preference is still one
+    # Every ISCO prefix of every preferred occupation, keeping the deepest value per cell.
+    prefix_columns = vocab.occupation_isco_columns()  # occupations × 4, -1 where missing
+    depth_value = np.array([0.25, 0.5, 0.75, 1.0], np.float32)
+    cells = prefix_columns[cols]  # preferences × 4
+    has = cells >= 0
+    owners = np.repeat(rows, 4).reshape(cells.shape)[has]
+    values = np.broadcast_to(depth_value, cells.shape)[has]
+    isco = _max_duplicates(owners, cells[has].astype(np.int64), values, (n, len(vocab.isco_column)))
     for matrix in (occupations, isco):
-        matrix.sum_duplicates()
         matrix.sort_indices()
     return occupations, isco
+
+
+def _max_duplicates(
+    rows: npt.NDArray[np.int64],
+    cols: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float32],
+    shape: tuple[int, int],
+) -> sp.csr_matrix:
+    """A CSR matrix keeping the largest value where (row, col) repeats."""
+    order = np.lexsort((-values, cols, rows))
+    rows, cols, values = rows[order], cols[order], values[order]
+    first = np.ones(len(rows), bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    return sp.csr_matrix((values[first], (rows[first], cols[first])), shape=shape)
 
 
 def _isco_prefixes(code: str, vocab: Vocabularies) -> Iterable[tuple[int, int]]:
@@ -188,7 +211,7 @@ def _profile_store(profiles: SkillProfiles) -> SparseRowStore:
         * matrix.shape[1]
         + matrix.indices
     )
-    keys_evidence = evidence["jobseeker_id"].map(profiles.row_of).to_numpy(np.int64) * matrix.shape[
+    keys_evidence = lookup_codes(evidence["jobseeker_id"], profiles.row_of) * matrix.shape[
         1
     ] + evidence["skill_idx"].to_numpy(np.int64)
     order = np.argsort(keys_evidence)
@@ -247,24 +270,23 @@ def vacancy_columns(
     n = len(frame)
     occupation = vocab.occupation_rows(frame["occupation_uri"])
     isco_codes = vocab.taxonomy.occupations["isco_code"].astype(str).to_numpy()[occupation]
-    isco_columns = np.full((n, 4), -1, np.int32)
-    for i, code in enumerate(isco_codes):
-        for depth, column in _isco_prefixes(code, vocab):
-            isco_columns[i, depth - 1] = column
-    by_id = conditions.set_index("condition_id")
-    condition_ids = frame["condition_id"]
-    has_condition = condition_ids.notna().to_numpy() & condition_ids.isin(by_id.index).to_numpy()
-    rules = np.zeros((n, len(DEFAULT_RULES)), bool)
-    deadline = np.full(n, _NAT)
-    owed = np.zeros(n, np.float32)
-    for i in np.flatnonzero(has_condition).tolist():
-        condition = by_id.loc[condition_ids.iloc[i]]
-        groups = set(condition["target_groups"])
-        rules[i] = [rule.group.value in groups for rule in DEFAULT_RULES]
-        deadline[i] = np.datetime64(pd.Timestamp(condition["deadline"]).date(), "D")
-        made = int(hires.get(condition_ids.iloc[i], 0))
-        owed[i] = max(0, int(condition["hires_required"]) - made)
-    required_steps = _language_steps(frame["languages"])
+    by_id = conditions.set_index(conditions["condition_id"].astype(str))
+    position = by_id.index.get_indexer(pd.Index(frame["condition_id"].astype(str)))
+    has_condition = position >= 0
+    # Per condition once, then gathered per vacancy.
+    groups = [set(g) for g in by_id["target_groups"]]
+    condition_rules = np.array(
+        [[rule.group.value in g for rule in DEFAULT_RULES] for g in groups], bool
+    ).reshape(len(by_id), len(DEFAULT_RULES))
+    condition_deadline = pd.to_datetime(by_id["deadline"]).to_numpy("datetime64[D]")
+    made = hires.reindex(by_id.index).fillna(0).to_numpy(np.float64)
+    condition_owed = np.maximum(by_id["hires_required"].to_numpy(np.float64) - made, 0)
+    safe = np.where(has_condition, position, 0)
+    rules = np.where(has_condition[:, None], condition_rules[safe] if len(by_id) else False, False)
+    deadline = np.where(
+        has_condition, condition_deadline[safe] if len(by_id) else _NAT, _NAT
+    ).astype("datetime64[D]")
+    owed = np.where(has_condition, condition_owed[safe] if len(by_id) else 0, 0)
     demand = {d.value: i for i, d in enumerate(PHYSICAL_DEMANDS)}
     form = {f.value: i for i, f in enumerate(JOB_FORMS)}
     return {
@@ -276,7 +298,7 @@ def vacancy_columns(
         "shift_work": frame["shift_work"].to_numpy(bool),
         "night_work": frame["night_work"].to_numpy(bool),
         "physical_demand": frame["physical_demand"].astype(str).map(demand).to_numpy(np.int8),
-        "languages": required_steps,
+        "languages": _language_steps(frame["languages"]),
         "driving_licence": frame["driving_licence_required"].to_numpy(bool),
         "job_form": frame["job_form"].astype(str).map(form).to_numpy(np.int8),
         "opens_on": pd.to_datetime(frame["opens_on"]).to_numpy("datetime64[D]"),
@@ -284,8 +306,8 @@ def vacancy_columns(
         "has_condition": has_condition,
         "condition_rules": rules,
         "deadline": deadline,
-        "hires_owed": owed,
-        "isco_columns": isco_columns,
+        "hires_owed": owed.astype(np.float32),
+        "isco_columns": vocab.occupation_isco_columns()[occupation],
         "requirement_norm": np.zeros(n, np.float32),  # filled from the requirement store
         "active": np.ones(n, bool),
     }

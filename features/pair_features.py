@@ -65,22 +65,30 @@ def pair_features(
     data: MatchingData,
     seeker_rows: npt.ArrayLike,
     vacancy_rows: npt.ArrayLike,
-    on: date,
+    on: date | npt.NDArray[np.datetime64],
 ) -> FloatArray:
-    """The feature matrix (pairs × :data:`FEATURE_NAMES`) for aligned row arrays."""
+    """The feature matrix (pairs × :data:`FEATURE_NAMES`) for aligned row arrays.
+
+    ``on`` is the day the pairs are scored: one day for a request, or one per pair when a
+    training set replays logged exposures on the days they were shown.
+    """
     s_all = np.asarray(seeker_rows, np.int64)
     v_all = np.asarray(vacancy_rows, np.int64)
     if s_all.shape != v_all.shape:
         raise ValueError("seeker_rows and vacancy_rows must have the same length")
+    days = np.broadcast_to(np.asarray(on, dtype="datetime64[D]"), s_all.shape)
     out = np.empty((len(s_all), len(FEATURE_NAMES)), np.float32)
     for start in range(0, len(s_all), CHUNK_PAIRS):
         stop = start + CHUNK_PAIRS
-        out[start:stop] = _chunk(data, s_all[start:stop], v_all[start:stop], on)
+        out[start:stop] = _chunk(data, s_all[start:stop], v_all[start:stop], days[start:stop])
     return out
 
 
 def _chunk(
-    data: MatchingData, s: npt.NDArray[np.int64], v: npt.NDArray[np.int64], on: date
+    data: MatchingData,
+    s: npt.NDArray[np.int64],
+    v: npt.NDArray[np.int64],
+    today: npt.NDArray[np.datetime64],
 ) -> FloatArray:
     n = len(s)
     seekers, vacancies = data.seekers, data.vacancies
@@ -161,7 +169,7 @@ def _chunk(
         seekers["eligible_from"][s],
         seekers["eligible_until"][s],
         vacancies["condition_rules"][v],
-        on,
+        today,
     )
     has_condition = vacancies["has_condition"][v]
     put("condition_eligible", eligible & has_condition)
@@ -169,11 +177,10 @@ def _chunk(
         "days_until_eligible",
         np.where(has_condition, np.minimum(days_until, MAX_DAYS_FEATURE), MAX_DAYS_FEATURE),
     )
-    today = np.datetime64(on, "D")
     since = seekers["unemployed_since"][s]
-    spell = np.where(np.isnat(since), 0.0, _days(np.full(n, today), since))
+    spell = np.where(np.isnat(since), 0.0, _days(today, since))
     put("unemployment_days", np.maximum(spell, 0))
-    put("days_since_opened", np.maximum(_days(np.full(n, today), vacancies["opens_on"][v]), 0))
+    put("days_since_opened", np.maximum(_days(today, vacancies["opens_on"][v]), 0))
     put("hires_owed", vacancies["hires_owed"][v])
-    put("days_to_deadline", _days(vacancies["deadline"][v], np.full(n, today)))
+    put("days_to_deadline", _days(vacancies["deadline"][v], today))
     return f

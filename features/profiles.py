@@ -29,6 +29,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from features.codes import lookup_codes, lookup_values
 from features.taxonomy import Taxonomy
 from matching.domain import SKILL_LEVEL_MAX, AssessmentMethod
 
@@ -134,65 +135,64 @@ def build_profiles(
         People without evidence get empty rows.
     """
     config = config or ProfileConfig()
-    merged = observations[["assessment_id", "skill_uri", "level", "confidence"]].merge(
-        assessments[["assessment_id", "jobseeker_id", "assessed_on", "method"]],
-        on="assessment_id",
-        how="inner",
-        validate="many_to_one",
+    # Join observations to their assessments by position (no string merge).
+    assessment_ids = assessments["assessment_id"].astype(str).to_numpy()
+    position = lookup_codes(
+        observations["assessment_id"], {a: i for i, a in enumerate(assessment_ids)}
     )
-    assessed_on = pd.to_datetime(merged["assessed_on"]).to_numpy("datetime64[D]")
+    observations = observations[position >= 0]
+    position = position[position >= 0]
+    assessed_on = pd.to_datetime(assessments["assessed_on"]).to_numpy("datetime64[D]")[position]
     age_days = (np.datetime64(as_of, "D") - assessed_on).astype(np.int64)
-    merged = merged[age_days >= 0]
-    age_days = age_days[age_days >= 0]
+    current = age_days >= 0
+    method = assessments["method"].astype(str).to_numpy()[position]
 
-    method_weight = merged["method"].astype(str).map(config.method_weights)
-    if method_weight.isna().any():
-        bad = merged.loc[method_weight.isna(), "method"].iloc[0]
+    method_weight = lookup_values(pd.Series(method), config.method_weights)
+    if np.isnan(method_weight).any():
+        bad = method[np.isnan(method_weight)][0]
         raise ValueError(f"method: {bad!r} has no evidence weight")
     weight = (
-        method_weight.to_numpy(np.float64)
-        * merged["confidence"].to_numpy(np.float64)
+        method_weight
+        * observations["confidence"].to_numpy(np.float64)
         * np.power(0.5, age_days / config.half_life_days)
     )
-    skill_idx = merged["skill_uri"].map(taxonomy.skill_positions)
-    if skill_idx.isna().any():
-        bad = merged.loc[skill_idx.isna(), "skill_uri"].iloc[0]
+    skill_idx = lookup_codes(observations["skill_uri"], taxonomy.skill_positions)
+    if (skill_idx < 0).any():
+        bad = observations["skill_uri"].to_numpy()[skill_idx < 0][0]
         raise KeyError(f"skill_uri {bad!r} is not an ESCO skill")
 
     ids = (
         np.asarray(jobseeker_ids, dtype=object)
         if jobseeker_ids is not None
-        else np.asarray(sorted(assessments["jobseeker_id"].unique()), dtype=object)
+        else np.asarray(sorted(assessments["jobseeker_id"].astype(str).unique()), dtype=object)
     )
     row_of = {str(jid): i for i, jid in enumerate(ids)}
-    rows = merged["jobseeker_id"].map(row_of)
-    keep = rows.notna().to_numpy()
+    owner = assessments["jobseeker_id"].astype(str).to_numpy()[position]
+    rows = lookup_codes(pd.Series(owner), row_of)
+    keep = current & (rows >= 0)
 
-    frame = pd.DataFrame(
-        {
-            "row": rows.to_numpy()[keep].astype(np.int64),
-            "skill_idx": skill_idx.to_numpy()[keep].astype(np.int64),
-            "weight": weight[keep],
-            "log_miss": np.log1p(-np.minimum(weight[keep], 0.999999)),
-            "weighted_level": weight[keep] * merged["level"].to_numpy(np.float64)[keep],
-            "method_rank": merged["method"].astype(str).map(_METHOD_RANK).to_numpy(np.int64)[keep],
-            "assessed_on": assessed_on[keep],
-        }
+    n_skills = len(taxonomy.skills)
+    key = rows[keep] * n_skills + skill_idx[keep]
+    w = weight[keep]
+    unique_keys, inverse = np.unique(key, return_inverse=True)
+    sums = np.bincount(inverse, w, len(unique_keys))
+    log_miss = np.bincount(inverse, np.log1p(-np.minimum(w, 0.999999)), len(unique_keys))
+    weighted_level = np.bincount(
+        inverse, w * observations["level"].to_numpy(np.float64)[keep], len(unique_keys)
     )
-    grouped = frame.groupby(["row", "skill_idx"], sort=True).agg(
-        weight=("weight", "sum"),
-        log_miss=("log_miss", "sum"),
-        weighted_level=("weighted_level", "sum"),
-        observations=("weight", "size"),
-        method_rank=("method_rank", "min"),
-        last_assessed=("assessed_on", "max"),
-    )
-    strength = -np.expm1(grouped["log_miss"].to_numpy())
-    level = grouped["weighted_level"].to_numpy() / np.maximum(grouped["weight"].to_numpy(), 1e-12)
+    count = np.bincount(inverse, minlength=len(unique_keys))
+    method_rank = lookup_codes(pd.Series(method[keep]), _METHOD_RANK)
+    best_rank = np.full(len(unique_keys), len(_METHOD_RANK), np.int64)
+    np.minimum.at(best_rank, inverse, method_rank)
+    last_day = np.full(len(unique_keys), np.datetime64("1970-01-01", "D"))
+    np.maximum.at(last_day, inverse, assessed_on[keep])
+
+    strength = -np.expm1(log_miss)
+    level = weighted_level / np.maximum(sums, 1e-12)
     value = (strength * level / SKILL_LEVEL_MAX).astype(np.float32)
-    row_idx = grouped.index.get_level_values("row").to_numpy()
-    col_idx = grouped.index.get_level_values("skill_idx").to_numpy()
-    shape = (len(ids), len(taxonomy.skills))
+    row_idx = unique_keys // n_skills
+    col_idx = unique_keys % n_skills
+    shape = (len(ids), n_skills)
     direct = sp.csr_matrix((value, (row_idx, col_idx)), shape=shape)
 
     broader, related = _propagation_matrices(taxonomy)
@@ -209,9 +209,9 @@ def build_profiles(
             "skill_uri": taxonomy.skills["uri"].to_numpy()[col_idx],
             "level": np.round(level, 2),
             "strength": np.round(strength, 3),
-            "observations": grouped["observations"].to_numpy(np.int32),
-            "best_method": methods[grouped["method_rank"].to_numpy(np.int64)],
-            "last_assessed": grouped["last_assessed"].to_numpy(),
+            "observations": count.astype(np.int32),
+            "best_method": methods[best_rank],
+            "last_assessed": last_day,
         }
     )
     return SkillProfiles(
@@ -260,14 +260,14 @@ def build_requirements(
     )
     row_of = {str(vid): i for i, vid in enumerate(ids)}
     skills = vacancy_skills.drop_duplicates(["vacancy_id", "skill_uri"], keep="first")
-    rows = skills["vacancy_id"].map(row_of)
-    cols = skills["skill_uri"].map(taxonomy.skill_positions)
-    if cols.isna().any():
-        bad = skills.loc[cols.isna(), "skill_uri"].iloc[0]
+    rows = lookup_codes(skills["vacancy_id"], row_of)
+    cols = lookup_codes(skills["skill_uri"], taxonomy.skill_positions)
+    if (cols < 0).any():
+        bad = skills["skill_uri"].to_numpy()[cols < 0][0]
         raise KeyError(f"skill_uri {bad!r} is not an ESCO skill")
-    keep = rows.notna().to_numpy()
-    r = rows.to_numpy()[keep].astype(np.int64)
-    c = cols.to_numpy()[keep].astype(np.int64)
+    keep = rows >= 0
+    r = rows[keep]
+    c = cols[keep]
     # One sparsity pattern for all three matrices: learn where each input row lands in CSR
     # order once, then lay every value array out in that order.
     pattern = sp.csr_matrix(

@@ -343,7 +343,7 @@ def pair_eligibility(
     starts: npt.NDArray[np.datetime64],
     ends: npt.NDArray[np.datetime64],
     group_masks: npt.NDArray[np.bool_],
-    on: date,
+    on: date | npt.NDArray[np.datetime64],
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64], npt.NDArray[np.intp]]:
     """Eligibility of (person, condition) pairs on ``on``.
 
@@ -351,9 +351,11 @@ def pair_eligibility(
     :class:`MembershipPeriods`) and ``group_masks`` which rules the pair's condition accepts,
     one row per pair. Returns ``eligible``, ``days_until`` (0 when eligible, days to wait, inf
     when never) and the index of the deciding rule (-1 when none), with the tie-breaking of
-    :func:`eligibility`.
+    :func:`eligibility`. ``on`` is one day or one day per pair.
     """
-    day = np.datetime64(on, "D")
+    day = np.asarray(on, dtype="datetime64[D]")
+    if day.ndim == 1:
+        day = day[:, None]
     valid = group_masks & ~np.isnat(starts) & (ends >= day)
     member = valid & (starts <= day)
     eligible: npt.NDArray[np.bool_] = np.asarray(member.any(axis=1), dtype=bool)

@@ -58,6 +58,21 @@ _METHODS = tuple(AssessmentMethod)
 _EPOCH = date(1970, 1, 1)
 
 
+def _pack_bits(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
+    """Rows of up to 8 booleans as one byte each (bit j = column j)."""
+    weights = (1 << np.arange(flags.shape[1], dtype=np.uint16)).astype(np.uint16)
+    return (flags.astype(np.uint16) @ weights).astype(np.uint8)
+
+
+def _bits_on(
+    starts: npt.NDArray[np.datetime64], ends: npt.NDArray[np.datetime64], day: date
+) -> npt.NDArray[np.uint8]:
+    """Membership bits of each row's rule periods on ``day``."""
+    today = np.datetime64(day, "D")
+    member = ~np.isnat(starts) & (starts <= today) & (ends >= today)
+    return _pack_bits(member)
+
+
 class UnknownEntityError(KeyError):
     """The jobseeker or vacancy asked about is not in the engine."""
 
@@ -186,6 +201,8 @@ class MatchingEngine:
         self.vacancy_index = InvertedIndex(data.requirements, channel=REQ_WEIGHT)
         self.seeker_index = InvertedIndex(data.profiles, channel=PROFILE_VALUE)
         self._exposure = _Exposure(np.zeros(len(data.seekers), np.float32))
+        self._bits_by_day: dict[date, npt.NDArray[np.uint8]] = {}
+        self._vacancy_bits: npt.NDArray[np.uint8] | None = None
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ model
@@ -215,7 +232,7 @@ class MatchingEngine:
         on = on or date.today()
         with self._lock:
             s = self._seeker_row(jobseeker_id)
-            candidates = self._retrieve_vacancies(s, on, filters or MatchFilters())
+            candidates = self._retrieve_vacancies(s, on, filters or MatchFilters(), k)
             return self._rank(
                 "matches", jobseeker_id, np.full(len(candidates), s), candidates, k, on, scorer
             )
@@ -275,6 +292,16 @@ class MatchingEngine:
             if update.isco_columns is not None and update.isco_values is not None:
                 data.isco.set_row(row, update.isco_columns, update.isco_values.reshape(-1, 1))
             self._exposure.ensure(len(data.seekers))
+            for day in list(self._bits_by_day):
+                bits = self._bits_by_day[day]
+                if row < len(bits):
+                    bits[row] = _bits_on(
+                        data.seekers["eligible_from"][[row]],
+                        data.seekers["eligible_until"][[row]],
+                        day,
+                    )[0]
+                else:
+                    del self._bits_by_day[day]
             self._maybe_compact()
 
     def upsert_vacancy(self, update: RowUpdate) -> None:
@@ -283,6 +310,7 @@ class MatchingEngine:
         with self._lock:
             row = data.vacancies.upsert(update.entity_id, update.values)
             data.requirements.set_row(row, update.skill_columns, update.skill_values)
+            self._vacancy_bits = None
             self._maybe_compact()
 
     def deactivate_seeker(self, jobseeker_id: str) -> None:
@@ -394,20 +422,34 @@ class MatchingEngine:
         conflicts: npt.NDArray[np.bool_] = night | heavy | shift
         return conflicts
 
+    def _membership_bits(self, day: date) -> npt.NDArray[np.uint8]:
+        """Per jobseeker, the target-group rules they belong to on ``day`` as bits.
+
+        Computed once per day for everybody (a few ms) and kept for the next requests;
+        :meth:`upsert_seeker` refreshes the changed row in every cached day.
+        """
+        bits = self._bits_by_day.get(day)
+        if bits is None or len(bits) < len(self.data.seekers):
+            seekers = self.data.seekers
+            bits = _bits_on(seekers["eligible_from"], seekers["eligible_until"], day)
+            if len(self._bits_by_day) >= 4:
+                self._bits_by_day.pop(next(iter(self._bits_by_day)))
+            self._bits_by_day[day] = bits
+        return bits
+
+    def _condition_bits(self) -> npt.NDArray[np.uint8]:
+        """Per vacancy, the rules its employment condition accepts as bits (0: no condition)."""
+        vacancies = self.data.vacancies
+        if self._vacancy_bits is None or len(self._vacancy_bits) != len(vacancies):
+            rules = vacancies["condition_rules"] & vacancies["has_condition"][:, None]
+            self._vacancy_bits = _pack_bits(rules)
+        return self._vacancy_bits
+
     def _eligible_or_free(self, s: IntArray, v: IntArray, on: date) -> npt.NDArray[np.bool_]:
         """True where the vacancy has no condition or the person counts toward it."""
-        seekers, vacancies = self.data.seekers, self.data.vacancies
-        has_condition = vacancies["has_condition"][v]
-        result = ~has_condition
-        rows = np.flatnonzero(has_condition)
-        if len(rows):
-            eligible, _, _ = pair_eligibility(
-                seekers["eligible_from"][s[rows]],
-                seekers["eligible_until"][s[rows]],
-                vacancies["condition_rules"][v[rows]],
-                self._eligible_day(on),
-            )
-            result[rows] = eligible
+        accepted = self._condition_bits()[v]
+        member = self._membership_bits(self._eligible_day(on))[s]
+        result: npt.NDArray[np.bool_] = (accepted == 0) | ((accepted & member) != 0)
         return result
 
     def _top(self, scores: npt.NDArray[np.float32], rows: IntArray, n: int) -> IntArray:
@@ -420,14 +462,17 @@ class MatchingEngine:
         order = np.lexsort((rows, -scores))[:n]
         return rows[order]
 
-    def _retrieve_vacancies(self, s: int, on: date, filters: MatchFilters) -> IntArray:
+    def _retrieve_vacancies(
+        self, s: int, on: date, filters: MatchFilters, k: int | None = None
+    ) -> IntArray:
         entries = self.data.profiles.rows([s])
         pool = self.config.candidate_pool
+        wanted = pool if k is None else min(k, pool)
         if len(entries.columns):
             scores = self.vacancy_index.scores(entries.columns, entries.values[:, PROFILE_VALUE])
             rows = np.flatnonzero(scores > 0).astype(np.int64)
             rows = rows[self._vacancy_filter(s, rows, on, filters)]
-            if len(rows) >= pool:
+            if len(rows) >= wanted:
                 return self._top(scores[rows], rows, pool)
         else:
             rows = np.zeros(0, np.int64)
@@ -439,7 +484,7 @@ class MatchingEngine:
         distance = self.data.distance_km[
             self.data.seekers["home"][s], self.data.vacancies["municipality"][nearby]
         ]
-        nearest = nearby[np.lexsort((nearby, distance))][: pool - len(rows)]
+        nearest = nearby[np.lexsort((nearby, distance))][: max(wanted - len(rows), 0)]
         return np.concatenate([rows, nearest])
 
     def _retrieve_seekers(self, v: int, on: date, filters: MatchFilters) -> IntArray:
@@ -471,22 +516,16 @@ class MatchingEngine:
             adjusted = scores - self.config.exposure_weight * spread * over
         other = s if kind == "shortlist" else v
         order = np.lexsort((other, -adjusted))[:k]
-        contributions = scorer.contributions(features[order]) if len(order) else None
+        explanations = self._explain(s[order], v[order], on, scorer, features[order])
         results = tuple(
             Match(
                 jobseeker_id=self.data.seekers.ids[s[i]],
                 vacancy_id=self.data.vacancies.ids[v[i]],
                 rank=rank,
                 score=float(adjusted[i]),
-                explanation=self._explain(
-                    int(s[i]),
-                    int(v[i]),
-                    on,
-                    features[i],
-                    contributions[n] if contributions is not None else None,
-                ),
+                explanation=explanation,
             )
-            for rank, (n, i) in enumerate(zip(range(len(order)), order, strict=True), start=1)
+            for rank, (i, explanation) in enumerate(zip(order, explanations, strict=True), 1)
         )
         return MatchList(
             kind=kind,
@@ -499,78 +538,89 @@ class MatchingEngine:
 
     def _explain(
         self,
-        s: int,
-        v: int,
+        s: IntArray,
+        v: IntArray,
         on: date,
+        scorer: Scorer,
         features: npt.NDArray[np.float32],
-        contributions: npt.NDArray[np.float64] | None,
-    ) -> Explanation:
-        data = self.data
-        entries = data.requirements.rows([v])
-        held = data.profiles.lookup(np.full(len(entries.columns), s), entries.columns)
-        matched: list[SkillEvidence] = []
-        missing: list[SkillEvidence] = []
-        for j, skill in enumerate(entries.columns.tolist()):
-            if entries.values[j, REQ_REQUIRED] <= 0:
-                continue
-            min_level = int(entries.values[j, REQ_MIN_LEVEL])
-            method = int(held[j, PROFILE_METHOD])
-            last_day = int(held[j, PROFILE_LAST_DAY])
-            evidence = SkillEvidence(
-                skill=skill,
-                label=str(data.skill_labels[skill]),
-                required_level=min_level,
-                level=float(held[j, PROFILE_LEVEL]),
-                strength=float(held[j, PROFILE_STRENGTH]),
-                method=_METHODS[method].value if method >= 0 else None,
-                last_assessed=_EPOCH + timedelta(days=last_day) if method >= 0 else None,
-            )
-            level = held[j, PROFILE_LEVEL] if method >= 0 else held[j, PROFILE_VALUE] * 4
-            covered = level >= self.config.covered_share * min_level
-            (matched if covered else missing).append(evidence)
-        seekers, vacancies = data.seekers, data.vacancies
+    ) -> list[Explanation]:
+        """Explanations of the pairs (s[i], v[i]), computed together for the top results."""
+        if len(s) == 0:
+            return []
+        data, seekers, vacancies = self.data, self.data.seekers, self.data.vacancies
+        entries = data.requirements.rows(v)
+        held = data.profiles.lookup(s[entries.owner], entries.columns)
+        method = held[:, PROFILE_METHOD].astype(np.int64)
+        level = np.where(method >= 0, held[:, PROFILE_LEVEL], held[:, PROFILE_VALUE] * 4)
+        min_level = entries.values[:, REQ_MIN_LEVEL]
+        covered = level >= self.config.covered_share * min_level
+        required = entries.values[:, REQ_REQUIRED] > 0
+
         home, workplace = seekers["home"][s], vacancies["municipality"][v]
-        distance = float(data.distance_km[home, workplace])
-        eligible: bool | None = None
-        rule_id = description = None
-        days: float | None = None
-        if vacancies["has_condition"][v]:
-            flags, waits, deciding = pair_eligibility(
-                seekers["eligible_from"][[s]],
-                seekers["eligible_until"][[s]],
-                vacancies["condition_rules"][[v]],
-                on,
-            )
-            eligible, days = bool(flags[0]), float(waits[0])
-            if deciding[0] >= 0:
-                rule = DEFAULT_RULES[int(deciding[0])]
-                rule_id, description = rule.rule_id, rule.description
-        factors: tuple[Factor, ...] = ()
-        if contributions is not None:
-            terms = contributions[:-1]
-            top = np.argsort(-np.abs(terms), kind="stable")[: self.config.explain_factors]
+        distance = data.distance_km[home, workplace].astype(np.float64)
+        within = distance <= seekers["max_commute_km"][s]
+        same_area = data.labour_area[home] == data.labour_area[workplace]
+        eligible, waits, deciding = pair_eligibility(
+            seekers["eligible_from"][s],
+            seekers["eligible_until"][s],
+            vacancies["condition_rules"][v],
+            on,
+        )
+        has_condition = vacancies["has_condition"][v]
+        contributions = scorer.contributions(features)[:, :-1]
+        top_terms = np.argsort(-np.abs(contributions), axis=1, kind="stable")
+        top_terms = top_terms[:, : self.config.explain_factors]
+
+        out: list[Explanation] = []
+        for i in range(len(s)):
+            matched: list[SkillEvidence] = []
+            missing: list[SkillEvidence] = []
+            for j in range(int(entries.indptr[i]), int(entries.indptr[i + 1])):
+                if not required[j]:
+                    continue
+                skill = int(entries.columns[j])
+                observed = method[j] >= 0
+                evidence = SkillEvidence(
+                    skill=skill,
+                    label=str(data.skill_labels[skill]),
+                    required_level=int(min_level[j]),
+                    level=float(held[j, PROFILE_LEVEL]),
+                    strength=float(held[j, PROFILE_STRENGTH]),
+                    method=_METHODS[method[j]].value if observed else None,
+                    last_assessed=(
+                        _EPOCH + timedelta(days=int(held[j, PROFILE_LAST_DAY]))
+                        if observed
+                        else None
+                    ),
+                )
+                (matched if covered[j] else missing).append(evidence)
+            rule = DEFAULT_RULES[int(deciding[i])] if deciding[i] >= 0 else None
             factors = tuple(
                 Factor(
                     feature=self.feature_names[t],
                     description=self.feature_descriptions.get(
                         self.feature_names[t], self.feature_names[t]
                     ),
-                    contribution=float(terms[t]),
+                    contribution=float(contributions[i, t]),
                 )
-                for t in top
-                if terms[t] != 0
+                for t in top_terms[i].tolist()
+                if contributions[i, t] != 0
             )
-        return Explanation(
-            matched_skills=tuple(matched),
-            missing_skills=tuple(missing),
-            distance_km=distance,
-            within_commute=distance <= float(seekers["max_commute_km"][s]),
-            same_labour_area=bool(data.labour_area[home] == data.labour_area[workplace]),
-            labour_area=str(data.labour_area_names[data.labour_area[workplace]]),
-            workplace=str(data.municipality_names[workplace]),
-            eligible=eligible,
-            eligibility_rule=rule_id,
-            eligibility_description=description,
-            days_until_eligible=days,
-            factors=factors,
-        )
+            condition = bool(has_condition[i])
+            out.append(
+                Explanation(
+                    matched_skills=tuple(matched),
+                    missing_skills=tuple(missing),
+                    distance_km=float(distance[i]),
+                    within_commute=bool(within[i]),
+                    same_labour_area=bool(same_area[i]),
+                    labour_area=str(data.labour_area_names[data.labour_area[workplace[i]]]),
+                    workplace=str(data.municipality_names[workplace[i]]),
+                    eligible=bool(eligible[i]) if condition else None,
+                    eligibility_rule=rule.rule_id if condition and rule else None,
+                    eligibility_description=rule.description if condition and rule else None,
+                    days_until_eligible=float(waits[i]) if condition else None,
+                    factors=factors,
+                )
+            )
+        return out

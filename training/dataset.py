@@ -1,0 +1,254 @@
+"""The training set: labelled query groups replayed from logged exposures and outcomes.
+
+**Queries.** A *vacancy shortlist* query is everything shown for one vacancy (the logged
+exposures, whose ``query_id`` is the vacancy). A *jobseeker match list* query is everything a
+jobseeker was shown for in one calendar month. ``query_kind`` picks one or both.
+
+**Graded relevance** of a (jobseeker, vacancy) pair is the furthest stage it reached:
+
+=====================================  =====
+stage                                  grade
+=====================================  =====
+shown, nothing happened; declined      0
+proposed by the coach                  1
+interviewed                            2
+hired                                  3
+still employed after 6 months          4
+=====================================  =====
+
+**Negatives** are exposures that led nowhere (grade 0) plus, per query, a few candidates the
+skill index retrieved but nobody was shown (grade 0, weight ``unshown_weight``).
+
+**Inverse-propensity weights.** Coaches do not propose at random: the logged policy proposes
+people with better *recorded* skills and shorter spells more often, so outcomes are observed
+mostly for those. A proposed pair is weighted ``1 / max(propensity, propensity_floor)`` (the
+logged probability that the coach proposes it), so the rarely-proposed who were proposed
+anyway stand for the many who were not.
+
+**Chronological split.** Only vacancies that closed at least ``label_delay_days`` before the
+world's day are used (later outcomes are not known yet, and censored labels would read as
+failures). Of the rest, the last ``test_weeks`` are the
+test set, the ``valid_weeks`` before them validation, everything earlier training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from features.pair_features import pair_features
+from features.world_store import WorldTables
+from matching.entities import REQ_WEIGHT, MatchingData
+from matching.sparse_store import InvertedIndex
+
+GRADES: dict[str, int] = {
+    "suggested": 0,
+    "declined_by_employer": 0,
+    "declined_by_jobseeker": 0,
+    "position_filled": 0,
+    "proposed": 1,
+    "interviewed": 2,
+    "hired": 3,
+    "retained_6m": 4,
+}
+MAX_GRADE = 4
+SPLITS = ("train", "valid", "test")
+
+
+class DatasetConfig(BaseModel):
+    """How the training set is built (strict: a typo is an error)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    query_kind: Literal["vacancy", "jobseeker", "both"] = "vacancy"
+    unshown_per_query: int = Field(default=3, ge=0, le=50)
+    unshown_weight: float = Field(default=0.5, gt=0, le=1)
+    propensity_floor: float = Field(default=0.05, gt=0, le=1)
+    max_weight: float = Field(default=20.0, ge=1)
+    label_delay_days: int = Field(default=60, ge=0)
+    valid_weeks: int = Field(default=8, ge=1)
+    test_weeks: int = Field(default=8, ge=1)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """Rows sorted by (split, query); ``group`` sizes follow that order per split."""
+
+    features: npt.NDArray[np.float32]
+    labels: npt.NDArray[np.int8]
+    weights: npt.NDArray[np.float32]
+    query: npt.NDArray[np.int64]  # query number, contiguous within a split
+    split: npt.NDArray[np.int8]  # index into SPLITS
+    seeker_rows: npt.NDArray[np.int64]
+    vacancy_rows: npt.NDArray[np.int64]
+    shown_on: npt.NDArray[np.datetime64]
+    proposed: npt.NDArray[np.bool_]
+
+    def part(self, name: str) -> TrainingSet:
+        mask = self.split == SPLITS.index(name)
+        return TrainingSet(
+            **{field: getattr(self, field)[mask] for field in self.__dataclass_fields__}
+        )
+
+    @property
+    def groups(self) -> npt.NDArray[np.int64]:
+        """Sizes of consecutive query groups (LightGBM's ``group``)."""
+        return ranking_groups(self.query)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def ranking_groups(query: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Group sizes for rows sorted by query; checks the ranking preconditions in one place."""
+    if len(query) == 0:
+        return np.zeros(0, np.int64)
+    if np.any(np.diff(query) < 0):
+        raise ValueError("rows must be sorted by query before building ranking groups")
+    _, sizes = np.unique(query, return_counts=True)
+    if int(sizes.sum()) != len(query):
+        raise ValueError("group sizes do not add up to the number of rows")
+    return sizes.astype(np.int64)
+
+
+def exposure_labels(exposures: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    """One row per logged exposure with the grade it reached and whether it was proposed."""
+    stages = outcomes["stage"].astype(str).map(GRADES).fillna(0).astype(np.int8)
+    best = (
+        pd.DataFrame(
+            {
+                "jobseeker_id": outcomes["jobseeker_id"].astype(str),
+                "vacancy_id": outcomes["vacancy_id"].astype(str),
+                "grade": stages,
+                "proposed": outcomes["stage"].astype(str) == "proposed",
+            }
+        )
+        .groupby(["jobseeker_id", "vacancy_id"], sort=False)
+        .agg(grade=("grade", "max"), proposed=("proposed", "max"))
+        .reset_index()
+    )
+    frame = pd.DataFrame(
+        {
+            "query_id": exposures["query_id"].astype(str),
+            "jobseeker_id": exposures["jobseeker_id"].astype(str),
+            "vacancy_id": exposures["vacancy_id"].astype(str),
+            "shown_on": pd.to_datetime(exposures["shown_at"]).dt.tz_localize(None).dt.normalize(),
+            "propensity": exposures["propensity"].astype(np.float64),
+        }
+    )
+    labelled = frame.merge(best, on=["jobseeker_id", "vacancy_id"], how="left")
+    labelled["grade"] = labelled["grade"].fillna(0).astype(np.int8)
+    labelled["proposed"] = labelled["proposed"].fillna(False).astype(bool) | (labelled["grade"] > 0)
+    return labelled
+
+
+def _split_of(shown_on: pd.Series, as_of: date, config: DatasetConfig) -> npt.NDArray[np.int8]:
+    horizon = pd.Timestamp(as_of - timedelta(days=config.label_delay_days))
+    test_start = horizon - pd.Timedelta(weeks=config.test_weeks)
+    valid_start = test_start - pd.Timedelta(weeks=config.valid_weeks)
+    split = np.full(len(shown_on), -1, np.int8)
+    split[(shown_on < valid_start).to_numpy()] = 0
+    split[((shown_on >= valid_start) & (shown_on < test_start)).to_numpy()] = 1
+    split[((shown_on >= test_start) & (shown_on < horizon)).to_numpy()] = 2
+    return split
+
+
+def _unshown_negatives(
+    data: MatchingData, labelled: pd.DataFrame, config: DatasetConfig
+) -> pd.DataFrame:
+    """Per vacancy query: candidates the skill index retrieves that nobody showed."""
+    if config.unshown_per_query == 0:
+        return labelled.iloc[0:0]
+    rng = np.random.default_rng(config.seed)
+    index = InvertedIndex(data.profiles)
+    rows: list[tuple[str, str, str, pd.Timestamp]] = []
+    seeker_ids = data.seekers.ids
+    for query_id, shown in labelled.groupby("query_id", sort=True):
+        v = data.vacancies.row_of.get(str(query_id))
+        if v is None:
+            continue
+        entries = data.requirements.rows([v])
+        scores = index.scores(entries.columns, entries.values[:, REQ_WEIGHT])
+        candidates = np.flatnonzero(scores > 0)
+        if len(candidates) == 0:
+            continue
+        shown_rows = [data.seekers.row_of.get(j, -1) for j in shown["jobseeker_id"]]
+        candidates = np.setdiff1d(candidates, shown_rows)
+        take = min(config.unshown_per_query, len(candidates))
+        picked: npt.NDArray[np.int64] = rng.choice(candidates, take, replace=False)
+        day = shown["shown_on"].iloc[0]
+        rows.extend((str(query_id), seeker_ids[i], str(query_id), day) for i in picked)
+    frame = pd.DataFrame(rows, columns=["query_id", "jobseeker_id", "vacancy_id", "shown_on"])
+    frame["propensity"] = np.nan
+    frame["grade"] = np.int8(0)
+    frame["proposed"] = False
+    return frame
+
+
+def build_training_set(
+    world: WorldTables, data: MatchingData, config: DatasetConfig | None = None
+) -> TrainingSet:
+    """Labelled, weighted, chronologically split query groups with their pair features."""
+    config = config or DatasetConfig()
+    labelled = exposure_labels(world.exposures, world.outcomes)
+    labelled["unshown"] = False
+    negatives = _unshown_negatives(data, labelled, config)
+    negatives["unshown"] = True
+    frame = pd.concat([labelled, negatives], ignore_index=True)
+    frame = frame[
+        frame["jobseeker_id"].isin(data.seekers.row_of)
+        & frame["vacancy_id"].isin(data.vacancies.row_of)
+    ]
+    # Only vacancies closed long enough ago have complete outcomes (no censored labels).
+    closes = pd.to_datetime(world.vacancies.set_index("vacancy_id")["closes_on"])
+    complete_by = pd.Timestamp(world.as_of - timedelta(days=config.label_delay_days))
+    frame = frame[frame["vacancy_id"].map(closes) <= complete_by]
+    frame["split"] = _split_of(frame["shown_on"], world.as_of, config)
+    frame = frame[frame["split"] >= 0]
+
+    weight = np.where(
+        frame["proposed"].to_numpy(),
+        1.0 / np.maximum(frame["propensity"].fillna(1.0).to_numpy(), config.propensity_floor),
+        1.0,
+    )
+    weight = np.where(frame["unshown"].to_numpy(), config.unshown_weight, weight)
+    frame["weight"] = np.minimum(weight, config.max_weight)
+
+    parts = []
+    if config.query_kind in ("vacancy", "both"):
+        parts.append(frame.assign(query_key="V:" + frame["query_id"]))
+    if config.query_kind in ("jobseeker", "both"):
+        month = frame["shown_on"].dt.strftime("%Y-%m")
+        parts.append(frame.assign(query_key="J:" + frame["jobseeker_id"] + ":" + month))
+    grouped = pd.concat(parts, ignore_index=True)
+    grouped = grouped.sort_values(
+        ["split", "query_key", "jobseeker_id", "vacancy_id"], kind="stable"
+    )
+    # Queries with a single row or without any positive teach a ranker nothing.
+    stats = grouped.groupby("query_key")["grade"].agg(["size", "max"])
+    useful = stats[(stats["size"] > 1) & (stats["max"] > 0)].index
+    grouped = grouped[grouped["query_key"].isin(useful)].reset_index(drop=True)
+
+    query = pd.factorize(grouped["split"].astype(str) + "|" + grouped["query_key"], sort=False)[0]
+    s = np.asarray(grouped["jobseeker_id"].map(data.seekers.row_of).to_numpy(), np.int64)
+    v = np.asarray(grouped["vacancy_id"].map(data.vacancies.row_of).to_numpy(), np.int64)
+    shown_on = grouped["shown_on"].to_numpy("datetime64[D]")
+    features = pair_features(data, s, v, shown_on)
+    return TrainingSet(
+        features=features,
+        labels=grouped["grade"].to_numpy(np.int8),
+        weights=grouped["weight"].to_numpy(np.float32),
+        query=query.astype(np.int64),
+        split=grouped["split"].to_numpy(np.int8),
+        seeker_rows=s,
+        vacancy_rows=v,
+        shown_on=shown_on,
+        proposed=grouped["proposed"].to_numpy(bool),
+    )
