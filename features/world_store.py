@@ -315,15 +315,38 @@ class WorldTables:
         return frame
 
 
-def load_world(path: Path) -> WorldTables:
+#: The tables the matching engine reads (the service loads only these).
+SERVING_TABLES: tuple[str, ...] = (
+    "jobseekers",
+    "assessments",
+    "skill_observations",
+    "vacancies",
+    "vacancy_skills",
+    "employment_conditions",
+    "outcomes",
+)
+
+
+def load_world(path: Path, tables: Iterable[str] | None = None) -> WorldTables:
     """Load a world folder written by the generator.
 
+    ``tables`` limits what is read (the others are empty frames with their columns), which
+    keeps a national-size load within memory when only matching is needed.
     Raises :class:`FileNotFoundError` naming the path when ``world.json`` (written last) is
     missing, i.e. when the folder is not a complete world.
     """
     root = Path(path)
     manifest = load_manifest(root)
-    frames = {name: _read(table_path(root, name), SCHEMAS[name]) for name in TABLES}
+    wanted = set(TABLES if tables is None else tables)
+    unknown = wanted - set(TABLES)
+    if unknown:
+        raise KeyError(f"unknown world tables {sorted(unknown)}; known: {', '.join(TABLES)}")
+    frames = {
+        name: _read(table_path(root, name), SCHEMAS[name])
+        if name in wanted
+        else _plain_schema(SCHEMAS[name]).empty_table().to_pandas()
+        for name in TABLES
+    }
     return WorldTables(root=root, manifest=manifest, **frames)
 
 

@@ -3,12 +3,14 @@
 Every request runs the same steps:
 
 1. **retrieve** candidates from the inverted skill index (the posting lists of the query's
-   skills) — or, for a person with no recognised skills yet, the vacancies within reach;
+   skills) plus the region (everything within the commute radius, from per-municipality
+   lists); when no more than ``exhaustive_limit`` pass the filters all are scored, otherwise
+   the best ``candidate_pool`` by skill and the nearest quarter of that;
 2. **hard filters**: open and active, within the commute radius unless the job is mostly
    remote or the person will relocate, no work-ability conflict (night work, heavy lifting,
    shift work against a recorded restriction), eligibility when the vacancy's employment
    condition requires it, and the request's own filters;
-3. keep the best ``candidate_pool`` by retrieval score, compute their **pair features**;
+3. compute the candidates' **pair features**;
 4. **rank** with the scorer (LightGBM when loaded, else the rule-based score);
 5. **re-rank** shortlists with the exposure cap: a jobseeker already on more than
    ``exposure_cap`` open shortlists is pushed down, so the same few people are not proposed
@@ -82,6 +84,7 @@ class MatchingConfig:
     """Tunable knobs of the engine (documented defaults)."""
 
     candidate_pool: int = 400
+    exhaustive_limit: int = 1500  # at most this many within reach: score them all
     remote_threshold: float = 0.5  # at least this share of remote work: distance is no filter
     eligibility_horizon_days: int = 0  # also admit people who become eligible this soon
     exposure_cap: int = 5  # open shortlists a person may be on before being down-weighted
@@ -203,6 +206,7 @@ class MatchingEngine:
         self._exposure = _Exposure(np.zeros(len(data.seekers), np.float32))
         self._bits_by_day: dict[date, npt.NDArray[np.uint8]] = {}
         self._vacancy_bits: npt.NDArray[np.uint8] | None = None
+        self._region_cache: dict[str, tuple[IntArray, IntArray]] = {}
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ model
@@ -226,15 +230,27 @@ class MatchingEngine:
         k: int = 20,
         on: date | None = None,
         filters: MatchFilters | None = None,
+        with_factors: bool = True,
     ) -> MatchList:
-        """The ``k`` best open vacancies for a jobseeker."""
+        """The ``k`` best open vacancies for a jobseeker.
+
+        ``with_factors`` adds the model's feature contributions to each explanation (TreeSHAP,
+        a few ms for 20 results); skills, gaps, distance and eligibility are always explained.
+        """
         scorer = self.scorer
         on = on or date.today()
         with self._lock:
             s = self._seeker_row(jobseeker_id)
-            candidates = self._retrieve_vacancies(s, on, filters or MatchFilters(), k)
+            candidates = self._retrieve_vacancies(s, on, filters or MatchFilters())
             return self._rank(
-                "matches", jobseeker_id, np.full(len(candidates), s), candidates, k, on, scorer
+                "matches",
+                jobseeker_id,
+                np.full(len(candidates), s),
+                candidates,
+                k,
+                on,
+                scorer,
+                with_factors,
             )
 
     def shortlist_for_vacancy(
@@ -244,6 +260,7 @@ class MatchingEngine:
         on: date | None = None,
         filters: MatchFilters | None = None,
         record_exposure: bool = True,
+        with_factors: bool = True,
     ) -> MatchList:
         """The ``k`` best active jobseekers for a vacancy, with the exposure cap applied."""
         scorer = self.scorer
@@ -252,7 +269,14 @@ class MatchingEngine:
             v = self._vacancy_row(vacancy_id)
             candidates = self._retrieve_seekers(v, on, filters or MatchFilters())
             result = self._rank(
-                "shortlist", vacancy_id, candidates, np.full(len(candidates), v), k, on, scorer
+                "shortlist",
+                vacancy_id,
+                candidates,
+                np.full(len(candidates), v),
+                k,
+                on,
+                scorer,
+                with_factors,
             )
             if record_exposure:
                 rows = np.array(
@@ -292,6 +316,7 @@ class MatchingEngine:
             if update.isco_columns is not None and update.isco_values is not None:
                 data.isco.set_row(row, update.isco_columns, update.isco_values.reshape(-1, 1))
             self._exposure.ensure(len(data.seekers))
+            self._region_cache.pop("seekers", None)
             for day in list(self._bits_by_day):
                 bits = self._bits_by_day[day]
                 if row < len(bits):
@@ -311,6 +336,7 @@ class MatchingEngine:
             row = data.vacancies.upsert(update.entity_id, update.values)
             data.requirements.set_row(row, update.skill_columns, update.skill_values)
             self._vacancy_bits = None
+            self._region_cache.pop("vacancies", None)
             self._maybe_compact()
 
     def deactivate_seeker(self, jobseeker_id: str) -> None:
@@ -462,39 +488,80 @@ class MatchingEngine:
         order = np.lexsort((rows, -scores))[:n]
         return rows[order]
 
+    def _regional_index(self, kind: Literal["vacancies", "seekers"]) -> tuple[IntArray, IntArray]:
+        """Rows grouped by municipality: ``order[offsets[m]:offsets[m+1]]`` live in ``m``."""
+        cached = self._region_cache.get(kind)
+        if cached is None:
+            table = self.data.vacancies if kind == "vacancies" else self.data.seekers
+            places = table["municipality" if kind == "vacancies" else "home"]
+            order = np.argsort(places, kind="stable").astype(np.int64)
+            offsets = np.searchsorted(
+                places[order], np.arange(len(self.data.distance_km) + 1)
+            ).astype(np.int64)
+            cached = (order, offsets)
+            self._region_cache[kind] = cached
+        return cached
+
+    def _rows_in(self, kind: Literal["vacancies", "seekers"], places: IntArray) -> IntArray:
+        order, offsets = self._regional_index(kind)
+        starts, stops = offsets[places], offsets[places + 1]
+        lengths = stops - starts
+        first = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        return order[np.arange(int(lengths.sum()), dtype=np.int64) + first]
+
     def _retrieve_vacancies(
         self, s: int, on: date, filters: MatchFilters, k: int | None = None
     ) -> IntArray:
-        entries = self.data.profiles.rows([s])
-        pool = self.config.candidate_pool
-        wanted = pool if k is None else min(k, pool)
+        """Skill-index candidates plus everything within reach; all of them when few."""
+        data, cfg = self.data, self.config
+        seekers, vacancies = data.seekers, data.vacancies
+        entries = data.profiles.rows([s])
         if len(entries.columns):
             scores = self.vacancy_index.scores(entries.columns, entries.values[:, PROFILE_VALUE])
-            rows = np.flatnonzero(scores > 0).astype(np.int64)
-            rows = rows[self._vacancy_filter(s, rows, on, filters)]
-            if len(rows) >= wanted:
-                return self._top(scores[rows], rows, pool)
+            skilled = np.flatnonzero(scores > 0).astype(np.int64)
         else:
-            rows = np.zeros(0, np.int64)
-        # Too few skill matches (or no recognised skills yet): add what is within reach,
-        # nearest first, so a new jobseeker still gets regional suggestions.
-        everything = np.arange(len(self.data.vacancies), dtype=np.int64)
-        nearby = everything[self._vacancy_filter(s, everything, on, filters)]
-        nearby = np.setdiff1d(nearby, rows, assume_unique=True)
-        distance = self.data.distance_km[
-            self.data.seekers["home"][s], self.data.vacancies["municipality"][nearby]
-        ]
-        nearest = nearby[np.lexsort((nearby, distance))][: max(wanted - len(rows), 0)]
-        return np.concatenate([rows, nearest])
+            scores = np.zeros(len(vacancies), np.float32)
+            skilled = np.zeros(0, np.int64)
+        home = seekers["home"][s]
+        places = np.flatnonzero(data.distance_km[home] <= seekers["max_commute_km"][s])
+        remote = np.flatnonzero(vacancies["remote_share"] >= cfg.remote_threshold)
+        regional = np.union1d(self._rows_in("vacancies", places.astype(np.int64)), remote)
+        rows = np.union1d(skilled, regional)
+        rows = rows[self._vacancy_filter(s, rows, on, filters)]
+        if len(rows) <= cfg.exhaustive_limit:
+            return rows
+        # Many within reach: the best by skill, plus the nearest, for the ranker to order.
+        by_skill = self._top(scores[rows], rows, cfg.candidate_pool)
+        distance = data.distance_km[home, vacancies["municipality"][rows]]
+        nearest = rows[np.lexsort((rows, distance))][: cfg.candidate_pool // 4]
+        return np.union1d(by_skill, nearest)
 
     def _retrieve_seekers(self, v: int, on: date, filters: MatchFilters) -> IntArray:
-        entries = self.data.requirements.rows([v])
-        if not len(entries.columns):
-            return np.zeros(0, np.int64)
-        scores = self.seeker_index.scores(entries.columns, entries.values[:, REQ_WEIGHT])
-        rows = np.flatnonzero(scores > 0).astype(np.int64)
+        """Skill-index candidates plus the people within their commute; all when few."""
+        data, cfg = self.data, self.config
+        seekers, vacancies = data.seekers, data.vacancies
+        entries = data.requirements.rows([v])
+        if len(entries.columns):
+            scores = self.seeker_index.scores(entries.columns, entries.values[:, REQ_WEIGHT])
+            skilled = np.flatnonzero(scores > 0).astype(np.int64)
+        else:
+            scores = np.zeros(len(seekers), np.float32)
+            skilled = np.zeros(0, np.int64)
+        workplace = vacancies["municipality"][v]
+        if vacancies["remote_share"][v] >= cfg.remote_threshold:
+            regional = np.zeros(0, np.int64)  # everybody qualifies: rely on skills
+        else:
+            reach = float(seekers["max_commute_km"].max()) if len(seekers) else 0.0
+            places = np.flatnonzero(data.distance_km[workplace] <= reach).astype(np.int64)
+            regional = self._rows_in("seekers", places)
+        rows = np.union1d(skilled, regional)
         rows = rows[self._seeker_filter(v, rows, on, filters)]
-        return self._top(scores[rows], rows, self.config.candidate_pool)
+        if len(rows) <= cfg.exhaustive_limit:
+            return rows
+        by_skill = self._top(scores[rows], rows, cfg.candidate_pool)
+        distance = data.distance_km[seekers["home"][rows], workplace]
+        nearest = rows[np.lexsort((rows, distance))][: cfg.candidate_pool // 4]
+        return np.union1d(by_skill, nearest)
 
     def _rank(
         self,
@@ -505,6 +572,7 @@ class MatchingEngine:
         k: int,
         on: date,
         scorer: Scorer,
+        with_factors: bool = True,
     ) -> MatchList:
         features = self.featurizer(self.data, s, v, on)
         scores = scorer.score(features) if len(s) else np.zeros(0)
@@ -516,7 +584,9 @@ class MatchingEngine:
             adjusted = scores - self.config.exposure_weight * spread * over
         other = s if kind == "shortlist" else v
         order = np.lexsort((other, -adjusted))[:k]
-        explanations = self._explain(s[order], v[order], on, scorer, features[order])
+        explanations = self._explain(
+            s[order], v[order], on, scorer if with_factors else None, features[order]
+        )
         results = tuple(
             Match(
                 jobseeker_id=self.data.seekers.ids[s[i]],
@@ -541,7 +611,7 @@ class MatchingEngine:
         s: IntArray,
         v: IntArray,
         on: date,
-        scorer: Scorer,
+        scorer: Scorer | None,
         features: npt.NDArray[np.float32],
     ) -> list[Explanation]:
         """Explanations of the pairs (s[i], v[i]), computed together for the top results."""
@@ -567,9 +637,13 @@ class MatchingEngine:
             on,
         )
         has_condition = vacancies["has_condition"][v]
-        contributions = scorer.contributions(features)[:, :-1]
-        top_terms = np.argsort(-np.abs(contributions), axis=1, kind="stable")
-        top_terms = top_terms[:, : self.config.explain_factors]
+        n_factors = self.config.explain_factors if scorer is not None else 0
+        contributions = (
+            scorer.contributions(features)[:, :-1]
+            if scorer is not None
+            else np.zeros_like(features, dtype=np.float64)
+        )
+        top_terms = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :n_factors]
 
         out: list[Explanation] = []
         for i in range(len(s)):

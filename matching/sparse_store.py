@@ -207,6 +207,11 @@ class InvertedIndex:
         self._postings.sort_indices()
         self._built_for = store.base_rows
 
+    @property
+    def postings(self) -> sp.csc_matrix:
+        """The base posting lists (column ``c``'s rows: ``indices[indptr[c]:indptr[c+1]]``)."""
+        return self._postings
+
     def scores(self, columns: npt.ArrayLike, weights: npt.ArrayLike) -> FloatArray:
         """For every row: Σ weight[c] × value[row, c] over the query's columns.
 

@@ -21,9 +21,12 @@ skill index retrieved but nobody was shown (grade 0, weight ``unshown_weight``).
 
 **Inverse-propensity weights.** Coaches do not propose at random: the logged policy proposes
 people with better *recorded* skills and shorter spells more often, so outcomes are observed
-mostly for those. A proposed pair is weighted ``1 / max(propensity, propensity_floor)`` (the
-logged probability that the coach proposes it), so the rarely-proposed who were proposed
-anyway stand for the many who were not.
+mostly for those. A proposed pair is weighted ``(1 / max(propensity, propensity_floor)) **
+ipw_power`` (the propensity is the logged probability that the coach proposes it), so the
+rarely-proposed who were proposed anyway stand for the many who were not. ``ipw_power`` 1 is
+plain inverse-propensity weighting; the default 0.5 tempers it: on the generated world plain
+IPW stopped validation NDCG@10 at 0.50 after 4 trees (its variance swamps the signal), the
+square root reaches 0.55, as high as no weighting, while still correcting part of the bias.
 
 **Chronological split.** Only vacancies that closed at least ``label_delay_days`` before the
 world's day are used (later outcomes are not known yet, and censored labels would read as
@@ -42,9 +45,10 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from features.codes import lookup_codes
 from features.pair_features import pair_features
 from features.world_store import WorldTables
-from matching.entities import REQ_WEIGHT, MatchingData
+from matching.entities import MatchingData
 from matching.sparse_store import InvertedIndex
 
 GRADES: dict[str, int] = {
@@ -70,6 +74,7 @@ class DatasetConfig(BaseModel):
     unshown_per_query: int = Field(default=3, ge=0, le=50)
     unshown_weight: float = Field(default=0.5, gt=0, le=1)
     propensity_floor: float = Field(default=0.05, gt=0, le=1)
+    ipw_power: float = Field(default=0.5, ge=0, le=1)
     max_weight: float = Field(default=20.0, ge=1)
     label_delay_days: int = Field(default=60, ge=0)
     valid_weeks: int = Field(default=8, ge=1)
@@ -163,29 +168,44 @@ def _split_of(shown_on: pd.Series, as_of: date, config: DatasetConfig) -> npt.ND
 def _unshown_negatives(
     data: MatchingData, labelled: pd.DataFrame, config: DatasetConfig
 ) -> pd.DataFrame:
-    """Per vacancy query: candidates the skill index retrieves that nobody showed."""
-    if config.unshown_per_query == 0:
-        return labelled.iloc[0:0]
+    """Per vacancy query: candidates the skill index retrieves that nobody showed.
+
+    Vectorised over all queries: pick one of the vacancy's skills at random, then a random
+    jobseeker from that skill's posting list (so the candidate has a non-zero retrieval score),
+    and drop the few draws that were in fact shown.
+    """
+    empty = labelled.iloc[0:0].drop(columns=["unshown"], errors="ignore")
+    if config.unshown_per_query == 0 or labelled.empty:
+        return empty
     rng = np.random.default_rng(config.seed)
-    index = InvertedIndex(data.profiles)
-    rows: list[tuple[str, str, str, pd.Timestamp]] = []
-    seeker_ids = data.seekers.ids
-    for query_id, shown in labelled.groupby("query_id", sort=True):
-        v = data.vacancies.row_of.get(str(query_id))
-        if v is None:
-            continue
-        entries = data.requirements.rows([v])
-        scores = index.scores(entries.columns, entries.values[:, REQ_WEIGHT])
-        candidates = np.flatnonzero(scores > 0)
-        if len(candidates) == 0:
-            continue
-        shown_rows = [data.seekers.row_of.get(j, -1) for j in shown["jobseeker_id"]]
-        candidates = np.setdiff1d(candidates, shown_rows)
-        take = min(config.unshown_per_query, len(candidates))
-        picked: npt.NDArray[np.int64] = rng.choice(candidates, take, replace=False)
-        day = shown["shown_on"].iloc[0]
-        rows.extend((str(query_id), seeker_ids[i], str(query_id), day) for i in picked)
-    frame = pd.DataFrame(rows, columns=["query_id", "jobseeker_id", "vacancy_id", "shown_on"])
+    queries = labelled.drop_duplicates("query_id")[["query_id", "shown_on"]]
+    v = lookup_codes(queries["query_id"], data.vacancies.row_of)
+    queries, v = queries[v >= 0], v[v >= 0]
+    reps = config.unshown_per_query
+    v = np.repeat(v, reps)
+    entries = data.requirements.rows(v)
+    counts = np.diff(entries.indptr)
+    usable = counts > 0
+    pick = entries.indptr[:-1] + (rng.random(len(v)) * np.maximum(counts, 1)).astype(np.int64)
+    skill = np.where(usable, entries.columns[np.minimum(pick, len(entries.columns) - 1)], 0)
+    postings = InvertedIndex(data.profiles).postings
+    start, stop = postings.indptr[skill], postings.indptr[skill + 1]
+    has_posting = usable & (stop > start)
+    draw = start + (rng.random(len(v)) * np.maximum(stop - start, 1)).astype(np.int64)
+    seeker = postings.indices[np.minimum(draw, len(postings.indices) - 1)]
+    frame = pd.DataFrame(
+        {
+            "query_id": np.repeat(queries["query_id"].to_numpy(), reps)[has_posting],
+            "jobseeker_id": np.asarray(data.seekers.ids, dtype=object)[seeker[has_posting]],
+            "vacancy_id": np.repeat(queries["query_id"].to_numpy(), reps)[has_posting],
+            "shown_on": np.repeat(queries["shown_on"].to_numpy(), reps)[has_posting],
+        }
+    ).drop_duplicates(["query_id", "jobseeker_id"])
+    shown = set(zip(labelled["query_id"], labelled["jobseeker_id"], strict=True))
+    fresh = [
+        pair not in shown for pair in zip(frame["query_id"], frame["jobseeker_id"], strict=True)
+    ]
+    frame = frame[fresh].copy()
     frame["propensity"] = np.nan
     frame["grade"] = np.int8(0)
     frame["proposed"] = False
@@ -215,7 +235,8 @@ def build_training_set(
 
     weight = np.where(
         frame["proposed"].to_numpy(),
-        1.0 / np.maximum(frame["propensity"].fillna(1.0).to_numpy(), config.propensity_floor),
+        (1.0 / np.maximum(frame["propensity"].fillna(1.0).to_numpy(), config.propensity_floor))
+        ** config.ipw_power,
         1.0,
     )
     weight = np.where(frame["unshown"].to_numpy(), config.unshown_weight, weight)
