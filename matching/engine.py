@@ -524,9 +524,11 @@ class MatchingEngine:
             skilled = np.zeros(0, np.int64)
         home = seekers["home"][s]
         places = np.flatnonzero(data.distance_km[home] <= seekers["max_commute_km"][s])
-        remote = np.flatnonzero(vacancies["remote_share"] >= cfg.remote_threshold)
-        regional = np.union1d(self._rows_in("vacancies", places.astype(np.int64)), remote)
-        rows = np.union1d(skilled, regional)
+        mask = np.zeros(len(vacancies), bool)  # a mask is cheaper than set unions
+        mask[skilled] = True
+        mask[self._rows_in("vacancies", places.astype(np.int64))] = True
+        mask |= vacancies["remote_share"] >= cfg.remote_threshold
+        rows = np.flatnonzero(mask).astype(np.int64)
         rows = rows[self._vacancy_filter(s, rows, on, filters)]
         if len(rows) <= cfg.exhaustive_limit:
             return rows
@@ -554,7 +556,10 @@ class MatchingEngine:
             reach = float(seekers["max_commute_km"].max()) if len(seekers) else 0.0
             places = np.flatnonzero(data.distance_km[workplace] <= reach).astype(np.int64)
             regional = self._rows_in("seekers", places)
-        rows = np.union1d(skilled, regional)
+        mask = np.zeros(len(seekers), bool)
+        mask[skilled] = True
+        mask[regional] = True
+        rows = np.flatnonzero(mask).astype(np.int64)
         rows = rows[self._seeker_filter(v, rows, on, filters)]
         if len(rows) <= cfg.exhaustive_limit:
             return rows
