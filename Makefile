@@ -9,7 +9,7 @@ DEMO_SEEKERS   ?= 20000
 DEMO_VACANCIES ?= 6000
 DEMO_SEED      ?= 7
 
-.PHONY: run test lint typecheck unit install demo-world lock bench clean
+.PHONY: run test lint typecheck install demo-world lock bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,7 @@ lock:
 bench: $(STAMP)
 	$(BIN)/python bench/bench_reference_data.py
 	$(BIN)/python bench/bench_generate.py
+	$(BIN)/python bench/bench_matching.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

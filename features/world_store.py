@@ -266,8 +266,22 @@ def _read(path: Path, schema: pa.Schema) -> pd.DataFrame:
     missing = [name for name in schema.names if name not in table.column_names]
     if missing:
         raise ValueError(f"{path}: missing columns {missing}")
-    table = table.select(schema.names).cast(_plain_schema(schema))
+    table = table.select(schema.names).cast(_categorical_schema(schema))
+    # Dictionary columns (URIs, codes, enum values) stay pandas categoricals: 2.6 million
+    # skill observations then hold int32 codes instead of as many URI strings.
     return table.to_pandas(date_as_object=False)
+
+
+def _categorical_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema with every dictionary column as dictionary<int32, string>."""
+    return pa.schema(
+        [
+            pa.field(f.name, pa.dictionary(pa.int32(), pa.string()))
+            if pa.types.is_dictionary(f.type)
+            else f
+            for f in schema
+        ]
+    )
 
 
 def load_table(root: Path, table: str) -> pd.DataFrame:

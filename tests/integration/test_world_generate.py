@@ -235,8 +235,8 @@ def test_coaches_recognise_part_of_the_truth_and_self_reports_err(
     observed = world.skill_observations.merge(
         world.assessments[["assessment_id", "method"]], on="assessment_id"
     )
-    key = observed["jobseeker_id"] + "|" + observed["skill_uri"]
-    true_key = set(truth["jobseeker_id"] + "|" + truth["skill_uri"])
+    key = observed["jobseeker_id"] + "|" + observed["skill_uri"].astype(str)
+    true_key = set(truth["jobseeker_id"] + "|" + truth["skill_uri"].astype(str))
     false_claim = ~key.isin(true_key)
     assert false_claim.any()
     assert set(observed.loc[false_claim, "method"]) == {"self_report"}
