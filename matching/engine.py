@@ -51,7 +51,7 @@ from matching.entities import (
     has_bit,
 )
 from matching.scoring import RuleBasedScorer, Scorer
-from matching.sparse_store import InvertedIndex
+from matching.sparse_store import InvertedIndex, RowEntries
 
 IntArray = npt.NDArray[np.int64]
 Featurizer = Callable[[MatchingData, IntArray, IntArray, date], npt.NDArray[np.float32]]
@@ -509,19 +509,34 @@ class MatchingEngine:
         first = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
         return order[np.arange(int(lengths.sum()), dtype=np.int64) + first]
 
-    def _retrieve_vacancies(
-        self, s: int, on: date, filters: MatchFilters, k: int | None = None
+    @staticmethod
+    def _skill_scores(
+        index: InvertedIndex, query: RowEntries, channel: int, n: int
+    ) -> tuple[npt.NDArray[np.float32], IntArray]:
+        """Retrieval scores from the posting lists of the query's skills, and the hits."""
+        if not len(query.columns):
+            return np.zeros(n, np.float32), np.zeros(0, np.int64)
+        scores = index.scores(query.columns, query.values[:, channel])
+        return scores, np.flatnonzero(scores > 0).astype(np.int64)
+
+    def _trim(
+        self, rows: IntArray, scores: npt.NDArray[np.float32], distance: npt.NDArray[np.float32]
     ) -> IntArray:
-        """Skill-index candidates plus everything within reach; all of them when few."""
+        """All candidates when few; else the best by skill plus the nearest quarter as many."""
+        cfg = self.config
+        if len(rows) <= cfg.exhaustive_limit:
+            return rows
+        by_skill = self._top(scores[rows], rows, cfg.candidate_pool)
+        nearest = rows[np.lexsort((rows, distance))][: cfg.candidate_pool // 4]
+        return np.union1d(by_skill, nearest)
+
+    def _retrieve_vacancies(self, s: int, on: date, filters: MatchFilters) -> IntArray:
+        """Skill-index candidates plus everything within reach."""
         data, cfg = self.data, self.config
         seekers, vacancies = data.seekers, data.vacancies
-        entries = data.profiles.rows([s])
-        if len(entries.columns):
-            scores = self.vacancy_index.scores(entries.columns, entries.values[:, PROFILE_VALUE])
-            skilled = np.flatnonzero(scores > 0).astype(np.int64)
-        else:
-            scores = np.zeros(len(vacancies), np.float32)
-            skilled = np.zeros(0, np.int64)
+        scores, skilled = self._skill_scores(
+            self.vacancy_index, data.profiles.rows([s]), PROFILE_VALUE, len(vacancies)
+        )
         home = seekers["home"][s]
         places = np.flatnonzero(data.distance_km[home] <= seekers["max_commute_km"][s])
         mask = np.zeros(len(vacancies), bool)  # a mask is cheaper than set unions
@@ -530,25 +545,15 @@ class MatchingEngine:
         mask |= vacancies["remote_share"] >= cfg.remote_threshold
         rows = np.flatnonzero(mask).astype(np.int64)
         rows = rows[self._vacancy_filter(s, rows, on, filters)]
-        if len(rows) <= cfg.exhaustive_limit:
-            return rows
-        # Many within reach: the best by skill, plus the nearest, for the ranker to order.
-        by_skill = self._top(scores[rows], rows, cfg.candidate_pool)
-        distance = data.distance_km[home, vacancies["municipality"][rows]]
-        nearest = rows[np.lexsort((rows, distance))][: cfg.candidate_pool // 4]
-        return np.union1d(by_skill, nearest)
+        return self._trim(rows, scores, data.distance_km[home, vacancies["municipality"][rows]])
 
     def _retrieve_seekers(self, v: int, on: date, filters: MatchFilters) -> IntArray:
-        """Skill-index candidates plus the people within their commute; all when few."""
+        """Skill-index candidates plus the people within their commute."""
         data, cfg = self.data, self.config
         seekers, vacancies = data.seekers, data.vacancies
-        entries = data.requirements.rows([v])
-        if len(entries.columns):
-            scores = self.seeker_index.scores(entries.columns, entries.values[:, REQ_WEIGHT])
-            skilled = np.flatnonzero(scores > 0).astype(np.int64)
-        else:
-            scores = np.zeros(len(seekers), np.float32)
-            skilled = np.zeros(0, np.int64)
+        scores, skilled = self._skill_scores(
+            self.seeker_index, data.requirements.rows([v]), REQ_WEIGHT, len(seekers)
+        )
         workplace = vacancies["municipality"][v]
         if vacancies["remote_share"][v] >= cfg.remote_threshold:
             regional = np.zeros(0, np.int64)  # everybody qualifies: rely on skills
@@ -561,12 +566,7 @@ class MatchingEngine:
         mask[regional] = True
         rows = np.flatnonzero(mask).astype(np.int64)
         rows = rows[self._seeker_filter(v, rows, on, filters)]
-        if len(rows) <= cfg.exhaustive_limit:
-            return rows
-        by_skill = self._top(scores[rows], rows, cfg.candidate_pool)
-        distance = data.distance_km[seekers["home"][rows], workplace]
-        nearest = rows[np.lexsort((rows, distance))][: cfg.candidate_pool // 4]
-        return np.union1d(by_skill, nearest)
+        return self._trim(rows, scores, data.distance_km[seekers["home"][rows], workplace])
 
     def _rank(
         self,

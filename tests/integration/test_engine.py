@@ -28,6 +28,7 @@ from matching.domain import (
     PhysicalDemand,
     Sex,
     TargetGroup,
+    Vacancy,
     WorkCapacity,
     WorkRestriction,
 )
@@ -73,6 +74,37 @@ def update_person(
     ]
     vocab = Vocabularies.build(taxonomy, geography)
     engine.upsert_seeker(seeker_update(changed, mine, observations, vocab, world.as_of))
+
+
+@dataclasses.dataclass
+class VacancyEditor:
+    """Changes one vacancy of the world in an engine, as the service would."""
+
+    engine: MatchingEngine
+    world: WorldTables
+    vocab: Vocabularies
+    vacancy_id: str
+
+    @property
+    def original(self) -> Vacancy:
+        rows = self.world.vacancies[self.world.vacancies["vacancy_id"] == self.vacancy_id]
+        skills = self.world.vacancy_skills
+        return vacancy_from_rows(rows.iloc[0], skills[skills["vacancy_id"] == self.vacancy_id])
+
+    def apply(self, vacancy: Vacancy, conditions: pd.DataFrame | None = None) -> None:
+        hires = hires_made(self.world.outcomes, self.world.vacancies, self.world.as_of)
+        chosen = self.world.employment_conditions if conditions is None else conditions
+        self.engine.upsert_vacancy(vacancy_update(vacancy, chosen, hires, self.vocab))
+
+
+def editor(
+    engine: MatchingEngine,
+    world: WorldTables,
+    taxonomy: Taxonomy,
+    geography: Geography,
+    vacancy_id: str,
+) -> VacancyEditor:
+    return VacancyEditor(engine, world, Vocabularies.build(taxonomy, geography), vacancy_id)
 
 
 def seekers_with_matches(engine: MatchingEngine, world: WorldTables, n: int) -> list[str]:
@@ -145,15 +177,9 @@ def test_night_work_conflict_is_filtered(
     jobseeker_id = seekers_with_matches(engine, small_world, 1)[0]
     on = small_world.as_of
     target = engine.matches_for_jobseeker(jobseeker_id, k=1, on=on).results[0].vacancy_id
-    vocab = Vocabularies.build(taxonomy, geography)
-    rows = small_world.vacancies[small_world.vacancies["vacancy_id"] == target]
-    skills = small_world.vacancy_skills[small_world.vacancy_skills["vacancy_id"] == target]
-    vacancy = vacancy_from_rows(rows.iloc[0], skills)
-    hires = hires_made(small_world.outcomes, small_world.vacancies, on)
-    conditions = small_world.employment_conditions
-    engine.upsert_vacancy(
-        vacancy_update(dataclasses.replace(vacancy, night_work=True), conditions, hires, vocab)
-    )
+    edit = editor(engine, small_world, taxonomy, geography, target)
+    vacancy = edit.original
+    edit.apply(dataclasses.replace(vacancy, night_work=True))
     assert target in vacancy_ids(engine.matches_for_jobseeker(jobseeker_id, k=50, on=on))
     restricted = dataclasses.replace(
         person(small_world, jobseeker_id),
@@ -162,14 +188,7 @@ def test_night_work_conflict_is_filtered(
     update_person(engine, small_world, taxonomy, geography, restricted)
     assert target not in vacancy_ids(engine.matches_for_jobseeker(jobseeker_id, k=50, on=on))
     # Heavy work is filtered the same way for no-heavy-lifting.
-    engine.upsert_vacancy(
-        vacancy_update(
-            dataclasses.replace(vacancy, physical_demand=PhysicalDemand.HEAVY),
-            conditions,
-            hires,
-            vocab,
-        )
-    )
+    edit.apply(dataclasses.replace(vacancy, physical_demand=PhysicalDemand.HEAVY))
     lifting = dataclasses.replace(
         restricted,
         work_capacity=WorkCapacity(restrictions=frozenset({WorkRestriction.NO_HEAVY_LIFTING})),
@@ -197,16 +216,11 @@ def test_distance_filter_unless_remote_or_relocating(
     far = max(
         ("890", "2584"), key=lambda code: geography.distance(me.home_municipality, code)
     )  # Utsjoki or Kiruna, whichever is farther
-    vocab = Vocabularies.build(taxonomy, geography)
-    rows = small_world.vacancies[small_world.vacancies["vacancy_id"] == target]
-    skills = small_world.vacancy_skills[small_world.vacancy_skills["vacancy_id"] == target]
-    vacancy = dataclasses.replace(vacancy_from_rows(rows.iloc[0], skills), municipality=far)
-    hires = hires_made(small_world.outcomes, small_world.vacancies, on)
-    conditions = small_world.employment_conditions
+    edit = editor(engine, small_world, taxonomy, geography, target)
+    vacancy = dataclasses.replace(edit.original, municipality=far)
 
     def place(remote_share: float) -> None:
-        changed = dataclasses.replace(vacancy, remote_share=remote_share)
-        engine.upsert_vacancy(vacancy_update(changed, conditions, hires, vocab))
+        edit.apply(dataclasses.replace(vacancy, remote_share=remote_share))
 
     place(0.0)
     assert target not in vacancy_ids(engine.matches_for_jobseeker(jobseeker_id, k=50, on=on))
@@ -226,11 +240,8 @@ def test_condition_eligibility_is_a_hard_filter(
     jobseeker_id = seekers_with_matches(engine, small_world, 1)[0]
     on = small_world.as_of
     target = engine.matches_for_jobseeker(jobseeker_id, k=1, on=on).results[0].vacancy_id
-    vocab = Vocabularies.build(taxonomy, geography)
-    rows = small_world.vacancies[small_world.vacancies["vacancy_id"] == target]
-    skills = small_world.vacancy_skills[small_world.vacancy_skills["vacancy_id"] == target]
-    vacancy = vacancy_from_rows(rows.iloc[0], skills)
-    hires = hires_made(small_world.outcomes, small_world.vacancies, on)
+    edit = editor(engine, small_world, taxonomy, geography, target)
+    vocab = edit.vocab
     conditions = small_world.employment_conditions.copy()
     me = person(small_world, jobseeker_id)
     # A condition only for the older group; make the person 40 so it cannot apply.
@@ -244,7 +255,7 @@ def test_condition_eligibility_is_a_hard_filter(
             on,
         )
     )
-    engine.upsert_vacancy(vacancy_update(vacancy, conditions, hires, vocab))
+    edit.apply(edit.original, conditions)
     assert target not in vacancy_ids(engine.matches_for_jobseeker(jobseeker_id, k=50, on=on))
     engine.upsert_seeker(
         seeker_update(
