@@ -141,8 +141,10 @@ def main() -> None:
         )
         return [m.jobseeker_id for m in result.results]
 
-    for query_id in seekers[:20]:  # warm caches (per-day eligibility bits, allocator)
-        engine_matches(query_id)
+    # Warm caches: per-day eligibility bits, regional lists, the shortlist prior of the model.
+    for seeker_id, vacancy_id in zip(seekers[:20], vacancies[:20], strict=True):
+        engine_matches(seeker_id)
+        engine_shortlist(vacancy_id)
     match_lat, match_res = timed(engine_matches, seekers)
     short_lat, short_res = timed(engine_shortlist, vacancies)
     lean_match_lat, _ = timed(lean_matches, seekers)

@@ -75,6 +75,18 @@ def _bits_on(
     return _pack_bits(member)
 
 
+#: Features the first-stage prior of shortlists uses (exactly computable per person).
+PRIOR_FEATURES = (
+    "skill_cosine",
+    "distance_km",
+    "within_commute",
+    "unemployment_days",
+    "language_gap",
+    "job_form_accepted",
+    "hours_fit",
+)
+
+
 class UnknownEntityError(KeyError):
     """The jobseeker or vacancy asked about is not in the engine."""
 
@@ -85,6 +97,7 @@ class MatchingConfig:
 
     candidate_pool: int = 400
     exhaustive_limit: int = 1500  # at most this many within reach: score them all
+    prior_pool: int = 600  # shortlist candidates taken by the first-stage prior
     remote_threshold: float = 0.5  # at least this share of remote work: distance is no filter
     eligibility_horizon_days: int = 0  # also admit people who become eligible this soon
     exposure_cap: int = 5  # open shortlists a person may be on before being down-weighted
@@ -207,6 +220,7 @@ class MatchingEngine:
         self._bits_by_day: dict[date, npt.NDArray[np.uint8]] = {}
         self._vacancy_bits: npt.NDArray[np.uint8] | None = None
         self._region_cache: dict[str, tuple[IntArray, IntArray]] = {}
+        self._prior_cache: dict[int, tuple[Scorer, npt.NDArray[np.float64]]] = {}
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ model
@@ -519,6 +533,76 @@ class MatchingEngine:
         scores = index.scores(query.columns, query.values[:, channel])
         return scores, np.flatnonzero(scores > 0).astype(np.int64)
 
+    def _prior_columns(
+        self, s: IntArray, v: int, skill_scores: npt.NDArray[np.float32], on: date
+    ) -> npt.NDArray[np.float64]:
+        """Exact values of :data:`PRIOR_FEATURES` for people ``s`` and vacancy ``v``.
+
+        Cheap to compute for tens of thousands of people: gathers from columns, plus the
+        retrieval score, which divided by the two norms *is* the skill cosine. A test checks
+        these columns against the pair features.
+        """
+        data, seekers, vacancies = self.data, self.data.seekers, self.data.vacancies
+        distance = data.distance_km[seekers["home"][s], vacancies["municipality"][v]]
+        norms = seekers["profile_norm"][s] * vacancies["requirement_norm"][v]
+        cosine = np.divide(skill_scores, norms, out=np.zeros(len(s), np.float64), where=norms > 0)
+        since = seekers["unemployed_since"][s]
+        spell = (np.datetime64(on, "D") - since).astype("timedelta64[D]").astype(np.float64)
+        spell = np.where(np.isnat(since), 0.0, np.maximum(spell, 0.0))
+        gap = vacancies["languages"][v].astype(np.int16) - seekers["languages"][s].astype(np.int16)
+        form_bit = 1 << int(vacancies["job_form"][v])
+        hours = max(float(vacancies["hours"][v]), 1.0)
+        return np.column_stack(
+            [
+                cosine,
+                distance,
+                distance <= seekers["max_commute_km"][s],
+                np.minimum(spell, 3650.0),
+                np.maximum(gap, 0).max(axis=1),
+                (seekers["accepted_forms"][s].astype(np.int64) & form_bit) != 0,
+                np.minimum(1.0, seekers["max_hours"][s] / hours),
+                np.ones(len(s)),
+            ]
+        ).astype(np.float64)
+
+    def _prior_weights(self) -> npt.NDArray[np.float64] | None:
+        """Least-squares weights of the prior for the current scorer (fitted once per model).
+
+        Fitted on the candidates of a fixed sample of open vacancies, scores centred per
+        vacancy (only the order within one shortlist matters).
+        """
+        scorer = self.scorer
+        cached = self._prior_cache.get(id(scorer))
+        if cached is not None and cached[0] is scorer:
+            return cached[1]
+        index = [self.feature_names.index(n) for n in PRIOR_FEATURES if n in self.feature_names]
+        if len(index) != len(PRIOR_FEATURES):
+            return None
+        data = self.data
+        vacancies = data.vacancies
+        rng = np.random.default_rng(0)
+        live = np.flatnonzero(vacancies["active"])
+        if len(live) == 0:
+            return None
+        designs, targets = [], []
+        for v in rng.choice(live, min(40, len(live)), replace=False).tolist():
+            on = date.fromisoformat(str(vacancies["opens_on"][v]))
+            everyone = np.arange(len(data.seekers), dtype=np.int64)
+            rows = everyone[self._seeker_filter(v, everyone, on, MatchFilters())]
+            if len(rows) < 10:
+                continue
+            rows = rng.choice(rows, min(500, len(rows)), replace=False)
+            features = self.featurizer(data, rows, np.full(len(rows), v), on)
+            score = scorer.score(features)
+            design = np.column_stack([features[:, index], np.ones(len(rows))])
+            designs.append(design - np.r_[design[:, :-1].mean(axis=0), 0.0])
+            targets.append(score - score.mean())
+        if not designs:
+            return None
+        weights, *_ = np.linalg.lstsq(np.vstack(designs), np.concatenate(targets), rcond=None)
+        self._prior_cache = {id(scorer): (scorer, weights)}
+        return weights
+
     def _trim(
         self, rows: IntArray, scores: npt.NDArray[np.float32], distance: npt.NDArray[np.float32]
     ) -> IntArray:
@@ -566,7 +650,17 @@ class MatchingEngine:
         mask[regional] = True
         rows = np.flatnonzero(mask).astype(np.int64)
         rows = rows[self._seeker_filter(v, rows, on, filters)]
-        return self._trim(rows, scores, data.distance_km[seekers["home"][rows], workplace])
+        if len(rows) <= cfg.exhaustive_limit:
+            return rows
+        # Many people within reach: the best by skill plus the best by the first-stage prior,
+        # which mimics the ranker on the person-level features skills cannot see.
+        by_skill = self._top(scores[rows], rows, cfg.candidate_pool)
+        weights = self._prior_weights()
+        if weights is None:
+            return self._trim(rows, scores, data.distance_km[seekers["home"][rows], workplace])
+        prior = self._prior_columns(rows, v, scores[rows], on) @ weights
+        by_prior = self._top(prior.astype(np.float32), rows, cfg.prior_pool)
+        return np.union1d(by_skill, by_prior)
 
     def _rank(
         self,

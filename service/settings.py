@@ -60,6 +60,7 @@ class MatchingSettings(BaseModel):
 
     candidate_pool: int = Field(default=400, ge=20, le=10_000)
     exhaustive_limit: int = Field(default=1500, ge=0, le=100_000)
+    prior_pool: int = Field(default=600, ge=0, le=10_000)
     remote_threshold: float = Field(default=0.5, ge=0, le=1)
     eligibility_horizon_days: int = Field(default=0, ge=0, le=365)
     exposure_cap: int = Field(default=5, ge=0)

@@ -32,7 +32,13 @@ from matching.domain import (
     WorkCapacity,
     WorkRestriction,
 )
-from matching.engine import MatchFilters, MatchingEngine, MatchList, UnknownEntityError
+from matching.engine import (
+    PRIOR_FEATURES,
+    MatchFilters,
+    MatchingEngine,
+    MatchList,
+    UnknownEntityError,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -407,3 +413,24 @@ def test_incremental_update_equals_rebuild(
     )
     assert pd.Series([m.vacancy_id for m in incremental.results]).is_unique
     assert date.today() > on  # the world's day is in the past: queries pass `on` explicitly
+
+
+def test_shortlist_prior_columns_equal_the_pair_features(
+    shared_engine: MatchingEngine, small_world: WorldTables
+) -> None:
+    """The first-stage prior reads the same values the ranker sees."""
+    data = shared_engine.data
+    on = small_world.as_of
+    v = data.vacancies.row(small_world.vacancies["vacancy_id"].iloc[0])
+    rows = np.arange(0, len(data.seekers), 7, dtype=np.int64)
+    entries = data.requirements.rows([v])
+    scores = shared_engine.seeker_index.scores(entries.columns, entries.values[:, 0])
+    prior = shared_engine._prior_columns(rows, v, scores[rows], on)
+    features = pair_features(data, rows, np.full(len(rows), v), on)
+    for j, name in enumerate(PRIOR_FEATURES):
+        np.testing.assert_allclose(
+            prior[:, j], features[:, FEATURE_INDEX[name]], rtol=1e-5, atol=1e-5, err_msg=name
+        )
+    weights = shared_engine._prior_weights()
+    assert weights is not None
+    assert np.isfinite(weights).all()
