@@ -26,15 +26,3 @@ def lookup_codes(values: pd.Series, mapping: Mapping[str, int]) -> npt.NDArray[n
     present = codes >= 0
     out[present] = mapped[codes[present]]
     return out
-
-
-def lookup_values(
-    values: pd.Series, mapping: Mapping[str, float], default: float = np.nan
-) -> npt.NDArray[np.float64]:
-    """Like :func:`lookup_codes` for float-valued mappings, ``default`` where absent."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.array([mapping.get(str(u), default) for u in uniques], dtype=np.float64)
-    out = np.full(len(codes), default, np.float64)
-    present = codes >= 0
-    out[present] = mapped[codes[present]]
-    return out

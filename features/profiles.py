@@ -29,7 +29,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
-from features.codes import lookup_codes, lookup_values
+from features.codes import lookup_codes
 from features.taxonomy import Taxonomy
 from matching.domain import SKILL_LEVEL_MAX, AssessmentMethod
 
@@ -135,45 +135,48 @@ def build_profiles(
         People without evidence get empty rows.
     """
     config = config or ProfileConfig()
-    # Join observations to their assessments by position (no string merge).
+    # Everything per assessment first (575k rows), then gathered per observation by position:
+    # no string merge and no per-observation string arrays (memory at national scale).
     assessment_ids = assessments["assessment_id"].astype(str).to_numpy()
     position = lookup_codes(
         observations["assessment_id"], {a: i for i, a in enumerate(assessment_ids)}
     )
-    observations = observations[position >= 0]
-    position = position[position >= 0]
-    assessed_on = pd.to_datetime(assessments["assessed_on"]).to_numpy("datetime64[D]")[position]
-    age_days = (np.datetime64(as_of, "D") - assessed_on).astype(np.int64)
-    current = age_days >= 0
-    method = assessments["method"].astype(str).to_numpy()[position]
-
-    method_weight = lookup_values(pd.Series(method), config.method_weights)
-    if np.isnan(method_weight).any():
-        bad = method[np.isnan(method_weight)][0]
+    method_codes = lookup_codes(assessments["method"], _METHOD_RANK)
+    method_names = np.array(list(_METHOD_RANK), dtype=object)
+    weights_by_method = np.array([config.method_weights.get(m, np.nan) for m in method_names])
+    unknown = (method_codes < 0) | np.isnan(weights_by_method[np.maximum(method_codes, 0)])
+    if unknown.any():
+        bad = assessments["method"].to_numpy()[unknown][0]
         raise ValueError(f"method: {bad!r} has no evidence weight")
-    weight = (
-        method_weight
-        * observations["confidence"].to_numpy(np.float64)
-        * np.power(0.5, age_days / config.half_life_days)
-    )
-    skill_idx = lookup_codes(observations["skill_uri"], taxonomy.skill_positions)
-    if (skill_idx < 0).any():
-        bad = observations["skill_uri"].to_numpy()[skill_idx < 0][0]
-        raise KeyError(f"skill_uri {bad!r} is not an ESCO skill")
-
     ids = (
         np.asarray(jobseeker_ids, dtype=object)
         if jobseeker_ids is not None
         else np.asarray(sorted(assessments["jobseeker_id"].astype(str).unique()), dtype=object)
     )
     row_of = {str(jid): i for i, jid in enumerate(ids)}
-    owner = assessments["jobseeker_id"].astype(str).to_numpy()[position]
-    rows = lookup_codes(pd.Series(owner), row_of)
-    keep = current & (rows >= 0)
+    assessment_row = lookup_codes(assessments["jobseeker_id"], row_of)
+    assessment_day = pd.to_datetime(assessments["assessed_on"]).to_numpy("datetime64[D]")
+
+    skill_idx = lookup_codes(observations["skill_uri"], taxonomy.skill_positions)
+    if (skill_idx < 0).any():
+        bad = observations["skill_uri"].to_numpy()[skill_idx < 0][0]
+        raise KeyError(f"skill_uri {bad!r} is not an ESCO skill")
+    known = position >= 0
+    safe = np.maximum(position, 0)
+    assessed_on = assessment_day[safe]
+    age_days = (np.datetime64(as_of, "D") - assessed_on).astype(np.int64)
+    rows = assessment_row[safe]
+    keep = known & (age_days >= 0) & (rows >= 0)
+    method_rank = method_codes[safe][keep]
+    weight = (
+        weights_by_method[method_rank]
+        * observations["confidence"].to_numpy(np.float64)[keep]
+        * np.power(0.5, age_days[keep] / config.half_life_days)
+    )
 
     n_skills = len(taxonomy.skills)
     key = rows[keep] * n_skills + skill_idx[keep]
-    w = weight[keep]
+    w = weight
     unique_keys, inverse = np.unique(key, return_inverse=True)
     sums = np.bincount(inverse, w, len(unique_keys))
     log_miss = np.bincount(inverse, np.log1p(-np.minimum(w, 0.999999)), len(unique_keys))
@@ -181,7 +184,6 @@ def build_profiles(
         inverse, w * observations["level"].to_numpy(np.float64)[keep], len(unique_keys)
     )
     count = np.bincount(inverse, minlength=len(unique_keys))
-    method_rank = lookup_codes(pd.Series(method[keep]), _METHOD_RANK)
     best_rank = np.full(len(unique_keys), len(_METHOD_RANK), np.int64)
     np.minimum.at(best_rank, inverse, method_rank)
     last_day = np.full(len(unique_keys), np.datetime64("1970-01-01", "D"))
@@ -204,13 +206,16 @@ def build_profiles(
     methods = np.array(list(_METHOD_RANK), dtype=object)
     evidence = pd.DataFrame(
         {
-            "jobseeker_id": ids[row_idx],
+            # Categoricals over the id and URI lists: millions of rows, no string copies.
+            "jobseeker_id": pd.Categorical.from_codes(row_idx, categories=pd.Index(ids)),
             "skill_idx": col_idx.astype(np.int32),
-            "skill_uri": taxonomy.skills["uri"].to_numpy()[col_idx],
+            "skill_uri": pd.Categorical.from_codes(
+                col_idx, categories=pd.Index(taxonomy.skills["uri"])
+            ),
             "level": np.round(level, 2),
             "strength": np.round(strength, 3),
             "observations": count.astype(np.int32),
-            "best_method": methods[best_rank],
+            "best_method": pd.Categorical.from_codes(best_rank, categories=pd.Index(methods)),
             "last_assessed": last_day,
         }
     )
