@@ -19,6 +19,7 @@ from rich.console import Console
 from features.world_store import WorldTables, jobseeker_from_row, load_world
 from matching.eligibility import target_groups_on
 from matching.engine import Match, MatchingEngine
+from matching.entities import PROFILE_METHOD, PROFILE_STRENGTH
 from service.composition import build_engine
 from service.settings import Settings
 
@@ -49,7 +50,9 @@ def _pick_people(world: WorldTables, engine: MatchingEngine, count: int, top: in
     """Demo people: of the best-evidenced jobseekers, those whose best match scores highest,
     alternating between Finland and Sweden."""
     data = engine.data
-    evidenced = np.diff(data.profiles.to_csr(1).indptr)  # skills with direct evidence
+    strength = data.profiles.to_csr(PROFILE_STRENGTH)
+    strength.eliminate_zeros()  # credited-only skills carry strength 0
+    evidenced = np.diff(strength.indptr)  # skills a coach observed, per person
     order = np.lexsort((np.arange(len(evidenced)), -evidenced))[: 30 * count]
     homes = world.jobseekers.set_index("jobseeker_id")["home_municipality"].astype(str)
     best: dict[str, list[tuple[float, str]]] = {"FI": [], "SE": []}
@@ -94,7 +97,9 @@ def run_demo(world_dir: Path, settings: Settings, *, people: int = 3, top: int =
                 home=str(names[engine.data.seekers["home"][row]]),
                 max_commute_km=person.preferences.max_commute_km,
                 target_groups=tuple(sorted(g.value for g in target_groups_on(person, as_of))),
-                skills_recognised=int((engine.data.profiles.rows([row]).values[:, 2] > 0).sum()),
+                skills_recognised=int(
+                    (engine.data.profiles.rows([row]).values[:, PROFILE_METHOD] >= 0).sum()
+                ),
                 matches=result.results,
             )
         )
