@@ -95,6 +95,7 @@ class TrainingSet:
     vacancy_rows: npt.NDArray[np.int64]
     shown_on: npt.NDArray[np.datetime64]
     proposed: npt.NDArray[np.bool_]
+    propensity: npt.NDArray[np.float64]  # logged P(proposed | shown); NaN for unshown rows
 
     def part(self, name: str) -> TrainingSet:
         mask = self.split == SPLITS.index(name)
@@ -272,4 +273,5 @@ def build_training_set(
         vacancy_rows=v,
         shown_on=shown_on,
         proposed=grouped["proposed"].to_numpy(bool),
+        propensity=grouped["propensity"].to_numpy(np.float64),
     )
