@@ -10,13 +10,16 @@ import logging
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from service.settings import get_settings
+
+if TYPE_CHECKING:
+    from training.registry import ModelRegistry
 
 app = typer.Typer(
     name="kohtaanto",
@@ -101,6 +104,126 @@ def demo(
         console.print(f"[red]{error}[/]")
         raise typer.Exit(2) from error
     render_demo(result, console)
+
+
+model_app = typer.Typer(
+    name="model",
+    help="The model registry: list, show, promote and roll back ranking models.",
+    no_args_is_help=True,
+)
+app.add_typer(model_app, name="model")
+
+RegistryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--registry", help="Registry folder; default: <var_dir>/models from the settings."
+    ),
+]
+
+
+def _registry(root: Path | None) -> ModelRegistry:
+    from training.registry import ModelRegistry
+
+    return ModelRegistry(root if root is not None else get_settings().paths.var_dir / "models")
+
+
+def _fail(error: Exception) -> NoReturn:
+    console.print(f"[red]{error}[/]")
+    raise typer.Exit(2) from error
+
+
+@model_app.command("list")
+def model_list(registry: RegistryOption = None) -> None:
+    """List the registered model versions, oldest first; the champion is marked."""
+    from rich.table import Table
+
+    from training.registry import RegistryError
+
+    models = _registry(registry)
+    try:
+        records = models.list()
+        champion = models.champion_version()
+    except RegistryError as error:
+        _fail(error)
+    if not records:
+        console.print(f"No models in the registry {models.root}.")
+        return
+    table = Table(title=f"Models in {models.root}")
+    table.add_column("Version", no_wrap=True)
+    table.add_column("Created (UTC)", no_wrap=True)
+    table.add_column("Champion", justify="center")
+    table.add_column("Metrics")
+    table.add_column("Training data")
+    for record in records:
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(record.manifest.metrics.items()))
+        table.add_row(
+            record.version,
+            f"{record.created_at:%Y-%m-%d %H:%M:%S}",
+            "*" if record.version == champion else "",
+            metrics,
+            record.manifest.training_fingerprint[:16],
+        )
+    console.print(table)
+
+
+@model_app.command("show")
+def model_show(
+    version: Annotated[str, typer.Argument(help="The model version.")],
+    registry: RegistryOption = None,
+) -> None:
+    """Show one version's manifest."""
+    from training.registry import RegistryError
+
+    models = _registry(registry)
+    try:
+        record = models.show(version)
+        champion = models.champion_version()
+    except RegistryError as error:
+        _fail(error)
+    manifest = record.manifest
+    console.print(f"[bold]{record.version}[/]" + (" (champion)" if version == champion else ""))
+    console.print(f"  created:             {manifest.created_at.isoformat()}")
+    console.print(f"  folder:              {record.path}")
+    console.print(f"  model sha256:        {manifest.model_sha256}")
+    console.print(f"  feature schema hash: {manifest.feature_schema_hash}")
+    console.print(f"  training data:       {manifest.training_fingerprint}")
+    libs = ", ".join(f"{k} {v}" for k, v in manifest.library_versions.items())
+    console.print(f"  libraries:           {libs}")
+    for name, value in sorted(manifest.metrics.items()):
+        console.print(f"  metric {name}: {value:.4f}")
+    if manifest.notes:
+        console.print(f"  notes: {manifest.notes}")
+
+
+@model_app.command("promote")
+def model_promote(
+    version: Annotated[str, typer.Argument(help="The model version to serve.")],
+    registry: RegistryOption = None,
+) -> None:
+    """Make a version the champion."""
+    from training.registry import RegistryError
+
+    models = _registry(registry)
+    try:
+        previous = models.champion_version()
+        record = models.promote(version)
+    except RegistryError as error:
+        _fail(error)
+    console.print(f"Champion is now [bold]{record.version}[/] (was {previous or 'none'}).")
+
+
+@model_app.command("rollback")
+def model_rollback(registry: RegistryOption = None) -> None:
+    """Make the previous champion the champion again."""
+    from training.registry import RegistryError
+
+    models = _registry(registry)
+    try:
+        previous = models.champion_version()
+        record = models.rollback()
+    except RegistryError as error:
+        _fail(error)
+    console.print(f"Rolled back: champion is now [bold]{record.version}[/] (was {previous}).")
 
 
 if __name__ == "__main__":  # pragma: no cover
