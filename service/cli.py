@@ -226,5 +226,92 @@ def model_rollback(registry: RegistryOption = None) -> None:
     console.print(f"Rolled back: champion is now [bold]{record.version}[/] (was {previous}).")
 
 
+@app.command()
+def retrain(
+    world: Annotated[Path, typer.Option(help="A folder written by `kohtaanto generate`.")],
+    registry: RegistryOption = None,
+    objective: Annotated[
+        str, typer.Option(help="Ranking objective: lambdarank or rank_xendcg.")
+    ] = "lambdarank",
+    num_trees: Annotated[
+        int,
+        typer.Option(min=1, max=5000, help="Most boosting rounds (early stopping may use fewer)."),
+    ] = 300,
+    valid_weeks: Annotated[int, typer.Option(min=1, help="Weeks of validation data.")] = 8,
+    test_weeks: Annotated[int, typer.Option(min=1, help="Weeks of held-out test data.")] = 8,
+    threads: Annotated[int, typer.Option(min=1, help="LightGBM training threads.")] = 2,
+) -> None:
+    """Train a challenger on a world, gate it against the champion, register and maybe promote.
+
+    Exit status 0: the challenger was promoted; 3: the champion was kept; 2: bad input.
+    """
+    from training.dataset import DatasetConfig
+    from training.pipeline import STEPS
+    from training.pipeline import retrain as run_retrain
+    from training.ranker import RankerConfig
+
+    if objective not in ("lambdarank", "rank_xendcg"):
+        raise typer.BadParameter(
+            f"{objective!r} is not lambdarank or rank_xendcg", param_hint="--objective"
+        )
+    if not (world / "world.json").is_file():
+        console.print(f"[red]{world} is not a complete generated world (no world.json)[/]")
+        raise typer.Exit(2)
+    ranker_config = RankerConfig.model_validate(
+        {"objective": objective, "num_trees": num_trees, "num_threads": threads}
+    )
+    dataset_config = DatasetConfig(valid_weeks=valid_weeks, test_weeks=test_weeks)
+    models = _registry(registry)
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} steps"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("starting", total=len(STEPS))
+
+            def on_step(name: str, index: int, total: int) -> None:
+                progress.update(task, description=name, completed=index, total=total)
+
+            result = run_retrain(
+                world,
+                models,
+                dataset_config=dataset_config,
+                ranker_config=ranker_config,
+                settings=get_settings(),
+                on_step=on_step,
+            )
+            progress.update(task, description="done", completed=len(STEPS))
+    except FileNotFoundError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from error
+    except Exception as error:
+        console.print(f"[red]retraining failed: {type(error).__name__}: {error}[/]")
+        raise typer.Exit(1) from error
+    timings = ", ".join(f"{name} {secs:.2f} s" for name, secs in result.step_seconds.items())
+    console.print(f"Steps: {timings}")
+    overall = result.report.overall
+    for ranking in overall.index:
+        name = str(ranking)
+        console.print(
+            f"  {name:<13} NDCG@10 {result.report.metric(name, 'ndcg@10'):.4f}  "
+            f"recall@20 {result.report.metric(name, 'recall@20'):.4f}"
+        )
+    if result.promoted:
+        console.print(
+            f"Promoted [bold]{result.version}[/] (was {result.champion_before or 'none'})."
+        )
+        return
+    console.print(
+        f"Registered [bold]{result.version}[/] but kept the champion "
+        f"{result.champion_before or 'none'}:"
+    )
+    for reason in result.reasons:
+        console.print(f"  - {reason}")
+    raise typer.Exit(3)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

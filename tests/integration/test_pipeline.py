@@ -1,0 +1,126 @@
+"""Retraining end to end: a first challenger is promoted, a worse one is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from service.settings import Settings
+from training.dataset import DatasetConfig
+from training.pipeline import STEPS, RetrainResult, retrain
+from training.ranker import RankerConfig
+from training.registry import ModelRegistry
+
+pytestmark = pytest.mark.integration
+
+runner = CliRunner()
+# The small world's default 8 test weeks hold too few relevant rows to judge groups.
+DATASET = DatasetConfig(valid_weeks=16, test_weeks=16)
+GOOD = RankerConfig(num_threads=1)
+WORSE = RankerConfig(num_threads=1, num_trees=1, num_leaves=2)
+WEEKS = ["--valid-weeks", "16", "--test-weeks", "16", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def runs(
+    small_world_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[ModelRegistry, RetrainResult, RetrainResult, list[str]]:
+    registry = ModelRegistry(tmp_path_factory.mktemp("registry"))
+    first = retrain(
+        small_world_dir, registry, dataset_config=DATASET, ranker_config=GOOD, settings=Settings()
+    )
+    seen: list[str] = []
+    second = retrain(
+        small_world_dir,
+        registry,
+        dataset_config=DATASET,
+        ranker_config=WORSE,
+        settings=Settings(),
+        on_step=lambda name, index, total: seen.append(f"{index + 1}/{total} {name}"),
+    )
+    return registry, first, second, seen
+
+
+def test_the_first_challenger_is_promoted(
+    runs: tuple[ModelRegistry, RetrainResult, RetrainResult, list[str]],
+) -> None:
+    registry, first, _, _ = runs
+    assert first.promoted, first.reasons
+    assert first.reasons == []
+    assert first.champion_before is None
+    assert set(first.step_seconds) == set(STEPS)
+    assert {"challenger", "rules", "skill_cosine", "random"} <= set(first.report.overall.index)
+    assert "champion" not in first.report.overall.index
+    record = registry.show(str(first.version))
+    assert len(record.manifest.training_fingerprint) == 64
+    assert record.manifest.metrics["ndcg@10"] == pytest.approx(
+        first.report.metric("challenger", "ndcg@10")
+    )
+
+
+def test_a_worse_challenger_is_registered_but_the_champion_kept(
+    runs: tuple[ModelRegistry, RetrainResult, RetrainResult, list[str]],
+) -> None:
+    registry, first, second, seen = runs
+    assert not second.promoted
+    assert second.reasons
+    assert any("NDCG@10" in reason for reason in second.reasons)
+    assert second.champion_before == first.version
+    assert registry.champion_version() == first.version
+    assert second.version != first.version
+    assert second.version in {record.version for record in registry.list()}
+    assert "champion" in second.report.overall.index
+    assert "gate refused" in registry.show(str(second.version)).manifest.notes
+    # The training data is the same world, so the fingerprints agree.
+    fingerprints = {
+        registry.show(str(v)).manifest.training_fingerprint for v in (first.version, second.version)
+    }
+    assert len(fingerprints) == 1
+    assert seen == [f"{i}/{len(STEPS)} {name}" for i, name in enumerate(STEPS, start=1)]
+
+
+def test_cli_exits_0_when_promoted_and_3_when_the_champion_is_kept(
+    small_world_dir: Path, tmp_path: Path
+) -> None:
+    registry = tmp_path / "models"
+    base = ["retrain", "--world", str(small_world_dir), "--registry", str(registry), *WEEKS]
+    promoted = runner.invoke(app, base, terminal_width=200)
+    assert promoted.exit_code == 0, promoted.output
+    assert "Promoted" in promoted.output
+    champion = ModelRegistry(registry).champion_version()
+    assert champion is not None
+
+    kept = runner.invoke(
+        app, [*base, "--objective", "rank_xendcg", "--num-trees", "1"], terminal_width=200
+    )
+    assert kept.exit_code == 3, kept.output
+    assert "kept the champion" in kept.output
+    assert ModelRegistry(registry).champion_version() == champion
+    assert len(ModelRegistry(registry).list()) == 2
+
+
+def test_cli_names_a_missing_world(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["retrain", "--world", str(tmp_path / "nowhere"), "--registry", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 2
+    assert "nowhere" in result.output
+
+
+def test_cli_rejects_an_unknown_objective(small_world_dir: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "retrain",
+            "--world",
+            str(small_world_dir),
+            "--registry",
+            str(tmp_path),
+            "--objective",
+            "x",
+        ],
+    )
+    assert result.exit_code == 2

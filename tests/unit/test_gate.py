@@ -1,0 +1,97 @@
+"""The promotion gate: quality, fairness across groups, and no group left behind."""
+
+from __future__ import annotations
+
+import pytest
+
+from training.gate import GateConfig, GateDecision, decide
+
+pytestmark = pytest.mark.unit
+
+CHAMPION_GROUPS = {"sex=female": 0.80, "sex=male": 0.82, "region=FI-EA-01": 0.78}
+
+
+def gate(
+    ndcg: float,
+    groups: dict[str, float],
+    *,
+    champion_ndcg: float | None = 0.50,
+    overall: float = 0.80,
+    champion_groups: dict[str, float] | None = CHAMPION_GROUPS,
+    rows: dict[str, int] | None = None,
+) -> GateDecision:
+    return decide(
+        challenger_ndcg10=ndcg,
+        champion_ndcg10=champion_ndcg,
+        challenger_overall_recall20=overall,
+        challenger_group_recall=groups,
+        champion_group_recall=champion_groups if champion_ndcg is not None else None,
+        group_rows=rows,
+    )
+
+
+def test_a_better_challenger_is_promoted() -> None:
+    decision = gate(0.53, {"sex=female": 0.81, "sex=male": 0.83, "region=FI-EA-01": 0.79})
+    assert decision.promote
+    assert decision.reasons == []
+
+
+def test_a_slightly_worse_challenger_within_tolerance_passes() -> None:
+    assert gate(0.496, dict(CHAMPION_GROUPS)).promote
+
+
+def test_a_worse_challenger_is_refused_with_the_figures() -> None:
+    decision = gate(0.48, dict(CHAMPION_GROUPS))
+    assert not decision.promote
+    assert len(decision.reasons) == 1
+    assert "0.4800" in decision.reasons[0]
+    assert "0.5000" in decision.reasons[0]
+
+
+def test_an_unfair_challenger_is_refused_naming_the_group() -> None:
+    groups = {"sex=female": 0.60, "sex=male": 0.90, "region=FI-EA-01": float("nan")}
+    decision = gate(0.55, groups, champion_groups=None, champion_ndcg=None)
+    assert not decision.promote
+    assert len(decision.reasons) == 1
+    assert "sex=female" in decision.reasons[0]
+    assert "0.6000" in decision.reasons[0]
+    assert "0.6400" in decision.reasons[0]  # 0.8 × 0.80
+
+
+def test_nan_groups_are_ignored() -> None:
+    groups = {"sex=female": float("nan"), "sex=male": 0.80}
+    assert gate(0.55, groups, champion_ndcg=None).promote
+
+
+def test_a_group_losing_recall_against_the_champion_is_refused() -> None:
+    groups = {"sex=female": 0.76, "sex=male": 0.85, "region=FI-EA-01": 0.78}
+    decision = gate(0.55, groups)
+    assert not decision.promote
+    assert len(decision.reasons) == 1
+    assert "sex=female" in decision.reasons[0]
+    assert "0.8000" in decision.reasons[0] and "0.7600" in decision.reasons[0]
+
+
+def test_without_a_champion_only_fairness_counts() -> None:
+    decision = gate(0.10, {"sex=female": 0.79, "sex=male": 0.81}, champion_ndcg=None)
+    assert decision.promote
+
+
+def test_small_groups_are_skipped_when_counts_are_given() -> None:
+    groups = {"sex=female": 0.10, "sex=male": 0.80}
+    rows = {"sex=female": 3, "sex=male": 40}
+    assert gate(0.55, groups, champion_ndcg=None, rows=rows).promote
+    assert not gate(0.55, groups, champion_ndcg=None).promote
+
+
+def test_every_failed_rule_adds_a_reason() -> None:
+    groups = {"sex=female": 0.50, "sex=male": 0.60, "region=FI-EA-01": 0.78}
+    decision = gate(0.40, groups)
+    # NDCG, two groups below 0.64, two groups losing against the champion.
+    assert len(decision.reasons) == 5
+
+
+def test_the_config_is_strict() -> None:
+    with pytest.raises(ValueError, match="extra"):
+        GateConfig(max_ndgc_drop=0.1)  # type: ignore[call-arg]
+    assert GateConfig().max_ndcg_drop == 0.005
