@@ -240,6 +240,13 @@ def retrain(
     valid_weeks: Annotated[int, typer.Option(min=1, help="Weeks of validation data.")] = 8,
     test_weeks: Annotated[int, typer.Option(min=1, help="Weeks of held-out test data.")] = 8,
     threads: Annotated[int, typer.Option(min=1, help="LightGBM training threads.")] = 2,
+    dask: Annotated[
+        str | None, typer.Option("--dask", help="Train on the Dask scheduler tcp://HOST:8786.")
+    ] = None,
+    dask_local: Annotated[
+        int | None,
+        typer.Option("--dask-local", min=1, help="Train on a local Dask cluster of N workers."),
+    ] = None,
 ) -> None:
     """Train a challenger on a world, gate it against the champion, register and maybe promote.
 
@@ -254,6 +261,9 @@ def retrain(
         raise typer.BadParameter(
             f"{objective!r} is not lambdarank or rank_xendcg", param_hint="--objective"
         )
+    if dask is not None and dask_local is not None:
+        console.print("[red]--dask and --dask-local are mutually exclusive; give one[/]")
+        raise typer.Exit(2)
     if not (world / "world.json").is_file():
         console.print(f"[red]{world} is not a complete generated world (no world.json)[/]")
         raise typer.Exit(2)
@@ -282,6 +292,8 @@ def retrain(
                 ranker_config=ranker_config,
                 settings=get_settings(),
                 on_step=on_step,
+                dask_address=dask,
+                dask_local_workers=dask_local,
             )
             progress.update(task, description="done", completed=len(STEPS))
     except FileNotFoundError as error:

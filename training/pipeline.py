@@ -119,9 +119,25 @@ def split_step(data: TrainingSet) -> Splits:
     return splits
 
 
-def train_step(splits: Splits, config: RankerConfig) -> lgb.Booster:
-    """Train the challenger, stopping early on the validation groups when there are any."""
-    return train_ranker(splits.train, splits.valid, config, FEATURE_NAMES)
+def train_step(
+    splits: Splits,
+    config: RankerConfig,
+    dask_address: str | None = None,
+    dask_local_workers: int | None = None,
+) -> lgb.Booster:
+    """Train the challenger, stopping early on the validation groups when there are any.
+
+    With a Dask scheduler address or a local worker count, the single-machine run only fixes
+    the number of trees (its best iteration) and the challenger is trained on Dask.
+    """
+    booster = train_ranker(splits.train, splits.valid, config, FEATURE_NAMES)
+    if dask_address is None and dask_local_workers is None:
+        return booster
+    from training.distributed import dask_client, train_ranker_dask
+
+    trees = booster.best_iteration or booster.num_trees()
+    with dask_client(dask_address, dask_local_workers) as client:
+        return train_ranker_dask(splits.train, config, FEATURE_NAMES, client, trees)
 
 
 def group_columns(
@@ -271,6 +287,8 @@ def retrain(
     gate_config: GateConfig | None = None,
     settings: Settings | None = None,
     on_step: StepCallback | None = None,
+    dask_address: str | None = None,
+    dask_local_workers: int | None = None,
 ) -> RetrainResult:
     """Run every step of :data:`STEPS` once; see the module docstring.
 
@@ -304,7 +322,7 @@ def retrain(
     with step("split"):
         splits = split_step(data)
     with step("train"):
-        booster = train_step(splits, ranker_config)
+        booster = train_step(splits, ranker_config, dask_address, dask_local_workers)
     with step("evaluate"):
         columns = group_columns(world, seeker_ids, splits.test, settings)
         report, champion_before = evaluate_step(
