@@ -230,16 +230,27 @@ def model_rollback(registry: RegistryOption = None) -> None:
 def retrain(
     world: Annotated[Path, typer.Option(help="A folder written by `kohtaanto generate`.")],
     registry: RegistryOption = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="TOML file with [dataset], [ranker] and [gate] tables (strict); the options "
+            "below override it."
+        ),
+    ] = None,
     objective: Annotated[
-        str, typer.Option(help="Ranking objective: lambdarank or rank_xendcg.")
-    ] = "lambdarank",
+        str | None, typer.Option(help="Ranking objective: lambdarank or rank_xendcg.")
+    ] = None,
     num_trees: Annotated[
-        int,
+        int | None,
         typer.Option(min=1, max=5000, help="Most boosting rounds (early stopping may use fewer)."),
-    ] = 300,
-    valid_weeks: Annotated[int, typer.Option(min=1, help="Weeks of validation data.")] = 8,
-    test_weeks: Annotated[int, typer.Option(min=1, help="Weeks of held-out test data.")] = 8,
-    threads: Annotated[int, typer.Option(min=1, help="LightGBM training threads.")] = 2,
+    ] = None,
+    valid_weeks: Annotated[
+        int | None, typer.Option(min=1, help="Weeks of validation data.")
+    ] = None,
+    test_weeks: Annotated[
+        int | None, typer.Option(min=1, help="Weeks of held-out test data.")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="LightGBM training threads.")] = None,
     dask: Annotated[
         str | None, typer.Option("--dask", help="Train on the Dask scheduler tcp://HOST:8786.")
     ] = None,
@@ -250,14 +261,16 @@ def retrain(
 ) -> None:
     """Train a challenger on a world, gate it against the champion, register and maybe promote.
 
-    Exit status 0: the challenger was promoted; 3: the champion was kept; 2: bad input.
+    After a promotion the running service is asked to reload when KOHTAANTO_RELOAD__URL (and
+    KOHTAANTO_RELOAD__TOKEN) are set. Exit status 0: the challenger was promoted; 3: the
+    champion was kept; 2: bad input; 1: the run failed.
     """
-    from training.dataset import DatasetConfig
-    from training.pipeline import STEPS
-    from training.pipeline import retrain as run_retrain
-    from training.ranker import RankerConfig
+    from pydantic import ValidationError
 
-    if objective not in ("lambdarank", "rank_xendcg"):
+    from training.pipeline import STEPS, RetrainConfig, RetrainConfigError, load_retrain_config
+    from training.pipeline import retrain as run_retrain
+
+    if objective is not None and objective not in ("lambdarank", "rank_xendcg"):
         raise typer.BadParameter(
             f"{objective!r} is not lambdarank or rank_xendcg", param_hint="--objective"
         )
@@ -267,10 +280,31 @@ def retrain(
     if not (world / "world.json").is_file():
         console.print(f"[red]{world} is not a complete generated world (no world.json)[/]")
         raise typer.Exit(2)
-    ranker_config = RankerConfig.model_validate(
-        {"objective": objective, "num_trees": num_trees, "num_threads": threads}
-    )
-    dataset_config = DatasetConfig(valid_weeks=valid_weeks, test_weeks=test_weeks)
+    try:
+        run_config = load_retrain_config(config) if config is not None else RetrainConfig()
+        ranker_overrides = {
+            key: value
+            for key, value in (
+                ("objective", objective),
+                ("num_trees", num_trees),
+                ("num_threads", threads),
+            )
+            if value is not None
+        }
+        dataset_overrides = {
+            key: value
+            for key, value in (("valid_weeks", valid_weeks), ("test_weeks", test_weeks))
+            if value is not None
+        }
+        ranker_config = type(run_config.ranker).model_validate(
+            {**run_config.ranker.model_dump(), **ranker_overrides}
+        )
+        dataset_config = type(run_config.dataset).model_validate(
+            {**run_config.dataset.model_dump(), **dataset_overrides}
+        )
+    except (RetrainConfigError, ValidationError) as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from error
     models = _registry(registry)
     try:
         with Progress(
@@ -290,6 +324,7 @@ def retrain(
                 models,
                 dataset_config=dataset_config,
                 ranker_config=ranker_config,
+                gate_config=run_config.gate,
                 settings=get_settings(),
                 on_step=on_step,
                 dask_address=dask,
@@ -313,7 +348,8 @@ def retrain(
         )
     if result.promoted:
         console.print(
-            f"Promoted [bold]{result.version}[/] (was {result.champion_before or 'none'})."
+            f"Promoted [bold]{result.version}[/] (was {result.champion_before or 'none'}); "
+            f"service reload: {result.notified}."
         )
         return
     console.print(

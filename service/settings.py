@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from features.reference_data import default_data_dir
@@ -69,6 +69,19 @@ class MatchingSettings(BaseModel):
     covered_share: float = Field(default=0.75, gt=0, le=1)
 
 
+class ReloadSettings(BaseModel):
+    """Where `kohtaanto retrain` asks the running service to load a new champion."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: e.g. ``http://127.0.0.1:8000/api/v1/admin/model/reload``; unset: nobody is told
+    #: (service workers still notice the new ``CHAMPION`` pointer on their own).
+    url: str | None = None
+    #: An admin user's bearer token (``kohtaanto users create --role admin``).
+    token: SecretStr | None = None
+    timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KOHTAANTO_", env_nested_delimiter="__", extra="forbid"
@@ -78,6 +91,7 @@ class Settings(BaseSettings):
     paths: PathSettings = Field(default_factory=PathSettings)
     profiles: ProfileSettings = Field(default_factory=ProfileSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
+    reload: ReloadSettings = Field(default_factory=ReloadSettings)
 
 
 @lru_cache(maxsize=1)

@@ -6,12 +6,16 @@ The steps, in order (:data:`STEPS`), each a function below, each logged with its
 ``features``  the matching engine's data and the labelled training set
 ``split``     the chronological train / valid / test parts
 ``train``     the LightGBM challenger
-``evaluate``  challenger, champion (if any), rules, skill_cosine and random on the test groups,
-              overall and per group (sex, labour-market area of the home municipality)
+``evaluate``  challenger, champion (if any), rules, skill_cosine, random and, on generated
+              worlds, the oracle on the test groups, overall and per group (target group,
+              sex, labour-market area of the home municipality, native language)
 ``gate``      :func:`training.gate.decide`
 ``register``  the challenger is always registered, with its metrics and the training-data
               fingerprint (sha256 over the world manifest's file hashes)
 ``promote``   only when the gate passed
+``notify``    after a promotion, ask the running service to reload (``POST`` to the configured
+              admin reload URL); a service that cannot be reached is logged, not an error,
+              because every service worker also watches the ``CHAMPION`` pointer itself
 
 Promotion is the last step and the registry replaces ``CHAMPION`` atomically, so killing the
 pipeline at any moment leaves the old champion serving.
@@ -25,6 +29,9 @@ import json
 import logging
 import math
 import time
+import tomllib
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +41,15 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from features.schema import FEATURE_NAMES
 from features.world_store import SERVING_TABLES, WorldTables, load_world
+from matching.eligibility import DEFAULT_RULES
+from matching.entities import MatchingData
 from matching.scoring import RuleBasedScorer
 from training.dataset import DatasetConfig, TrainingSet, build_training_set
-from training.evaluation import EvaluationReport, evaluate
+from training.evaluation import EvaluationReport, evaluate, expected_grade_oracle
 from training.gate import GateConfig, GateDecision, decide
 from training.ranker import LightGBMScorer, RankerConfig, train_ranker
 from training.registry import ModelCompatibilityError, ModelRegistry, UnknownModelError
@@ -58,12 +68,49 @@ STEPS: tuple[str, ...] = (
     "gate",
     "register",
     "promote",
+    "notify",
 )
 CHALLENGER = "challenger"
 CHAMPION = "champion"
 
 #: ``on_step(name, index, total)`` is called as each step starts (index 0-based).
 StepCallback = Callable[[str, int, int], None]
+
+
+class RetrainConfig(BaseModel):
+    """Everything a retraining run is configured by, as one strict TOML file.
+
+    ``[dataset]``, ``[ranker]`` and ``[gate]`` tables hold the fields of
+    :class:`DatasetConfig`, :class:`RankerConfig` and :class:`GateConfig`; a misspelt key is
+    an error, so a nightly job never runs with a silently ignored threshold.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    ranker: RankerConfig = Field(default_factory=RankerConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
+
+
+class RetrainConfigError(ValueError):
+    """A retraining config file that cannot be read or does not validate."""
+
+
+def load_retrain_config(path: Path) -> RetrainConfig:
+    """Read a TOML config; errors name the file and every offending key path."""
+    try:
+        document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise RetrainConfigError(f"{path}: cannot be read: {error.strerror or error}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise RetrainConfigError(f"{path}: not valid TOML: {error}") from error
+    try:
+        return RetrainConfig.model_validate(document)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise RetrainConfigError(f"{path}: {problems}") from error
 
 
 @dataclass(frozen=True)
@@ -76,6 +123,7 @@ class RetrainResult:
     reasons: list[str]
     step_seconds: dict[str, float]
     report: EvaluationReport
+    notified: str = "not needed"  # or "notified", "not configured", "failed: ..."
 
 
 @dataclass(frozen=True)
@@ -95,16 +143,17 @@ def load_step(world_dir: Path) -> WorldTables:
 
 def features_step(
     world: WorldTables, settings: Settings, config: DatasetConfig
-) -> tuple[TrainingSet, npt.NDArray[np.object_]]:
+) -> tuple[TrainingSet, MatchingData]:
     """Build the engine's matching data and the labelled training set with pair features.
 
-    Also returns the jobseeker ids in the engine's row order, to label rows by group later.
+    Also returns the matching data (ids in row order, membership periods) to label test rows
+    by group later.
     """
     from service.composition import build_engine
 
     engine = build_engine(world, settings)
     data = build_training_set(world, engine.data, config)
-    return data, np.asarray(engine.data.seekers.ids, dtype=object)
+    return data, engine.data
 
 
 def split_step(data: TrainingSet) -> Splits:
@@ -140,23 +189,97 @@ def train_step(
         return train_ranker_dask(splits.train, config, FEATURE_NAMES, client, trees)
 
 
+def _native_language_group(languages: object) -> str:
+    """``fi`` or ``sv`` for a native speaker of a national language, else ``other``."""
+    items = [] if languages is None else list(languages)  # type: ignore[call-overload]
+    native = {str(item["language"]) for item in items if str(item["level"]) == "native"}
+    for official in ("fi", "sv"):
+        if official in native:
+            return official
+    return "other"
+
+
+def target_group_labels(
+    starts: npt.NDArray[np.datetime64],
+    ends: npt.NDArray[np.datetime64],
+    days: npt.NDArray[np.datetime64],
+) -> npt.NDArray[np.object_]:
+    """Per row: the ``|``-joined target groups the person belongs to on the row's day.
+
+    ``starts``/``ends`` are the membership periods per rule of :data:`DEFAULT_RULES` (the
+    engine's ``eligible_from``/``eligible_until`` columns); only rules in force on the day
+    count. ``none`` when the person is in no group.
+    """
+    day = np.asarray(days, dtype="datetime64[D]")
+    member = (starts <= day[:, None]) & (day[:, None] <= ends)
+    for j, rule in enumerate(DEFAULT_RULES):
+        valid_from = np.datetime64(rule.valid_from, "D")
+        in_force = day >= valid_from
+        if rule.valid_until is not None:
+            in_force &= day <= np.datetime64(rule.valid_until, "D")
+        member[:, j] &= in_force
+    names = [rule.group.value for rule in DEFAULT_RULES]
+    labels = np.empty(len(day), dtype=object)
+    for i, row in enumerate(member):
+        groups = sorted({names[j] for j in np.flatnonzero(row)})
+        labels[i] = "|".join(groups) if groups else "none"
+    return labels
+
+
 def group_columns(
-    world: WorldTables, seeker_ids: npt.NDArray[np.object_], test: TrainingSet, settings: Settings
+    world: WorldTables, data: MatchingData, test: TrainingSet, settings: Settings
 ) -> dict[str, npt.NDArray[np.object_]]:
-    """Per test row: the jobseeker's sex and the labour-market area of their home."""
+    """Per test row, the groups the gate and the report judge fairness over.
+
+    ``target_group`` (membership on the day the shortlist was shown, several joined by ``|``),
+    ``sex``, ``region`` (labour-market area of the home municipality) and ``language`` (native
+    Finnish, native Swedish, other).
+    """
     from features.geography import load_geography
 
+    seeker_ids = np.asarray(data.seekers.ids, dtype=object)
     people = world.jobseekers.set_index(world.jobseekers["jobseeker_id"].astype(str))
     ids = pd.Series(seeker_ids[test.seeker_rows])
-    sex = ids.map(people["sex"].astype(str)).to_numpy(object)
-    columns: dict[str, npt.NDArray[np.object_]] = {"sex": sex}
+    columns: dict[str, npt.NDArray[np.object_]] = {
+        "target_group": target_group_labels(
+            data.seekers["eligible_from"][test.seeker_rows],
+            data.seekers["eligible_until"][test.seeker_rows],
+            test.shown_on,
+        ),
+        "sex": ids.map(people["sex"].astype(str)).to_numpy(object),
+    }
     geography = load_geography(settings.paths.data_dir, settings.paths.cache_dir)
     area_of = geography.municipalities.set_index(geography.municipalities["code"].astype(str))[
         "labour_area_code"
     ].astype(str)
     home = ids.map(people["home_municipality"].astype(str))
     columns["region"] = home.map(area_of).to_numpy(object)
+    language = people["languages"].map(_native_language_group)
+    columns["language"] = ids.map(language).to_numpy(object)
     return columns
+
+
+def oracle_scores(
+    world: WorldTables, data: MatchingData, test: TrainingSet
+) -> npt.NDArray[np.float64] | None:
+    """The generator's oracle on the test rows, or ``None`` for a world without one.
+
+    Only generated worlds carry ``hidden_model.json``; real data has no oracle.
+    """
+    from features.world_store import HIDDEN_MODEL_FILE
+
+    if not (Path(world.root) / HIDDEN_MODEL_FILE).is_file():
+        return None
+    from training.synthetic.hidden_model import HiddenModel
+
+    hidden = HiddenModel.from_json(world.root)
+    return expected_grade_oracle(
+        hidden,
+        world,
+        np.asarray(data.seekers.ids, dtype=object)[test.seeker_rows],
+        np.asarray(data.vacancies.ids, dtype=object)[test.vacancy_rows],
+        test.propensity,
+    )
 
 
 def evaluate_step(
@@ -165,11 +288,13 @@ def evaluate_step(
     registry: ModelRegistry,
     columns: Mapping[str, npt.ArrayLike],
     seed: int = 0,
+    oracle: npt.NDArray[np.float64] | None = None,
 ) -> tuple[EvaluationReport, str | None]:
     """Score the test groups with the challenger, the champion and the baselines.
 
-    Returns the report and the champion's version (``None`` without a loadable champion;
-    a champion this code cannot load is reported and left out of the comparison).
+    ``oracle`` (generated worlds only) adds the generator's ranking as the ceiling. Returns
+    the report and the champion's version (``None`` without a loadable champion; a champion
+    this code cannot load is reported and left out of the comparison).
     """
     rankings: dict[str, npt.NDArray[np.float64]] = {
         CHALLENGER: LightGBMScorer(challenger, CHALLENGER, FEATURE_NAMES).score(test.features)
@@ -189,6 +314,8 @@ def evaluate_step(
         np.float64
     )
     rankings["random"] = np.random.default_rng(seed).random(len(test))
+    if oracle is not None:
+        rankings["oracle"] = oracle
     return evaluate(test, rankings, columns), champion_version
 
 
@@ -275,6 +402,29 @@ def promote_step(registry: ModelRegistry, version: str) -> None:
     registry.promote(version)
 
 
+def notify_step(url: str | None, token: str | None, timeout_seconds: float) -> str:
+    """Ask the running service to load the new champion; return what happened.
+
+    The request is ``POST url`` with the admin bearer token. Failing to reach the service is
+    not fatal: its workers compare the ``CHAMPION`` pointer on every model check anyway.
+    """
+    if not url:
+        return "not configured"
+    request = urllib.request.Request(url, method="POST", data=b"")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_seconds) as response:
+            status = int(response.status)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        log.warning("could not ask the service at %s to reload: %s", url, error)
+        return f"failed: {error}"
+    if not 200 <= status < 300:
+        log.warning("the service at %s answered %s to the reload request", url, status)
+        return f"failed: HTTP {status}"
+    return "notified"
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 
@@ -318,15 +468,20 @@ def retrain(
     with step("load"):
         world = load_step(Path(world_dir))
     with step("features"):
-        data, seeker_ids = features_step(world, settings, dataset_config)
+        data, matching_data = features_step(world, settings, dataset_config)
     with step("split"):
         splits = split_step(data)
     with step("train"):
         booster = train_step(splits, ranker_config, dask_address, dask_local_workers)
     with step("evaluate"):
-        columns = group_columns(world, seeker_ids, splits.test, settings)
+        columns = group_columns(world, matching_data, splits.test, settings)
         report, champion_before = evaluate_step(
-            splits.test, booster, registry, columns, seed=dataset_config.seed
+            splits.test,
+            booster,
+            registry,
+            columns,
+            seed=dataset_config.seed,
+            oracle=oracle_scores(world, matching_data, splits.test),
         )
     with step("gate"):
         decision = gate_step(report, champion_before is not None, gate_config)
@@ -341,6 +496,15 @@ def retrain(
             promoted = True
         elif decision.promote:
             promoted = True  # the challenger is the champion already (identical model)
+    with step("notify"):
+        notified = "not needed"
+        if promoted and version != champion_before:
+            reload = settings.reload
+            notified = notify_step(
+                reload.url,
+                reload.token.get_secret_value() if reload.token else None,
+                reload.timeout_seconds,
+            )
     if decision.promote:
         log.info("challenger %s promoted (was %s)", version, champion_before)
     else:
@@ -357,4 +521,5 @@ def retrain(
         reasons=list(decision.reasons),
         step_seconds=seconds,
         report=report,
+        notified=notified,
     )

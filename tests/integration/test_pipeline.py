@@ -52,8 +52,22 @@ def test_the_first_challenger_is_promoted(
     assert first.reasons == []
     assert first.champion_before is None
     assert set(first.step_seconds) == set(STEPS)
-    assert {"challenger", "rules", "skill_cosine", "random"} <= set(first.report.overall.index)
+    assert {"challenger", "rules", "skill_cosine", "random", "oracle"} <= set(
+        first.report.overall.index
+    )
     assert "champion" not in first.report.overall.index
+    # The generator's oracle is the ceiling the challenger is measured against.
+    assert first.report.metric("oracle", "ndcg@10") > first.report.metric("random", "ndcg@10")
+    dimensions = set(first.report.groups["dimension"])
+    assert dimensions == {"target_group", "sex", "region", "language"}
+    target_groups = set(
+        first.report.groups.loc[first.report.groups["dimension"] == "target_group", "group"]
+    )
+    assert "long_term_unemployed" in target_groups
+    assert set(
+        first.report.groups.loc[first.report.groups["dimension"] == "language", "group"]
+    ) <= {"fi", "sv", "other"}
+    assert first.notified == "not configured"
     record = registry.show(str(first.version))
     assert len(record.manifest.training_fingerprint) == 64
     assert record.manifest.metrics["ndcg@10"] == pytest.approx(
@@ -80,6 +94,7 @@ def test_a_worse_challenger_is_registered_but_the_champion_kept(
     }
     assert len(fingerprints) == 1
     assert seen == [f"{i}/{len(STEPS)} {name}" for i, name in enumerate(STEPS, start=1)]
+    assert second.notified == "not needed"
 
 
 def test_cli_exits_0_when_promoted_and_3_when_the_champion_is_kept(
@@ -124,3 +139,44 @@ def test_cli_rejects_an_unknown_objective(small_world_dir: Path, tmp_path: Path)
         ],
     )
     assert result.exit_code == 2
+
+
+def test_cli_reads_a_strict_config_file_and_names_bad_keys(
+    small_world_dir: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[gate]\nmax_ndcg_dorp = 0.01\n[ranker]\nnum_leaves = 1\n")
+    result = runner.invoke(
+        app,
+        [
+            *("retrain", "--world", str(small_world_dir), "--registry", str(tmp_path / "r")),
+            *("--config", str(bad)),
+        ],
+        terminal_width=300,
+    )
+    assert result.exit_code == 2, result.output
+    assert "bad.toml" in result.output
+    assert "gate.max_ndcg_dorp" in result.output
+    assert "ranker.num_leaves" in result.output
+    assert not (tmp_path / "r").exists() or not ModelRegistry(tmp_path / "r").list()
+
+
+def test_a_config_file_sets_the_gate_thresholds(small_world_dir: Path, tmp_path: Path) -> None:
+    # A gate that demands an impossible share of every group's recall refuses any challenger.
+    strict = tmp_path / "strict.toml"
+    strict.write_text(
+        "[dataset]\nvalid_weeks = 16\ntest_weeks = 16\n"
+        "[ranker]\nnum_threads = 1\n"
+        "[gate]\nmin_group_recall_share = 1.0\nmin_group_rows = 1\n"
+    )
+    result = runner.invoke(
+        app,
+        [
+            *("retrain", "--world", str(small_world_dir), "--registry", str(tmp_path / "r")),
+            *("--config", str(strict)),
+        ],
+        terminal_width=300,
+    )
+    assert result.exit_code == 3, result.output
+    assert "× overall" in result.output
+    assert ModelRegistry(tmp_path / "r").champion_version() is None
