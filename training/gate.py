@@ -12,7 +12,11 @@ A pure decision over offline metrics measured on the same held-out test groups
    the champion's same group (groups the champion has no finite figure for are skipped).
 
 Groups with fewer than ``min_group_rows`` relevant test rows are skipped by rules 2 and 3
-when their counts are given: a recall over a handful of rows is noise, not evidence.
+when their counts are given: a recall over a handful of rows is noise, not evidence. With the
+counts, rule 2 also asks for evidence rather than a point estimate: a group fails only when
+the one-sided ``confidence`` upper bound of its recall (Wilson score interval over its
+relevant rows) is below the floor, so a region with 20 relevant rows is not failed by one
+or two unlucky rankings. ``confidence = 0`` judges the point estimate alone.
 
 Every failed rule adds a reason naming the group and the figures, so a refused challenger
 explains itself.
@@ -23,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +43,8 @@ class GateConfig(BaseModel):
     #: Groups with fewer relevant test rows than this are too noisy to judge and are skipped
     #: by the group rules (only when ``decide`` is given the counts).
     min_group_rows: int = Field(default=20, ge=0)
+    #: One-sided confidence of the upper bound rule 2 compares with its floor (0: none).
+    confidence: float = Field(default=0.95, ge=0, lt=1)
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,16 @@ class GateDecision:
 
 def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
+
+
+def wilson_upper_bound(share: float, n: int, confidence: float) -> float:
+    """One-sided upper confidence bound of a binomial share observed over ``n`` trials."""
+    if n <= 0 or confidence <= 0:
+        return share
+    z = NormalDist().inv_cdf(confidence)
+    centre = share + z * z / (2 * n)
+    spread = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    return min(1.0, (centre + spread) / (1 + z * z / n))
 
 
 def decide(
@@ -90,9 +107,19 @@ def decide(
     if _finite(challenger_overall_recall20):
         minimum = config.min_group_recall_share * challenger_overall_recall20
         for group, recall in sorted(judged.items()):
-            if _finite(recall) and recall < minimum:
+            if not _finite(recall):
+                continue
+            rows = None if group_rows is None else group_rows.get(group)
+            upper = recall if rows is None else wilson_upper_bound(recall, rows, config.confidence)
+            if upper < minimum:
+                evidence = (
+                    ""
+                    if rows is None
+                    else f" over {rows} relevant rows ({config.confidence:.0%} upper bound "
+                    f"{upper:.4f})"
+                )
                 reasons.append(
-                    f"group {group}: recall@20 {recall:.4f} is below "
+                    f"group {group}: recall@20 {recall:.4f}{evidence} is below "
                     f"{config.min_group_recall_share:.2f} × overall "
                     f"{challenger_overall_recall20:.4f} (= {minimum:.4f})"
                 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from training.gate import GateConfig, GateDecision, decide
+from training.gate import GateConfig, GateDecision, decide, wilson_upper_bound
 
 pytestmark = pytest.mark.unit
 
@@ -95,3 +95,33 @@ def test_the_config_is_strict() -> None:
     with pytest.raises(ValueError, match="extra"):
         GateConfig(max_ndgc_drop=0.1)  # type: ignore[call-arg]
     assert GateConfig().max_ndcg_drop == 0.005
+
+
+def test_the_wilson_bound_matches_a_hand_computed_case() -> None:
+    # 13 of 20 at one-sided 95 % (z = 1.6449, z² = 2.7055):
+    # (0.65 + 0.0676 + 1.6449 · sqrt(0.011375 + 0.00169)) / 1.1353 = 0.9056 / 1.1353 = 0.7977.
+    assert wilson_upper_bound(0.65, 20, 0.95) == pytest.approx(0.7977, abs=5e-4)
+    assert wilson_upper_bound(0.65, 20, 0.0) == 0.65
+    assert wilson_upper_bound(1.0, 5, 0.95) == 1.0
+    # More evidence, a tighter bound.
+    assert wilson_upper_bound(0.65, 2000, 0.95) < wilson_upper_bound(0.65, 200, 0.95)
+
+
+def test_a_low_group_on_little_evidence_passes_on_much_evidence_fails() -> None:
+    groups = {"region=SE-FA-10": 0.60, "sex=male": 0.80}  # the floor is 0.8 × 0.80 = 0.64
+    few = {"region=SE-FA-10": 20, "sex=male": 4000}
+    many = {"region=SE-FA-10": 2000, "sex=male": 4000}
+    assert gate(0.55, groups, champion_ndcg=None, rows=few).promote
+    refused = gate(0.55, groups, champion_ndcg=None, rows=many)
+    assert not refused.promote
+    assert "over 2000 relevant rows" in refused.reasons[0]
+    point_only = decide(
+        challenger_ndcg10=0.55,
+        champion_ndcg10=None,
+        challenger_overall_recall20=0.80,
+        challenger_group_recall=groups,
+        champion_group_recall=None,
+        group_rows=few,
+        config=GateConfig(confidence=0.0),
+    )
+    assert not point_only.promote

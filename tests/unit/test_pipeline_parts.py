@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -12,7 +13,13 @@ import pytest
 
 from matching.domain import TargetGroup
 from matching.eligibility import DEFAULT_RULES, NEVER
-from training.pipeline import notify_step, target_group_labels
+from training.pipeline import (
+    RetrainConfig,
+    RetrainConfigError,
+    load_retrain_config,
+    notify_step,
+    target_group_labels,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -82,3 +89,24 @@ def test_notify_reports_a_refusal_and_an_unreachable_service(reload_server: str)
     closed = "http://127.0.0.1:9/reload"  # the discard port: nothing listens there
     assert notify_step(closed, None, 2.0).startswith("failed: ")
     assert notify_step(None, "t", 1.0) == "not configured"
+
+
+def test_the_documented_example_configs_are_valid_and_current() -> None:
+    examples = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    # The annotated example lists every default; a changed default must update the docs.
+    assert load_retrain_config(examples / "retrain.toml") == RetrainConfig()
+    worse = load_retrain_config(examples / "worse-challenger.toml")
+    assert (worse.ranker.num_trees, worse.ranker.num_leaves) == (1, 2)
+
+
+def test_a_config_file_error_names_the_file_and_the_problem(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[ranker\nnum_trees = 3\n")
+    with pytest.raises(RetrainConfigError, match=r"broken\.toml: not valid TOML"):
+        load_retrain_config(broken)
+    with pytest.raises(RetrainConfigError, match="cannot be read"):
+        load_retrain_config(tmp_path / "missing.toml")
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text('[ranker]\nobjective = "pointwise"\n')
+    with pytest.raises(RetrainConfigError, match=r"ranker\.objective"):
+        load_retrain_config(wrong)
