@@ -1,0 +1,1 @@
+"""The service's storage: tables, migrations, engines, world loading and CSV import."""

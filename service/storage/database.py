@@ -1,0 +1,122 @@
+"""Engines, sessions and migrations for SQLite (development, tests) and PostgreSQL.
+
+``make_engine`` is the one place that knows dialect quirks: SQLite gets foreign keys, WAL and
+a busy timeout on every connection, and SQLAlchemy (not the ``sqlite3`` module) decides where
+transactions begin, so DDL and bulk loads are transactional as on PostgreSQL. PostgreSQL
+always goes through psycopg 3 (``postgresql+psycopg://``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "alembic_config",
+    "current_revision",
+    "head_revision",
+    "make_engine",
+    "make_session_factory",
+    "normalise_url",
+    "upgrade_to_head",
+]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: How long a SQLite writer waits for another one before failing with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def normalise_url(url: str | URL) -> URL:
+    """The URL with PostgreSQL pinned to psycopg 3 (``postgresql://`` would pick psycopg2)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine for ``url``; the folder of a SQLite file is created when missing."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(parsed, **kwargs)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, **kwargs)
+    _configure_sqlite(engine, in_memory=not parsed.database or parsed.database == ":memory:")
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level; the "begin" hook below emits BEGIN itself. Left to
+        # the sqlite3 module, DDL would run outside transactions and SAVEPOINTs would break.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            if not in_memory:
+                # WAL: readers (every service worker polling the change feed) never block
+                # the writer; synchronous=NORMAL is durable enough with WAL.
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (API responses read them)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration without an ``alembic.ini``: the scripts ship in the package.
+
+    With ``connection`` the migration runs on it (inside the caller's transaction).
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def upgrade_to_head(url: str | URL | Engine) -> None:
+    """Migrate the database at ``url`` (or behind an engine) to the newest schema."""
+    engine = url if isinstance(url, Engine) else make_engine(url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "head")
+    finally:
+        if engine is not url:
+            engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest migration shipped with the package."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships 0001
+        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None when it was never migrated."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
