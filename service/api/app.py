@@ -1,0 +1,169 @@
+"""The FastAPI application: one router per audience, shared error handling, metrics.
+
+``create_app(settings)`` is the factory uvicorn calls (``--factory``) in every worker. At
+start-up a worker builds its matching engine from the database (the same arrays as from a
+generated world), loads the champion model and reads the change feed's position.
+
+Bad input never becomes a 500: malformed bodies and parameters are 422 with field paths
+(FastAPI's validation), domain rule violations and unknown reference codes are 422 naming the
+field and the offending value, bodies over ``max_body_bytes`` are 413, and database constraint
+conflicts are 409 — each request's writes are one transaction, rolled back on any error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from features.geography import load_geography
+from features.matching_data import Vocabularies
+from features.taxonomy import load_taxonomy
+from features.world_store import SERVING_TABLES
+from matching.domain import DomainValidationError
+from service.api.metrics import LATENCY, REQUESTS
+from service.api.routers import admin, coaches, employers, procurement
+from service.api.runtime import ServingState
+from service.composition import build_engine
+from service.settings import Settings, get_settings
+from service.storage.database import make_engine, make_session_factory
+from service.storage.tables import Change
+from service.storage.world_io import read_world_tables
+from training.registry import ModelRegistry
+
+log = logging.getLogger(__name__)
+
+
+def pseudonym_key(path: Path) -> bytes:
+    """The secret behind employer-facing pseudonyms, created once and kept in ``var/``.
+
+    Every worker and every restart must give a person the same pseudonym for a vacancy.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(secrets.token_bytes(32))
+        os.chmod(temporary, 0o600)
+        try:
+            os.link(temporary, path)  # atomic: the first worker's key wins
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    return path.read_bytes()
+
+
+def build_state(settings: Settings) -> ServingState:
+    """Everything a worker serves from, built from the database and the model registry."""
+    db = make_engine(settings.database_url)
+    sessions = make_session_factory(db)
+    with sessions() as session:
+        last_change = session.scalar(select(func.max(Change.seq))) or 0
+    world = read_world_tables(db, SERVING_TABLES)
+    engine = build_engine(world, settings)
+    taxonomy = load_taxonomy(settings.paths.data_dir, settings.paths.cache_dir)
+    geography = load_geography(settings.paths.data_dir, settings.paths.cache_dir)
+    state = ServingState(
+        engine=engine,
+        vocab=Vocabularies.build(taxonomy, geography),
+        db=db,
+        sessions=sessions,
+        registry=ModelRegistry(settings.paths.var_dir / "models"),
+        today=settings.service.today or world.as_of,
+        model_check_seconds=settings.service.model_check_seconds,
+        last_change=last_change,
+        pseudonym_key=pseudonym_key(settings.paths.var_dir / "pseudonym.key"),
+    )
+    state.check_model(force=True)
+    return state
+
+
+def _problem(status_code: int, detail: object) -> JSONResponse:
+    return JSONResponse(status_code=status_code, content={"detail": detail})
+
+
+def create_app(settings: Settings | None = None, state: ServingState | None = None) -> FastAPI:
+    """The application; ``state`` lets tests share one prepared engine between apps."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state is None:
+            app.state.serving = build_state(settings)
+        else:
+            app.state.serving = state
+        yield
+        app.state.serving.db.dispose()
+
+    app = FastAPI(
+        title="Kohtaanto",
+        version="1.0.0",
+        description=(
+            "Matching jobseekers supported by job coaches with vacancies created under the "
+            "employment conditions of public procurement contracts."
+        ),
+        lifespan=lifespan,
+    )
+    max_body = settings.service.max_body_bytes
+
+    @app.middleware("http")
+    async def limits_and_metrics(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > max_body):
+            return _problem(
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                f"the body may be at most {max_body} bytes",
+            )
+        if length is None and request.method in ("POST", "PUT", "PATCH"):
+            body = await request.body()  # chunked: read it, bounded
+            if len(body) > max_body:
+                return _problem(
+                    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                    f"the body may be at most {max_body} bytes",
+                )
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        REQUESTS.labels(request.method, name, str(response.status_code)).inc()
+        LATENCY.labels(name).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(DomainValidationError)
+    async def domain_error(request: Request, error: DomainValidationError) -> JSONResponse:
+        return _problem(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            [
+                {
+                    "loc": ["body", *str(error.field).replace("[", ".").replace("]", "").split(".")],
+                    "msg": f"{error.problem}",
+                    "type": "value_error",
+                    "input": str(error.value),
+                }
+            ],
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def conflict(request: Request, error: IntegrityError) -> JSONResponse:
+        return _problem(status.HTTP_409_CONFLICT, "the change conflicts with stored data")
+
+    @app.exception_handler(OperationalError)
+    async def unavailable(request: Request, error: OperationalError) -> JSONResponse:
+        log.error("database error: %s", error)
+        return _problem(status.HTTP_503_SERVICE_UNAVAILABLE, "the database is unavailable")
+
+    for router in (coaches.router, employers.router, procurement.router, admin.router):
+        app.include_router(router)
+    app.include_router(admin.probes)
+    return app

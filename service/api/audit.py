@@ -1,0 +1,130 @@
+"""The append-only, hash-chained audit log of every matches and shortlist response.
+
+Each entry's hash is sha256 over the previous entry's hash and the entry's canonical JSON
+(sorted keys, no whitespace), so changing, removing or reordering any entry breaks every hash
+after it: :func:`verify_chain` finds the first broken link. Writers serialise on the chain's
+head (PostgreSQL: a transaction-scoped advisory lock; SQLite: its single writer), so two
+workers never append two entries with the same predecessor.
+
+The entries are also the exposure log: what was shown, to whom, by which model and at which
+rank, which the training set's propensity weights need.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from service.storage.tables import AuditLogEntry
+
+GENESIS = "0" * 64
+#: Any fixed 64-bit key; serialises appends across processes on PostgreSQL.
+_ADVISORY_LOCK_KEY = 0x6B6F6874  # "koht"
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + canonical(fields)).encode("utf-8")).hexdigest()
+
+
+def _fields(entry: AuditLogEntry) -> dict[str, Any]:
+    recorded = entry.recorded_at
+    if recorded.tzinfo is None:
+        recorded = recorded.replace(tzinfo=UTC)
+    return {
+        "recorded_at": recorded.astimezone(UTC).isoformat(timespec="microseconds"),
+        "user_id": entry.user_id,
+        "role": entry.role,
+        "organisation_id": entry.organisation_id,
+        "route": entry.route,
+        "query": entry.query,
+        "model_version": entry.model_version,
+        "results": entry.results,
+        "explanation_digest": entry.explanation_digest,
+    }
+
+
+def explanation_digest(explanations: Iterable[Any]) -> str:
+    """sha256 of the explanations exactly as they were returned."""
+    return hashlib.sha256(canonical(list(explanations)).encode("utf-8")).hexdigest()
+
+
+def append(
+    session: Session,
+    *,
+    user_id: int | None,
+    role: str | None,
+    organisation_id: str | None,
+    route: str,
+    query: dict[str, Any],
+    model_version: str | None,
+    results: Sequence[Any],
+    explanation_digest: str | None,
+) -> AuditLogEntry:
+    """Add one entry to the chain inside ``session``'s transaction (the caller commits)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+    head = session.scalars(
+        select(AuditLogEntry.entry_hash).order_by(AuditLogEntry.seq.desc()).limit(1)
+    ).first()
+    entry = AuditLogEntry(
+        recorded_at=datetime.now(UTC),
+        user_id=user_id,
+        role=role,
+        organisation_id=organisation_id,
+        route=route,
+        query=json.loads(canonical(query)),
+        model_version=model_version,
+        results=json.loads(canonical(list(results))),
+        explanation_digest=explanation_digest,
+        prev_hash=head or GENESIS,
+        entry_hash="",
+    )
+    entry.entry_hash = entry_hash(entry.prev_hash, _fields(entry))
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    entries: int
+    ok: bool
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
+    """Recompute every hash in order; report the first entry that does not fit."""
+    previous = GENESIS
+    count = 0
+    last_seq = 0
+    while True:
+        rows = session.scalars(
+            select(AuditLogEntry)
+            .where(AuditLogEntry.seq > last_seq)
+            .order_by(AuditLogEntry.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return ChainReport(count, True)
+        for entry in rows:
+            if entry.prev_hash != previous:
+                return ChainReport(
+                    count, False, entry.seq, "its previous hash is not the entry before it"
+                )
+            if entry_hash(entry.prev_hash, _fields(entry)) != entry.entry_hash:
+                return ChainReport(count, False, entry.seq, "its contents do not match its hash")
+            previous = entry.entry_hash
+            count += 1
+            last_seq = entry.seq

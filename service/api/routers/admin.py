@@ -1,0 +1,104 @@
+"""Operators: model status, reload and rollback, the audit log; health, readiness, metrics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from sqlalchemy import select, text
+
+from service.api import audit
+from service.api.deps import AdminDep, SessionDep, StateDep
+from service.api.metrics import render_metrics
+from service.api.schemas import AuditEntryOut, AuditVerifyOut, ModelStatusOut
+from service.storage.tables import AuditLogEntry
+from training.registry import RegistryError
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+probes = APIRouter(tags=["operations"])
+
+
+def _status(state: StateDep) -> ModelStatusOut:
+    return ModelStatusOut(
+        serving=state.model_version,
+        champion=state.registry.champion_version(),
+        loaded_at=datetime.fromtimestamp(state.model.loaded_at, UTC),
+        swaps=state.model.swaps,
+        last_error=state.model.last_error,
+    )
+
+
+@router.get("/model")
+def model_status(caller: AdminDep, state: StateDep) -> ModelStatusOut:
+    return _status(state)
+
+
+@router.post("/model/reload")
+def reload_model(caller: AdminDep, state: StateDep) -> ModelStatusOut:
+    """Load the registry's champion now (`kohtaanto retrain` calls this after a promotion).
+
+    Other workers pick the new pointer up within ``model_check_seconds``.
+    """
+    state.check_model(force=True)
+    return _status(state)
+
+
+@router.post("/model/rollback")
+def rollback_model(caller: AdminDep, state: StateDep) -> ModelStatusOut:
+    """Make the previous champion serve again, in the registry and in this worker."""
+    try:
+        state.registry.rollback()
+    except RegistryError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
+    state.check_model(force=True)
+    return _status(state)
+
+
+@router.get("/audit")
+def audit_entries(
+    caller: AdminDep,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    user_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    route: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[AuditEntryOut]:
+    query = select(AuditLogEntry).where(AuditLogEntry.seq > after)
+    if user_id is not None:
+        query = query.where(AuditLogEntry.user_id == user_id)
+    if route is not None:
+        query = query.where(AuditLogEntry.route == route)
+    rows = session.scalars(query.order_by(AuditLogEntry.seq).limit(limit)).all()
+    return [AuditEntryOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.get("/audit/verify")
+def verify_audit(caller: AdminDep, session: SessionDep) -> AuditVerifyOut:
+    report = audit.verify_chain(session)
+    return AuditVerifyOut(
+        entries=report.entries, ok=report.ok, first_bad_seq=report.first_bad_seq, problem=report.problem
+    )
+
+
+@probes.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "alive"}
+
+
+@probes.get("/readyz")
+def readyz(session: SessionDep, state: StateDep, response: Response) -> dict[str, str]:
+    """Ready when the database answers and a model (or the documented rules) is loaded."""
+    try:
+        session.execute(text("SELECT 1"))
+    except Exception as error:  # any database failure means "not ready", never a 500
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return {"status": "database unavailable", "error": type(error).__name__}
+    return {"status": "ready", "model": state.model_version}
+
+
+@probes.get("/metrics")
+def metrics() -> Response:
+    body, content_type = render_metrics()
+    return Response(content=body, media_type=content_type)

@@ -1,0 +1,524 @@
+"""Job coaches: their jobseekers, assessments, matches, proposals with consent, feedback."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from matching.domain import (
+    CoachingAssessment,
+    JobPreferences,
+    Jobseeker,
+    LanguageSkill,
+    SkillObservation,
+    WorkCapacity,
+    WorkingLifeObservation,
+    check_references,
+)
+from matching.engine import MatchFilters
+from service.api import audit
+from service.api.catalog import catalog_of, municipality_row
+from service.api.deps import CoachDep, SessionDep, StateDep
+from service.api.explain import explanation_out
+from service.api.runtime import ServingState
+from service.api.schemas import (
+    AssessmentIn,
+    AssessmentOut,
+    FeedbackIn,
+    FeedbackOut,
+    JobseekerIn,
+    JobseekerOut,
+    MatchesOut,
+    MatchOut,
+    OutcomeIn,
+    OutcomeOut,
+    ProposalIn,
+    ProposalOut,
+    SkillObservationIn,
+    WorkingLifeIn,
+)
+from service.api.security import Caller, not_found
+from service.storage.tables import (
+    AssessmentRecord,
+    Change,
+    ChangeEntity,
+    ChangeOp,
+    CoachRecord,
+    Feedback,
+    JobseekerRecord,
+    OutcomeRecord,
+    Proposal,
+    SkillObservationRecord,
+    VacancyRecord,
+    WorkingLifeObservationRecord,
+)
+
+router = APIRouter(prefix="/api/v1/coach", tags=["coaches"])
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+def own_jobseeker(session: Session, caller: Caller, jobseeker_id: str) -> JobseekerRecord:
+    """The jobseeker if the caller's organisation serves them; 404 otherwise."""
+    record = session.get(JobseekerRecord, jobseeker_id)
+    if record is None or record.organisation_id != caller.organisation_id:
+        raise not_found("jobseeker", jobseeker_id)
+    return record
+
+
+def _coach_id(session: Session, caller: Caller) -> str:
+    """The coach record this user acts as: one of the organisation's coaches."""
+    coach = session.scalars(
+        select(CoachRecord.coach_id)
+        .where(CoachRecord.organisation_id == caller.organisation_id)
+        .order_by(CoachRecord.coach_id)
+        .limit(1)
+    ).first()
+    if coach is None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"organisation {caller.organisation_id} has no coach records",
+        )
+    return coach
+
+
+def _validated_person(body: JobseekerIn, jobseeker_id: str, coach_id: str, org: str, state: ServingState) -> Jobseeker:
+    person = Jobseeker(
+        jobseeker_id=jobseeker_id,
+        home_municipality=body.home_municipality,
+        birth_year=body.birth_year,
+        sex=body.sex,
+        coach_id=coach_id,
+        organisation_id=org,
+        languages=tuple(LanguageSkill(x.language, x.level) for x in body.languages),
+        driving_licence=body.driving_licence,
+        unemployment_start=body.unemployment_start,
+        migrant_background=body.migrant_background,
+        work_capacity=WorkCapacity(body.max_hours_per_week, frozenset(body.restrictions)),
+        preferences=JobPreferences(
+            occupations=tuple(body.preferred_occupations),
+            max_commute_km=body.max_commute_km,
+            willing_to_relocate=body.willing_to_relocate,
+            accepted_job_forms=frozenset(body.accepted_job_forms),
+        ),
+    )
+    check_references(person, catalog_of(state))
+    return person
+
+
+def _record_change(session: Session, entity: ChangeEntity, entity_id: str, op: ChangeOp) -> None:
+    session.add(Change(entity=entity.value, entity_id=entity_id, op=op.value))
+
+
+def _jobseeker_out(record: JobseekerRecord) -> JobseekerOut:
+    return JobseekerOut.model_validate(
+        {name: getattr(record, name) for name in JobseekerOut.model_fields}
+    )
+
+
+def _apply(body: JobseekerIn, record: JobseekerRecord) -> None:
+    values = body.model_dump(mode="json")
+    for name, value in values.items():
+        setattr(record, name, value)
+    record.unemployment_start = body.unemployment_start
+
+
+@router.post("/jobseekers", status_code=status.HTTP_201_CREATED)
+def create_jobseeker(body: JobseekerIn, caller: CoachDep, session: SessionDep, state: StateDep) -> JobseekerOut:
+    coach_id = _coach_id(session, caller)
+    jobseeker_id = _new_id("JS")
+    _validated_person(body, jobseeker_id, coach_id, caller.organisation_id, state)
+    record = JobseekerRecord(
+        jobseeker_id=jobseeker_id, coach_id=coach_id, organisation_id=caller.organisation_id
+    )
+    _apply(body, record)
+    session.add(record)
+    _record_change(session, ChangeEntity.JOBSEEKER, jobseeker_id, ChangeOp.UPSERT)
+    session.commit()
+    return _jobseeker_out(record)
+
+
+@router.get("/jobseekers")
+def list_jobseekers(
+    caller: CoachDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[JobseekerOut]:
+    query = select(JobseekerRecord).where(JobseekerRecord.organisation_id == caller.organisation_id)
+    if after:
+        query = query.where(JobseekerRecord.jobseeker_id > after)
+    rows = session.scalars(query.order_by(JobseekerRecord.jobseeker_id).limit(limit)).all()
+    return [_jobseeker_out(r) for r in rows]
+
+
+@router.get("/jobseekers/{jobseeker_id}")
+def read_jobseeker(jobseeker_id: str, caller: CoachDep, session: SessionDep) -> JobseekerOut:
+    return _jobseeker_out(own_jobseeker(session, caller, jobseeker_id))
+
+
+@router.put("/jobseekers/{jobseeker_id}")
+def update_jobseeker(
+    jobseeker_id: str, body: JobseekerIn, caller: CoachDep, session: SessionDep, state: StateDep
+) -> JobseekerOut:
+    record = own_jobseeker(session, caller, jobseeker_id)
+    _validated_person(body, jobseeker_id, record.coach_id, record.organisation_id, state)
+    _apply(body, record)
+    _record_change(session, ChangeEntity.JOBSEEKER, jobseeker_id, ChangeOp.UPSERT)
+    session.commit()
+    return _jobseeker_out(record)
+
+
+@router.delete("/jobseekers/{jobseeker_id}", status_code=status.HTTP_204_NO_CONTENT)
+def erase_jobseeker(jobseeker_id: str, caller: CoachDep, session: SessionDep) -> Response:
+    """Erase a jobseeker: identity, assessments, proposals and feedback are deleted.
+
+    Outcome events stay for the contracts' fulfilment ledgers and statistics, but lose the
+    link to the person (their jobseeker id is replaced by an unlinkable token).
+    """
+    record = own_jobseeker(session, caller, jobseeker_id)
+    erased = _new_id("ERASED")
+    outcomes = session.scalars(
+        select(OutcomeRecord).where(OutcomeRecord.jobseeker_id == jobseeker_id)
+    ).all()
+    for outcome in outcomes:
+        outcome.jobseeker_id = erased
+    session.execute(delete(Proposal).where(Proposal.jobseeker_id == jobseeker_id))
+    session.execute(delete(Feedback).where(Feedback.jobseeker_id == jobseeker_id))
+    assessment_ids = select(AssessmentRecord.assessment_id).where(
+        AssessmentRecord.jobseeker_id == jobseeker_id
+    )
+    session.execute(
+        delete(WorkingLifeObservationRecord).where(
+            WorkingLifeObservationRecord.assessment_id.in_(assessment_ids)
+        )
+    )
+    session.execute(
+        delete(SkillObservationRecord).where(SkillObservationRecord.jobseeker_id == jobseeker_id)
+    )
+    session.execute(delete(AssessmentRecord).where(AssessmentRecord.jobseeker_id == jobseeker_id))
+    session.delete(record)
+    _record_change(session, ChangeEntity.JOBSEEKER, jobseeker_id, ChangeOp.DELETE)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ---- assessments ----------------------------------------------------------------------------
+
+
+def _assessment_out(session: Session, record: AssessmentRecord) -> AssessmentOut:
+    observations = session.scalars(
+        select(SkillObservationRecord).where(
+            SkillObservationRecord.assessment_id == record.assessment_id
+        )
+    ).all()
+    working = session.scalars(
+        select(WorkingLifeObservationRecord).where(
+            WorkingLifeObservationRecord.assessment_id == record.assessment_id
+        )
+    ).all()
+    return AssessmentOut(
+        assessment_id=record.assessment_id,
+        jobseeker_id=record.jobseeker_id,
+        coach_id=record.coach_id,
+        assessed_on=record.assessed_on,
+        method=record.method,  # type: ignore[arg-type]
+        note=record.note,
+        observations=[
+            SkillObservationIn(skill_uri=o.skill_uri, level=o.level, confidence=o.confidence)
+            for o in observations
+        ],
+        working_life=[WorkingLifeIn(skill=w.skill, level=w.level) for w in working],  # type: ignore[arg-type]
+    )
+
+
+@router.post("/jobseekers/{jobseeker_id}/assessments", status_code=status.HTTP_201_CREATED)
+def create_assessment(
+    jobseeker_id: str, body: AssessmentIn, caller: CoachDep, session: SessionDep, state: StateDep
+) -> AssessmentOut:
+    person = own_jobseeker(session, caller, jobseeker_id)
+    if body.assessed_on > state.today:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            detail=[{"loc": ["body", "assessed_on"], "msg": f"is after today ({state.today})", "type": "value_error"}],
+        )
+    assessment_id = _new_id("AS")
+    assessment = CoachingAssessment(
+        assessment_id=assessment_id,
+        jobseeker_id=jobseeker_id,
+        coach_id=person.coach_id,
+        assessed_on=body.assessed_on,
+        method=body.method,
+        observations=tuple(SkillObservation(o.skill_uri, o.level, o.confidence) for o in body.observations),
+        working_life=tuple(WorkingLifeObservation(w.skill, w.level) for w in body.working_life),
+        note=body.note,
+    )
+    check_references(assessment, catalog_of(state))
+    record = AssessmentRecord(
+        assessment_id=assessment_id,
+        jobseeker_id=jobseeker_id,
+        coach_id=person.coach_id,
+        assessed_on=body.assessed_on,
+        method=body.method.value,
+        note=body.note,
+    )
+    session.add(record)
+    session.flush()
+    for o in body.observations:
+        session.add(
+            SkillObservationRecord(
+                assessment_id=assessment_id,
+                jobseeker_id=jobseeker_id,
+                skill_uri=o.skill_uri,
+                level=o.level,
+                confidence=o.confidence,
+            )
+        )
+    for w in body.working_life:
+        session.add(WorkingLifeObservationRecord(assessment_id=assessment_id, skill=w.skill.value, level=w.level))
+    _record_change(session, ChangeEntity.JOBSEEKER, jobseeker_id, ChangeOp.UPSERT)
+    session.commit()
+    return _assessment_out(session, record)
+
+
+@router.get("/jobseekers/{jobseeker_id}/assessments")
+def list_assessments(jobseeker_id: str, caller: CoachDep, session: SessionDep) -> list[AssessmentOut]:
+    own_jobseeker(session, caller, jobseeker_id)
+    rows = session.scalars(
+        select(AssessmentRecord)
+        .where(AssessmentRecord.jobseeker_id == jobseeker_id)
+        .order_by(AssessmentRecord.assessed_on, AssessmentRecord.assessment_id)
+    ).all()
+    return [_assessment_out(session, r) for r in rows]
+
+
+@router.delete(
+    "/jobseekers/{jobseeker_id}/assessments/{assessment_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
+def delete_assessment(jobseeker_id: str, assessment_id: str, caller: CoachDep, session: SessionDep) -> Response:
+    own_jobseeker(session, caller, jobseeker_id)
+    record = session.get(AssessmentRecord, assessment_id)
+    if record is None or record.jobseeker_id != jobseeker_id:
+        raise not_found("assessment", assessment_id)
+    session.execute(delete(SkillObservationRecord).where(SkillObservationRecord.assessment_id == assessment_id))
+    session.execute(
+        delete(WorkingLifeObservationRecord).where(WorkingLifeObservationRecord.assessment_id == assessment_id)
+    )
+    session.delete(record)
+    _record_change(session, ChangeEntity.JOBSEEKER, jobseeker_id, ChangeOp.UPSERT)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ---- matches --------------------------------------------------------------------------------
+
+
+@router.get("/jobseekers/{jobseeker_id}/matches")
+def matches(
+    jobseeker_id: str,
+    caller: CoachDep,
+    session: SessionDep,
+    state: StateDep,
+    k: Annotated[int, Query(ge=1, le=100)] = 20,
+    municipality: Annotated[str | None, Query(max_length=8, pattern=r"^[0-9]{3,4}$")] = None,
+    max_distance_km: Annotated[float | None, Query(gt=0, le=2000)] = None,
+    job_form: Annotated[list[str] | None, Query(max_length=4)] = None,
+    factors: Annotated[bool, Query(description="Add the model's top factors (TreeSHAP).")] = True,
+) -> MatchesOut:
+    """The best open vacancies for one of the coach's jobseekers, with reasons and skill gaps."""
+    own_jobseeker(session, caller, jobseeker_id)
+    state.check_model()
+    state.catch_up()
+    filters = MatchFilters(
+        municipality=None if municipality is None else municipality_row(state, municipality),
+        max_distance_km=max_distance_km,
+        job_forms=None if not job_form else _job_forms(job_form),
+    )
+    found = state.engine.matches_for_jobseeker(
+        jobseeker_id, k=k, on=state.today, filters=filters, with_factors=factors
+    )
+    vacancies = {
+        v.vacancy_id: v
+        for v in session.scalars(
+            select(VacancyRecord).where(
+                VacancyRecord.vacancy_id.in_([m.vacancy_id for m in found.results])
+            )
+        )
+    }
+    results = [
+        MatchOut(
+            rank=m.rank,
+            vacancy_id=m.vacancy_id,
+            title=vacancies[m.vacancy_id].title,
+            job_form=vacancies[m.vacancy_id].job_form,
+            municipality=vacancies[m.vacancy_id].municipality,
+            closes_on=vacancies[m.vacancy_id].closes_on,
+            score=m.score,
+            explanation=explanation_out(m.explanation, state),
+        )
+        for m in found.results
+    ]
+    audit.append(
+        session,
+        user_id=caller.user_id,
+        role=caller.role.value,
+        organisation_id=caller.organisation_id,
+        route="coach.matches",
+        query={"jobseeker_id": jobseeker_id, "k": k, "municipality": municipality,
+               "max_distance_km": max_distance_km, "job_form": job_form, "on": str(state.today)},
+        model_version=found.model_version,
+        results=[[m.vacancy_id, round(m.score, 6)] for m in found.results],
+        explanation_digest=audit.explanation_digest(r.explanation.model_dump(mode="json") for r in results),
+    )
+    session.commit()
+    return MatchesOut(
+        jobseeker_id=jobseeker_id,
+        on=found.on,
+        model_version=found.model_version,
+        candidates=found.candidates,
+        results=results,
+    )
+
+
+def _job_forms(values: list[str]) -> frozenset[str]:
+    from matching.domain import JobForm
+
+    known = {f.value for f in JobForm}
+    bad = [v for v in values if v not in known]
+    if bad:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            detail=[{"loc": ["query", "job_form"], "msg": f"{bad[0]!r} is not one of {sorted(known)}", "type": "value_error"}],
+        )
+    return frozenset(values)
+
+
+# ---- proposals, feedback, outcomes ----------------------------------------------------------
+
+
+def _open_vacancy(session: Session, vacancy_id: str) -> VacancyRecord:
+    record = session.get(VacancyRecord, vacancy_id)
+    if record is None:
+        raise not_found("vacancy", vacancy_id)
+    return record
+
+
+@router.post("/jobseekers/{jobseeker_id}/proposals", status_code=status.HTTP_201_CREATED)
+def propose(
+    jobseeker_id: str, body: ProposalIn, caller: CoachDep, session: SessionDep, state: StateDep
+) -> ProposalOut:
+    """Propose the jobseeker to a vacancy; their consent (when and how) is required."""
+    own_jobseeker(session, caller, jobseeker_id)
+    vacancy = _open_vacancy(session, body.vacancy_id)
+    consent = body.consent_given_at if body.consent_given_at.tzinfo else body.consent_given_at.replace(tzinfo=UTC)
+    if consent > datetime.now(UTC):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            detail=[{"loc": ["body", "consent_given_at"], "msg": "is in the future", "type": "value_error"}],
+        )
+    existing = session.scalars(
+        select(Proposal).where(Proposal.jobseeker_id == jobseeker_id, Proposal.vacancy_id == vacancy.vacancy_id)
+    ).first()
+    if existing is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="already proposed to this vacancy")
+    proposal = Proposal(
+        proposal_id=_new_id("PR"),
+        jobseeker_id=jobseeker_id,
+        vacancy_id=vacancy.vacancy_id,
+        proposed_by=caller.user_id,
+        consent_given_at=consent,
+        consent_method=body.consent_method,
+        note=body.note,
+        created_at=datetime.now(UTC),
+    )
+    session.add(proposal)
+    session.add(
+        OutcomeRecord(
+            event_id=_new_id("EV"),
+            jobseeker_id=jobseeker_id,
+            vacancy_id=vacancy.vacancy_id,
+            stage="proposed",
+            reason=None,
+            occurred_at=datetime.now(UTC),
+        )
+    )
+    session.commit()
+    return ProposalOut.model_validate(proposal, from_attributes=True)
+
+
+@router.get("/jobseekers/{jobseeker_id}/proposals")
+def list_proposals(jobseeker_id: str, caller: CoachDep, session: SessionDep) -> list[ProposalOut]:
+    own_jobseeker(session, caller, jobseeker_id)
+    rows = session.scalars(
+        select(Proposal).where(Proposal.jobseeker_id == jobseeker_id).order_by(Proposal.created_at)
+    ).all()
+    return [ProposalOut.model_validate(p, from_attributes=True) for p in rows]
+
+
+@router.post("/jobseekers/{jobseeker_id}/feedback", status_code=status.HTTP_201_CREATED)
+def give_feedback(jobseeker_id: str, body: FeedbackIn, caller: CoachDep, session: SessionDep) -> FeedbackOut:
+    """Why a suggestion did not fit (commute, language, skills, work ability, ...)."""
+    own_jobseeker(session, caller, jobseeker_id)
+    _open_vacancy(session, body.vacancy_id)
+    record = Feedback(
+        jobseeker_id=jobseeker_id,
+        vacancy_id=body.vacancy_id,
+        user_id=caller.user_id,
+        reason_code=body.reason_code.value,
+        comment=body.comment,
+        created_at=datetime.now(UTC),
+    )
+    session.add(record)
+    session.commit()
+    return FeedbackOut(
+        feedback_id=record.feedback_id,
+        jobseeker_id=jobseeker_id,
+        vacancy_id=record.vacancy_id,
+        reason_code=body.reason_code,
+        comment=record.comment,
+        created_at=record.created_at,
+    )
+
+
+@router.post("/jobseekers/{jobseeker_id}/outcomes", status_code=status.HTTP_201_CREATED)
+def record_outcome(jobseeker_id: str, body: OutcomeIn, caller: CoachDep, session: SessionDep) -> OutcomeOut:
+    """An outcome the coach learnt of (e.g. the jobseeker declined, or was retained)."""
+    own_jobseeker(session, caller, jobseeker_id)
+    _open_vacancy(session, body.vacancy_id)
+    if body.stage.startswith("declined") and body.reason is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            detail=[{"loc": ["body", "reason"], "msg": "a decline needs a reason code", "type": "value_error"}],
+        )
+    record = OutcomeRecord(
+        event_id=_new_id("EV"),
+        jobseeker_id=jobseeker_id,
+        vacancy_id=body.vacancy_id,
+        stage=body.stage,
+        reason=None if body.reason is None else body.reason.value,
+        occurred_at=body.occurred_at if body.occurred_at.tzinfo else body.occurred_at.replace(tzinfo=UTC),
+    )
+    session.add(record)
+    if body.stage == "hired":
+        vacancy = session.get(VacancyRecord, body.vacancy_id)
+        if vacancy is not None:
+            _record_change(session, ChangeEntity.VACANCY, vacancy.vacancy_id, ChangeOp.UPSERT)
+    session.commit()
+    return OutcomeOut(
+        event_id=record.event_id,
+        jobseeker_id=jobseeker_id,
+        vacancy_id=record.vacancy_id,
+        stage=record.stage,
+        reason=record.reason,
+        occurred_at=record.occurred_at,
+    )
+
+

@@ -1,0 +1,304 @@
+"""Employers (a supplier's recruiters): their vacancies and pseudonymous shortlists.
+
+A shortlist shows what a recruiter needs to judge fit — skills with evidence strength, a
+distance band, availability, accepted job forms — and never name, contact details, age, sex,
+origin, health or work-capacity details, or why someone counts toward a condition. Identity is
+added only for people a coach has proposed to this vacancy with their consent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from matching.domain import (
+    LanguageSkill,
+    Vacancy,
+    VacancySkill,
+    check_references,
+)
+from service.api import audit
+from service.api.catalog import catalog_of
+from service.api.deps import EmployerDep, SessionDep, StateDep
+from service.api.schemas import (
+    CandidateOut,
+    CandidateSkillOut,
+    EmployerOutcomeIn,
+    OutcomeOut,
+    ShortlistOut,
+    VacancyIn,
+    VacancyOut,
+    VacancySkillIn,
+)
+from service.api.security import Caller, not_found, pseudonym
+from service.storage.tables import (
+    Change,
+    ChangeEntity,
+    ChangeOp,
+    ContractRecord,
+    EmploymentConditionRecord,
+    JobseekerRecord,
+    OutcomeRecord,
+    Proposal,
+    SupplierRecord,
+    VacancyRecord,
+    VacancySkillRecord,
+)
+
+router = APIRouter(prefix="/api/v1/employer", tags=["employers"])
+
+#: Distance bands instead of kilometres: enough to judge a commute, too coarse to locate.
+DISTANCE_BANDS = ((5.0, "under 5 km"), (15.0, "5-15 km"), (30.0, "15-30 km"), (60.0, "30-60 km"))
+
+
+def distance_band(km: float) -> str:
+    for limit, label in DISTANCE_BANDS:
+        if km < limit:
+            return label
+    return "over 60 km"
+
+
+def strength_band(strength: float, method: str | None) -> str:
+    if method is None:
+        return "related"
+    if strength >= 0.7:
+        return "strong"
+    if strength >= 0.4:
+        return "moderate"
+    return "weak"
+
+
+def _supplier_ids(session: Session, caller: Caller) -> list[str]:
+    return list(
+        session.scalars(
+            select(SupplierRecord.supplier_id).where(
+                SupplierRecord.organisation_id == caller.organisation_id
+            )
+        )
+    )
+
+
+def own_vacancy(session: Session, caller: Caller, vacancy_id: str) -> VacancyRecord:
+    record = session.get(VacancyRecord, vacancy_id)
+    if record is None or record.supplier_id not in _supplier_ids(session, caller):
+        raise not_found("vacancy", vacancy_id)
+    return record
+
+
+def _vacancy_out(session: Session, record: VacancyRecord) -> VacancyOut:
+    skills = session.scalars(
+        select(VacancySkillRecord).where(VacancySkillRecord.vacancy_id == record.vacancy_id)
+    ).all()
+    values = {name: getattr(record, name) for name in VacancyOut.model_fields if name != "skills"}
+    values["skills"] = [
+        VacancySkillIn(skill_uri=s.skill_uri, required=s.required, min_level=s.min_level)
+        for s in skills
+    ]
+    return VacancyOut.model_validate(values)
+
+
+@router.get("/vacancies")
+def list_vacancies(
+    caller: EmployerDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[VacancyOut]:
+    query = select(VacancyRecord).where(VacancyRecord.supplier_id.in_(_supplier_ids(session, caller)))
+    if after:
+        query = query.where(VacancyRecord.vacancy_id > after)
+    rows = session.scalars(query.order_by(VacancyRecord.vacancy_id).limit(limit)).all()
+    return [_vacancy_out(session, r) for r in rows]
+
+
+@router.get("/vacancies/{vacancy_id}")
+def read_vacancy(vacancy_id: str, caller: EmployerDep, session: SessionDep) -> VacancyOut:
+    return _vacancy_out(session, own_vacancy(session, caller, vacancy_id))
+
+
+def _unprocessable(path: list[str], message: str, value: object) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_ENTITY,
+        detail=[{"loc": path, "msg": message, "type": "value_error", "input": value}],
+    )
+
+
+@router.post("/vacancies", status_code=status.HTTP_201_CREATED)
+def create_vacancy(body: VacancyIn, caller: EmployerDep, session: SessionDep, state: StateDep) -> VacancyOut:
+    """A vacancy under one of the employer's contracts (and its employment condition)."""
+    suppliers = _supplier_ids(session, caller)
+    if not suppliers:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="your organisation is no supplier")
+    supplier_id = suppliers[0]
+    if body.contract_id is not None:
+        contract = session.get(ContractRecord, body.contract_id)
+        if contract is None or contract.supplier_id not in suppliers:
+            raise _unprocessable(["body", "contract_id"], "is not a contract of yours", body.contract_id)
+        supplier_id = contract.supplier_id
+    if body.condition_id is not None:
+        condition = session.get(EmploymentConditionRecord, body.condition_id)
+        if condition is None or condition.contract_id != body.contract_id:
+            raise _unprocessable(
+                ["body", "condition_id"], "is not a condition of the given contract", body.condition_id
+            )
+        if body.job_form.value not in condition.allowed_job_forms:
+            raise _unprocessable(["body", "job_form"], "is not allowed by the condition", body.job_form)
+    if body.closes_on < body.opens_on:
+        raise _unprocessable(["body", "closes_on"], "is before opens_on", str(body.closes_on))
+    vacancy_id = f"VA-{uuid.uuid4().hex[:16]}"
+    vacancy = Vacancy(
+        vacancy_id=vacancy_id,
+        supplier_id=supplier_id,
+        occupation_uri=body.occupation_uri,
+        title=body.title,
+        municipality=body.municipality,
+        job_form=body.job_form,
+        opens_on=body.opens_on,
+        closes_on=body.closes_on,
+        contract_id=body.contract_id,
+        condition_id=body.condition_id,
+        skills=tuple(VacancySkill(s.skill_uri, s.required, s.min_level) for s in body.skills),
+        languages=tuple(LanguageSkill(x.language, x.level) for x in body.languages),
+        remote_share=body.remote_share,
+        hours_per_week=body.hours_per_week,
+        shift_work=body.shift_work,
+        night_work=body.night_work,
+        physical_demand=body.physical_demand,
+        driving_licence_required=body.driving_licence_required,
+        openings=body.openings,
+    )
+    check_references(vacancy, catalog_of(state))
+    values = body.model_dump(mode="json", exclude={"skills"})
+    record = VacancyRecord(vacancy_id=vacancy_id, supplier_id=supplier_id, **values)
+    record.opens_on, record.closes_on = body.opens_on, body.closes_on
+    session.add(record)
+    session.flush()
+    for s in body.skills:
+        session.add(
+            VacancySkillRecord(vacancy_id=vacancy_id, skill_uri=s.skill_uri, required=s.required, min_level=s.min_level)
+        )
+    session.add(Change(entity=ChangeEntity.VACANCY.value, entity_id=vacancy_id, op=ChangeOp.UPSERT.value))
+    session.commit()
+    return _vacancy_out(session, record)
+
+
+@router.get("/vacancies/{vacancy_id}/shortlist")
+def shortlist(
+    vacancy_id: str,
+    caller: EmployerDep,
+    session: SessionDep,
+    state: StateDep,
+    k: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ShortlistOut:
+    """Pseudonymous candidates for one of the employer's vacancies, best first."""
+    own_vacancy(session, caller, vacancy_id)
+    state.check_model()
+    state.catch_up()
+    found = state.engine.shortlist_for_vacancy(vacancy_id, k=k, on=state.today, with_factors=False)
+    ids = [m.jobseeker_id for m in found.results]
+    consented = {
+        p.jobseeker_id
+        for p in session.scalars(
+            select(Proposal).where(Proposal.vacancy_id == vacancy_id, Proposal.jobseeker_id.in_(ids))
+        )
+    }
+    people = {
+        p.jobseeker_id: p
+        for p in session.scalars(select(JobseekerRecord).where(JobseekerRecord.jobseeker_id.in_(ids)))
+    }
+    secret = state.pseudonym_key
+    results: list[CandidateOut] = []
+    for m in found.results:
+        person = people.get(m.jobseeker_id)
+        proposed = m.jobseeker_id in consented
+        e = m.explanation
+        results.append(
+            CandidateOut(
+                candidate=pseudonym(secret, vacancy_id, m.jobseeker_id),
+                rank=m.rank,
+                score=round(m.score, 6),
+                skills=[
+                    CandidateSkillOut(
+                        label=s.label,
+                        skill_uri=str(state.vocab.taxonomy.skills["uri"].iat[s.skill]),
+                        evidence_strength=strength_band(s.strength, s.method),
+                        level=round(float(s.level), 2),
+                        required_level=s.required_level,
+                    )
+                    for s in e.matched_skills
+                ],
+                skill_gaps=[s.label for s in e.missing_skills],
+                distance_band=distance_band(e.distance_km),
+                available=True,
+                accepted_job_forms=sorted(person.accepted_job_forms) if person else [],
+                proposed=proposed,
+                first_name=person.first_name if proposed and person else None,
+                last_name=person.last_name if proposed and person else None,
+                email=person.email if proposed and person else None,
+                phone=person.phone if proposed and person else None,
+            )
+        )
+    audit.append(
+        session,
+        user_id=caller.user_id,
+        role=caller.role.value,
+        organisation_id=caller.organisation_id,
+        route="employer.shortlist",
+        query={"vacancy_id": vacancy_id, "k": k, "on": str(state.today)},
+        model_version=found.model_version,
+        results=[[m.jobseeker_id, round(m.score, 6)] for m in found.results],
+        explanation_digest=audit.explanation_digest(r.model_dump(mode="json") for r in results),
+    )
+    session.commit()
+    return ShortlistOut(
+        vacancy_id=vacancy_id,
+        on=found.on,
+        model_version=found.model_version,
+        candidates=found.candidates,
+        results=results,
+    )
+
+
+@router.post("/vacancies/{vacancy_id}/outcomes", status_code=status.HTTP_201_CREATED)
+def record_outcome(
+    vacancy_id: str, body: EmployerOutcomeIn, caller: EmployerDep, session: SessionDep, state: StateDep
+) -> OutcomeOut:
+    """Interview, hire or decline of a proposed candidate, named by their pseudonym."""
+    own_vacancy(session, caller, vacancy_id)
+    proposed = session.scalars(select(Proposal.jobseeker_id).where(Proposal.vacancy_id == vacancy_id)).all()
+    by_pseudonym = {pseudonym(state.pseudonym_key, vacancy_id, j): j for j in proposed}
+    jobseeker_id = by_pseudonym.get(body.candidate)
+    if jobseeker_id is None:
+        raise _unprocessable(
+            ["body", "candidate"], "is not a candidate proposed to this vacancy", body.candidate
+        )
+    if body.stage == "declined_by_employer" and body.reason is None:
+        raise _unprocessable(["body", "reason"], "a decline needs a reason code", None)
+    occurred = body.occurred_at if body.occurred_at.tzinfo else body.occurred_at.replace(tzinfo=UTC)
+    if occurred > datetime.now(UTC):
+        raise _unprocessable(["body", "occurred_at"], "is in the future", str(body.occurred_at))
+    record = OutcomeRecord(
+        event_id=f"EV-{uuid.uuid4().hex[:16]}",
+        jobseeker_id=jobseeker_id,
+        vacancy_id=vacancy_id,
+        stage=body.stage,
+        reason=None if body.reason is None else body.reason.value,
+        occurred_at=occurred,
+    )
+    session.add(record)
+    if body.stage == "hired":
+        session.add(Change(entity=ChangeEntity.VACANCY.value, entity_id=vacancy_id, op=ChangeOp.UPSERT.value))
+    session.commit()
+    return OutcomeOut(
+        event_id=record.event_id,
+        candidate=body.candidate,
+        vacancy_id=vacancy_id,
+        stage=record.stage,
+        reason=record.reason,
+        occurred_at=record.occurred_at,
+    )

@@ -1,0 +1,201 @@
+"""What one service worker serves from: the matching engine, kept in step with the database,
+and the champion model, swapped without dropping a request.
+
+Every uvicorn worker holds its own :class:`~matching.engine.MatchingEngine` in memory. Writes go
+to the database and append a row to the ``changes`` feed in the same transaction; before a
+matching query a worker applies the feed rows it has not seen (:meth:`ServingState.catch_up`),
+so a jobseeker saved through one worker is matched by every worker.
+
+The model is the registry's ``CHAMPION``. A worker compares the pointer at most once per
+``model_check_seconds`` (one ``stat`` and a small read) and on an admin reload call; a new
+champion is loaded completely *before* the engine's scorer reference is replaced, and requests
+already running keep the scorer they started with (see ``MatchingEngine.set_scorer``), so a
+swap fails no request. A champion that cannot be loaded leaves the current scorer serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from features.matching_data import Vocabularies, hires_made, seeker_update, vacancy_update
+from features.world_store import (
+    SCHEMAS,
+    jobseeker_from_row,
+    vacancy_from_rows,
+)
+from matching.engine import MatchingEngine
+from service.storage.tables import (
+    AssessmentRecord,
+    Change,
+    ChangeEntity,
+    ChangeOp,
+    EmploymentConditionRecord,
+    JobseekerRecord,
+    OutcomeRecord,
+    SkillObservationRecord,
+    VacancyRecord,
+    VacancySkillRecord,
+)
+from training.registry import ModelCompatibilityError, ModelRegistry, UnknownModelError
+
+log = logging.getLogger(__name__)
+
+RULES_VERSION = "rules"
+
+
+def record_dict(record: object, columns: tuple[str, ...]) -> dict[str, object]:
+    """The world-schema columns of an ORM row as a plain mapping."""
+    return {name: getattr(record, name) for name in columns}
+
+
+def frame_of(records: list[object], table: str) -> pd.DataFrame:
+    """ORM rows as a DataFrame with the world table's columns (the converters' input)."""
+    columns = tuple(SCHEMAS[table].names)
+    return pd.DataFrame([record_dict(r, columns) for r in records], columns=list(columns))
+
+
+@dataclass
+class ModelStatus:
+    version: str
+    loaded_at: float
+    last_error: str | None = None
+    swaps: int = 0
+
+
+@dataclass
+class ServingState:
+    """One worker's engine, vocabularies, registry and change-feed position."""
+
+    engine: MatchingEngine
+    vocab: Vocabularies
+    db: Engine
+    sessions: sessionmaker[Session]
+    registry: ModelRegistry
+    today: date
+    model_check_seconds: float = 1.0
+    last_change: int = 0
+    model: ModelStatus = field(default_factory=lambda: ModelStatus(RULES_VERSION, time.time()))
+    _model_lock: threading.Lock = field(default_factory=threading.Lock)
+    _feed_lock: threading.Lock = field(default_factory=threading.Lock)
+    _checked_at: float = 0.0
+
+    # ------------------------------------------------------------------ the model
+    @property
+    def model_version(self) -> str:
+        return str(self.engine.scorer.version)
+
+    def check_model(self, force: bool = False) -> str:
+        """Load the registry's champion when it changed; return the serving version."""
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.model_check_seconds:
+            return self.model_version
+        with self._model_lock:
+            self._checked_at = now
+            wanted = self.registry.champion_version()
+            if wanted is None or wanted == self.model_version:
+                if wanted is None and self.model_version != RULES_VERSION:
+                    # The champion pointer was removed: fall back to the documented rules.
+                    self.engine.set_scorer(None)
+                    self.model = ModelStatus(self.model_version, time.time(), None, self.model.swaps + 1)
+                return self.model_version
+            try:
+                scorer = self.registry.load(wanted)
+            except (ModelCompatibilityError, UnknownModelError, OSError) as error:
+                log.error("champion %s cannot be loaded, keeping %s: %s", wanted, self.model_version, error)
+                self.model.last_error = str(error)
+                return self.model_version
+            self.engine.set_scorer(scorer)
+            self.model = ModelStatus(scorer.version, time.time(), None, self.model.swaps + 1)
+            log.info("now serving model %s", scorer.version)
+            return self.model_version
+
+    # ------------------------------------------------------------------ the change feed
+    def catch_up(self) -> int:
+        """Apply the change-feed rows this worker has not seen; return how many."""
+        with self.sessions() as session:
+            newest = session.scalar(select(func.max(Change.seq))) or 0
+            if newest <= self.last_change:
+                return 0
+        with self._feed_lock, self.sessions() as session:
+            rows = session.scalars(
+                select(Change).where(Change.seq > self.last_change).order_by(Change.seq)
+            ).all()
+            latest: dict[tuple[str, str], Change] = {}
+            for row in rows:
+                latest[(row.entity, row.entity_id)] = row  # only the last state matters
+            for (entity, entity_id), change in latest.items():
+                if entity == ChangeEntity.JOBSEEKER:
+                    self._apply_jobseeker(session, entity_id, change.op)
+                else:
+                    self._apply_vacancy(session, entity_id, change.op)
+            if rows:
+                self.last_change = rows[-1].seq
+            return len(rows)
+
+    def _apply_jobseeker(self, session: Session, jobseeker_id: str, op: str) -> None:
+        record = session.get(JobseekerRecord, jobseeker_id)
+        if op == ChangeOp.DELETE or record is None:
+            if jobseeker_id in self.engine.data.seekers.row_of:
+                self.engine.deactivate_seeker(jobseeker_id)
+            return
+        person = jobseeker_from_row(record_dict(record, tuple(SCHEMAS["jobseekers"].names)))
+        assessments = session.scalars(
+            select(AssessmentRecord).where(AssessmentRecord.jobseeker_id == jobseeker_id)
+        ).all()
+        observations = session.scalars(
+            select(SkillObservationRecord).where(
+                SkillObservationRecord.jobseeker_id == jobseeker_id
+            )
+        ).all()
+        self.engine.upsert_seeker(
+            seeker_update(
+                person,
+                frame_of(list(assessments), "assessments"),
+                frame_of(list(observations), "skill_observations"),
+                self.vocab,
+                self.today,
+            )
+        )
+
+    def _apply_vacancy(self, session: Session, vacancy_id: str, op: str) -> None:
+        record = session.get(VacancyRecord, vacancy_id)
+        if op == ChangeOp.DELETE or record is None:
+            if vacancy_id in self.engine.data.vacancies.row_of:
+                self.engine.deactivate_vacancy(vacancy_id)
+            return
+        skills = session.scalars(
+            select(VacancySkillRecord).where(VacancySkillRecord.vacancy_id == vacancy_id)
+        ).all()
+        vacancy = vacancy_from_rows(
+            record_dict(record, tuple(SCHEMAS["vacancies"].names)),
+            frame_of(list(skills), "vacancy_skills"),
+        )
+        if record.condition_id is None:
+            conditions = frame_of([], "employment_conditions")
+            hires = pd.Series(dtype="int64")
+        else:
+            condition = session.get(EmploymentConditionRecord, record.condition_id)
+            conditions = frame_of([condition] if condition else [], "employment_conditions")
+            hired = session.scalars(
+                select(OutcomeRecord)
+                .join(VacancyRecord, VacancyRecord.vacancy_id == OutcomeRecord.vacancy_id)
+                .where(
+                    OutcomeRecord.stage == "hired",
+                    VacancyRecord.condition_id == record.condition_id,
+                )
+            ).all()
+            siblings = session.scalars(
+                select(VacancyRecord).where(VacancyRecord.condition_id == record.condition_id)
+            ).all()
+            hires = hires_made(
+                frame_of(list(hired), "outcomes"), frame_of(list(siblings), "vacancies"), self.today
+            )
+        self.engine.upsert_vacancy(vacancy_update(vacancy, conditions, hires, self.vocab))
