@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from features.reference_data import default_data_dir
@@ -78,6 +78,16 @@ class Settings(BaseSettings):
     paths: PathSettings = Field(default_factory=PathSettings)
     profiles: ProfileSettings = Field(default_factory=ProfileSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
+    #: SQLAlchemy URL of the service database (``KOHTAANTO_DATABASE_URL``), e.g.
+    #: ``postgresql+psycopg://kohtaanto@db/kohtaanto``; empty means a SQLite file in var_dir.
+    database_url: str = ""
+
+    @model_validator(mode="after")
+    def _default_database_url(self) -> Settings:
+        # Derived after validation so that a var_dir from the environment moves it too.
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.paths.var_dir / 'kohtaanto.db'}"
+        return self
 
 
 @lru_cache(maxsize=1)
