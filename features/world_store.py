@@ -58,15 +58,18 @@ __all__ = [
     "assessment_from_rows",
     "condition_from_row",
     "contract_from_row",
+    "empty_world_frame",
     "jobseeker_from_row",
     "load_manifest",
     "load_table",
     "load_true_skills",
     "load_world",
     "outcome_from_row",
+    "plain_schema",
     "supplier_from_row",
     "table_path",
     "vacancy_from_rows",
+    "world_frame",
 ]
 
 MANIFEST_FILE = "world.json"
@@ -251,7 +254,7 @@ def load_manifest(root: Path) -> dict[str, Any]:
     return manifest
 
 
-def _plain_schema(schema: pa.Schema) -> pa.Schema:
+def plain_schema(schema: pa.Schema) -> pa.Schema:
     """The schema with dictionary-encoded columns decoded to plain strings."""
     return pa.schema(
         [
@@ -266,10 +269,28 @@ def _read(path: Path, schema: pa.Schema) -> pd.DataFrame:
     missing = [name for name in schema.names if name not in table.column_names]
     if missing:
         raise ValueError(f"{path}: missing columns {missing}")
+    return _to_frame(table, schema)
+
+
+def _to_frame(table: pa.Table, schema: pa.Schema) -> pd.DataFrame:
     table = table.select(schema.names).cast(_categorical_schema(schema))
     # Dictionary columns (URIs, codes, enum values) stay pandas categoricals: 2.6 million
     # skill observations then hold int32 codes instead of as many URI strings.
     return table.to_pandas(date_as_object=False)
+
+
+def world_frame(table: pa.Table, name: str) -> pd.DataFrame:
+    """A world table held in Arrow (plain or dictionary strings) as :func:`load_world` has it.
+
+    Other sources of world tables (the service database) go through here, so that their
+    DataFrames have exactly the dtypes of a world read from Parquet.
+    """
+    return _to_frame(table, SCHEMAS[name])
+
+
+def empty_world_frame(name: str) -> pd.DataFrame:
+    """The frame :func:`load_world` returns for a table it was asked not to read."""
+    return plain_schema(SCHEMAS[name]).empty_table().to_pandas()
 
 
 def _categorical_schema(schema: pa.Schema) -> pa.Schema:
@@ -358,7 +379,7 @@ def load_world(path: Path, tables: Iterable[str] | None = None) -> WorldTables:
     frames = {
         name: _read(table_path(root, name), SCHEMAS[name])
         if name in wanted
-        else _plain_schema(SCHEMAS[name]).empty_table().to_pandas()
+        else empty_world_frame(name)
         for name in TABLES
     }
     return WorldTables(root=root, manifest=manifest, **frames)

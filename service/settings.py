@@ -6,10 +6,14 @@ Nested groups use ``__``: ``KOHTAANTO_PATHS__VAR_DIR=/srv/kohtaanto``. Tests bui
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+<<<<<<< HEAD
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+=======
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from features.reference_data import default_data_dir
@@ -82,6 +86,22 @@ class ReloadSettings(BaseModel):
     timeout_seconds: float = Field(default=5.0, gt=0, le=120)
 
 
+class ServiceSettings(BaseModel):
+    """The HTTP service (`kohtaanto serve`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    #: Request bodies above this size are refused with 413 before they are parsed.
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
+    #: How often a worker compares the registry's CHAMPION pointer with its model.
+    model_check_seconds: float = Field(default=1.0, ge=0, le=3600)
+    #: The service's "today"; unset: the loaded world's as_of day (the demo world's date).
+    today: date | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KOHTAANTO_", env_nested_delimiter="__", extra="forbid"
@@ -92,6 +112,17 @@ class Settings(BaseSettings):
     profiles: ProfileSettings = Field(default_factory=ProfileSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     reload: ReloadSettings = Field(default_factory=ReloadSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    #: SQLAlchemy URL of the service database (``KOHTAANTO_DATABASE_URL``), e.g.
+    #: ``postgresql+psycopg://kohtaanto@db/kohtaanto``; empty means a SQLite file in var_dir.
+    database_url: str = ""
+
+    @model_validator(mode="after")
+    def _default_database_url(self) -> Settings:
+        # Derived after validation so that a var_dir from the environment moves it too.
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.paths.var_dir / 'kohtaanto.db'}"
+        return self
 
 
 @lru_cache(maxsize=1)
