@@ -10,10 +10,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-<<<<<<< HEAD
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
-=======
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from features.reference_data import default_data_dir

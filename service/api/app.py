@@ -146,7 +146,10 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
             status.HTTP_422_UNPROCESSABLE_ENTITY,
             [
                 {
-                    "loc": ["body", *str(error.field).replace("[", ".").replace("]", "").split(".")],
+                    "loc": [
+                        "body",
+                        *str(error.field).replace("[", ".").replace("]", "").split("."),
+                    ],
                     "msg": f"{error.problem}",
                     "type": "value_error",
                     "input": str(error.value),

@@ -82,6 +82,8 @@ class ServingState:
     today: date
     model_check_seconds: float = 1.0
     last_change: int = 0
+    #: The secret behind employer-facing pseudonyms (the same in every worker).
+    pseudonym_key: bytes = b""
     model: ModelStatus = field(default_factory=lambda: ModelStatus(RULES_VERSION, time.time()))
     _model_lock: threading.Lock = field(default_factory=threading.Lock)
     _feed_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -104,12 +106,19 @@ class ServingState:
                 if wanted is None and self.model_version != RULES_VERSION:
                     # The champion pointer was removed: fall back to the documented rules.
                     self.engine.set_scorer(None)
-                    self.model = ModelStatus(self.model_version, time.time(), None, self.model.swaps + 1)
+                    self.model = ModelStatus(
+                        self.model_version, time.time(), None, self.model.swaps + 1
+                    )
                 return self.model_version
             try:
                 scorer = self.registry.load(wanted)
             except (ModelCompatibilityError, UnknownModelError, OSError) as error:
-                log.error("champion %s cannot be loaded, keeping %s: %s", wanted, self.model_version, error)
+                log.error(
+                    "champion %s cannot be loaded, keeping %s: %s",
+                    wanted,
+                    self.model_version,
+                    error,
+                )
                 self.model.last_error = str(error)
                 return self.model_version
             self.engine.set_scorer(scorer)

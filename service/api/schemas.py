@@ -184,7 +184,10 @@ class FeedbackOut(FeedbackIn):
 class OutcomeIn(Strict):
     vacancy_id: Code
     stage: Annotated[
-        str, Field(pattern=r"^(interviewed|hired|retained_6m|declined_by_employer|declined_by_jobseeker)$")
+        str,
+        Field(
+            pattern=r"^(interviewed|hired|retained_6m|declined_by_employer|declined_by_jobseeker)$"
+        ),
     ]
     reason: ReasonCode | None = None
     occurred_at: datetime

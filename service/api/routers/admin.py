@@ -77,7 +77,10 @@ def audit_entries(
 def verify_audit(caller: AdminDep, session: SessionDep) -> AuditVerifyOut:
     report = audit.verify_chain(session)
     return AuditVerifyOut(
-        entries=report.entries, ok=report.ok, first_bad_seq=report.first_bad_seq, problem=report.problem
+        entries=report.entries,
+        ok=report.ok,
+        first_bad_seq=report.first_bad_seq,
+        problem=report.problem,
     )
 
 

@@ -89,7 +89,9 @@ def _coach_id(session: Session, caller: Caller) -> str:
     return coach
 
 
-def _validated_person(body: JobseekerIn, jobseeker_id: str, coach_id: str, org: str, state: ServingState) -> Jobseeker:
+def _validated_person(
+    body: JobseekerIn, jobseeker_id: str, coach_id: str, org: str, state: ServingState
+) -> Jobseeker:
     person = Jobseeker(
         jobseeker_id=jobseeker_id,
         home_municipality=body.home_municipality,
@@ -131,7 +133,9 @@ def _apply(body: JobseekerIn, record: JobseekerRecord) -> None:
 
 
 @router.post("/jobseekers", status_code=status.HTTP_201_CREATED)
-def create_jobseeker(body: JobseekerIn, caller: CoachDep, session: SessionDep, state: StateDep) -> JobseekerOut:
+def create_jobseeker(
+    body: JobseekerIn, caller: CoachDep, session: SessionDep, state: StateDep
+) -> JobseekerOut:
     coach_id = _coach_id(session, caller)
     jobseeker_id = _new_id("JS")
     _validated_person(body, jobseeker_id, coach_id, caller.organisation_id, state)
@@ -247,7 +251,13 @@ def create_assessment(
     if body.assessed_on > state.today:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_ENTITY,
-            detail=[{"loc": ["body", "assessed_on"], "msg": f"is after today ({state.today})", "type": "value_error"}],
+            detail=[
+                {
+                    "loc": ["body", "assessed_on"],
+                    "msg": f"is after today ({state.today})",
+                    "type": "value_error",
+                }
+            ],
         )
     assessment_id = _new_id("AS")
     assessment = CoachingAssessment(
@@ -256,7 +266,9 @@ def create_assessment(
         coach_id=person.coach_id,
         assessed_on=body.assessed_on,
         method=body.method,
-        observations=tuple(SkillObservation(o.skill_uri, o.level, o.confidence) for o in body.observations),
+        observations=tuple(
+            SkillObservation(o.skill_uri, o.level, o.confidence) for o in body.observations
+        ),
         working_life=tuple(WorkingLifeObservation(w.skill, w.level) for w in body.working_life),
         note=body.note,
     )
@@ -282,14 +294,20 @@ def create_assessment(
             )
         )
     for w in body.working_life:
-        session.add(WorkingLifeObservationRecord(assessment_id=assessment_id, skill=w.skill.value, level=w.level))
+        session.add(
+            WorkingLifeObservationRecord(
+                assessment_id=assessment_id, skill=w.skill.value, level=w.level
+            )
+        )
     _record_change(session, ChangeEntity.JOBSEEKER, jobseeker_id, ChangeOp.UPSERT)
     session.commit()
     return _assessment_out(session, record)
 
 
 @router.get("/jobseekers/{jobseeker_id}/assessments")
-def list_assessments(jobseeker_id: str, caller: CoachDep, session: SessionDep) -> list[AssessmentOut]:
+def list_assessments(
+    jobseeker_id: str, caller: CoachDep, session: SessionDep
+) -> list[AssessmentOut]:
     own_jobseeker(session, caller, jobseeker_id)
     rows = session.scalars(
         select(AssessmentRecord)
@@ -303,14 +321,20 @@ def list_assessments(jobseeker_id: str, caller: CoachDep, session: SessionDep) -
     "/jobseekers/{jobseeker_id}/assessments/{assessment_id}",
     status_code=status.HTTP_204_NO_CONTENT,
 )
-def delete_assessment(jobseeker_id: str, assessment_id: str, caller: CoachDep, session: SessionDep) -> Response:
+def delete_assessment(
+    jobseeker_id: str, assessment_id: str, caller: CoachDep, session: SessionDep
+) -> Response:
     own_jobseeker(session, caller, jobseeker_id)
     record = session.get(AssessmentRecord, assessment_id)
     if record is None or record.jobseeker_id != jobseeker_id:
         raise not_found("assessment", assessment_id)
-    session.execute(delete(SkillObservationRecord).where(SkillObservationRecord.assessment_id == assessment_id))
     session.execute(
-        delete(WorkingLifeObservationRecord).where(WorkingLifeObservationRecord.assessment_id == assessment_id)
+        delete(SkillObservationRecord).where(SkillObservationRecord.assessment_id == assessment_id)
+    )
+    session.execute(
+        delete(WorkingLifeObservationRecord).where(
+            WorkingLifeObservationRecord.assessment_id == assessment_id
+        )
     )
     session.delete(record)
     _record_change(session, ChangeEntity.JOBSEEKER, jobseeker_id, ChangeOp.UPSERT)
@@ -372,11 +396,19 @@ def matches(
         role=caller.role.value,
         organisation_id=caller.organisation_id,
         route="coach.matches",
-        query={"jobseeker_id": jobseeker_id, "k": k, "municipality": municipality,
-               "max_distance_km": max_distance_km, "job_form": job_form, "on": str(state.today)},
+        query={
+            "jobseeker_id": jobseeker_id,
+            "k": k,
+            "municipality": municipality,
+            "max_distance_km": max_distance_km,
+            "job_form": job_form,
+            "on": str(state.today),
+        },
         model_version=found.model_version,
         results=[[m.vacancy_id, round(m.score, 6)] for m in found.results],
-        explanation_digest=audit.explanation_digest(r.explanation.model_dump(mode="json") for r in results),
+        explanation_digest=audit.explanation_digest(
+            r.explanation.model_dump(mode="json") for r in results
+        ),
     )
     session.commit()
     return MatchesOut(
@@ -396,7 +428,13 @@ def _job_forms(values: list[str]) -> frozenset[str]:
     if bad:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_ENTITY,
-            detail=[{"loc": ["query", "job_form"], "msg": f"{bad[0]!r} is not one of {sorted(known)}", "type": "value_error"}],
+            detail=[
+                {
+                    "loc": ["query", "job_form"],
+                    "msg": f"{bad[0]!r} is not one of {sorted(known)}",
+                    "type": "value_error",
+                }
+            ],
         )
     return frozenset(values)
 
@@ -418,14 +456,26 @@ def propose(
     """Propose the jobseeker to a vacancy; their consent (when and how) is required."""
     own_jobseeker(session, caller, jobseeker_id)
     vacancy = _open_vacancy(session, body.vacancy_id)
-    consent = body.consent_given_at if body.consent_given_at.tzinfo else body.consent_given_at.replace(tzinfo=UTC)
+    consent = (
+        body.consent_given_at
+        if body.consent_given_at.tzinfo
+        else body.consent_given_at.replace(tzinfo=UTC)
+    )
     if consent > datetime.now(UTC):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_ENTITY,
-            detail=[{"loc": ["body", "consent_given_at"], "msg": "is in the future", "type": "value_error"}],
+            detail=[
+                {
+                    "loc": ["body", "consent_given_at"],
+                    "msg": "is in the future",
+                    "type": "value_error",
+                }
+            ],
         )
     existing = session.scalars(
-        select(Proposal).where(Proposal.jobseeker_id == jobseeker_id, Proposal.vacancy_id == vacancy.vacancy_id)
+        select(Proposal).where(
+            Proposal.jobseeker_id == jobseeker_id, Proposal.vacancy_id == vacancy.vacancy_id
+        )
     ).first()
     if existing is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="already proposed to this vacancy")
@@ -464,7 +514,9 @@ def list_proposals(jobseeker_id: str, caller: CoachDep, session: SessionDep) -> 
 
 
 @router.post("/jobseekers/{jobseeker_id}/feedback", status_code=status.HTTP_201_CREATED)
-def give_feedback(jobseeker_id: str, body: FeedbackIn, caller: CoachDep, session: SessionDep) -> FeedbackOut:
+def give_feedback(
+    jobseeker_id: str, body: FeedbackIn, caller: CoachDep, session: SessionDep
+) -> FeedbackOut:
     """Why a suggestion did not fit (commute, language, skills, work ability, ...)."""
     own_jobseeker(session, caller, jobseeker_id)
     _open_vacancy(session, body.vacancy_id)
@@ -489,14 +541,22 @@ def give_feedback(jobseeker_id: str, body: FeedbackIn, caller: CoachDep, session
 
 
 @router.post("/jobseekers/{jobseeker_id}/outcomes", status_code=status.HTTP_201_CREATED)
-def record_outcome(jobseeker_id: str, body: OutcomeIn, caller: CoachDep, session: SessionDep) -> OutcomeOut:
+def record_outcome(
+    jobseeker_id: str, body: OutcomeIn, caller: CoachDep, session: SessionDep
+) -> OutcomeOut:
     """An outcome the coach learnt of (e.g. the jobseeker declined, or was retained)."""
     own_jobseeker(session, caller, jobseeker_id)
     _open_vacancy(session, body.vacancy_id)
     if body.stage.startswith("declined") and body.reason is None:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_ENTITY,
-            detail=[{"loc": ["body", "reason"], "msg": "a decline needs a reason code", "type": "value_error"}],
+            detail=[
+                {
+                    "loc": ["body", "reason"],
+                    "msg": "a decline needs a reason code",
+                    "type": "value_error",
+                }
+            ],
         )
     record = OutcomeRecord(
         event_id=_new_id("EV"),
@@ -504,7 +564,9 @@ def record_outcome(jobseeker_id: str, body: OutcomeIn, caller: CoachDep, session
         vacancy_id=body.vacancy_id,
         stage=body.stage,
         reason=None if body.reason is None else body.reason.value,
-        occurred_at=body.occurred_at if body.occurred_at.tzinfo else body.occurred_at.replace(tzinfo=UTC),
+        occurred_at=body.occurred_at
+        if body.occurred_at.tzinfo
+        else body.occurred_at.replace(tzinfo=UTC),
     )
     session.add(record)
     if body.stage == "hired":
@@ -520,5 +582,3 @@ def record_outcome(jobseeker_id: str, body: OutcomeIn, caller: CoachDep, session
         reason=record.reason,
         occurred_at=record.occurred_at,
     )
-
-

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from matching.domain import (
     LanguageSkill,
+    PhysicalDemand,
     Vacancy,
     VacancySkill,
     check_references,
@@ -109,7 +110,9 @@ def list_vacancies(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     after: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[VacancyOut]:
-    query = select(VacancyRecord).where(VacancyRecord.supplier_id.in_(_supplier_ids(session, caller)))
+    query = select(VacancyRecord).where(
+        VacancyRecord.supplier_id.in_(_supplier_ids(session, caller))
+    )
     if after:
         query = query.where(VacancyRecord.vacancy_id > after)
     rows = session.scalars(query.order_by(VacancyRecord.vacancy_id).limit(limit)).all()
@@ -129,7 +132,9 @@ def _unprocessable(path: list[str], message: str, value: object) -> HTTPExceptio
 
 
 @router.post("/vacancies", status_code=status.HTTP_201_CREATED)
-def create_vacancy(body: VacancyIn, caller: EmployerDep, session: SessionDep, state: StateDep) -> VacancyOut:
+def create_vacancy(
+    body: VacancyIn, caller: EmployerDep, session: SessionDep, state: StateDep
+) -> VacancyOut:
     """A vacancy under one of the employer's contracts (and its employment condition)."""
     suppliers = _supplier_ids(session, caller)
     if not suppliers:
@@ -138,16 +143,22 @@ def create_vacancy(body: VacancyIn, caller: EmployerDep, session: SessionDep, st
     if body.contract_id is not None:
         contract = session.get(ContractRecord, body.contract_id)
         if contract is None or contract.supplier_id not in suppliers:
-            raise _unprocessable(["body", "contract_id"], "is not a contract of yours", body.contract_id)
+            raise _unprocessable(
+                ["body", "contract_id"], "is not a contract of yours", body.contract_id
+            )
         supplier_id = contract.supplier_id
     if body.condition_id is not None:
         condition = session.get(EmploymentConditionRecord, body.condition_id)
         if condition is None or condition.contract_id != body.contract_id:
             raise _unprocessable(
-                ["body", "condition_id"], "is not a condition of the given contract", body.condition_id
+                ["body", "condition_id"],
+                "is not a condition of the given contract",
+                body.condition_id,
             )
         if body.job_form.value not in condition.allowed_job_forms:
-            raise _unprocessable(["body", "job_form"], "is not allowed by the condition", body.job_form)
+            raise _unprocessable(
+                ["body", "job_form"], "is not allowed by the condition", body.job_form
+            )
     if body.closes_on < body.opens_on:
         raise _unprocessable(["body", "closes_on"], "is before opens_on", str(body.closes_on))
     vacancy_id = f"VA-{uuid.uuid4().hex[:16]}"
@@ -168,7 +179,7 @@ def create_vacancy(body: VacancyIn, caller: EmployerDep, session: SessionDep, st
         hours_per_week=body.hours_per_week,
         shift_work=body.shift_work,
         night_work=body.night_work,
-        physical_demand=body.physical_demand,
+        physical_demand=PhysicalDemand(body.physical_demand),
         driving_licence_required=body.driving_licence_required,
         openings=body.openings,
     )
@@ -180,9 +191,16 @@ def create_vacancy(body: VacancyIn, caller: EmployerDep, session: SessionDep, st
     session.flush()
     for s in body.skills:
         session.add(
-            VacancySkillRecord(vacancy_id=vacancy_id, skill_uri=s.skill_uri, required=s.required, min_level=s.min_level)
+            VacancySkillRecord(
+                vacancy_id=vacancy_id,
+                skill_uri=s.skill_uri,
+                required=s.required,
+                min_level=s.min_level,
+            )
         )
-    session.add(Change(entity=ChangeEntity.VACANCY.value, entity_id=vacancy_id, op=ChangeOp.UPSERT.value))
+    session.add(
+        Change(entity=ChangeEntity.VACANCY.value, entity_id=vacancy_id, op=ChangeOp.UPSERT.value)
+    )
     session.commit()
     return _vacancy_out(session, record)
 
@@ -204,12 +222,16 @@ def shortlist(
     consented = {
         p.jobseeker_id
         for p in session.scalars(
-            select(Proposal).where(Proposal.vacancy_id == vacancy_id, Proposal.jobseeker_id.in_(ids))
+            select(Proposal).where(
+                Proposal.vacancy_id == vacancy_id, Proposal.jobseeker_id.in_(ids)
+            )
         )
     }
     people = {
         p.jobseeker_id: p
-        for p in session.scalars(select(JobseekerRecord).where(JobseekerRecord.jobseeker_id.in_(ids)))
+        for p in session.scalars(
+            select(JobseekerRecord).where(JobseekerRecord.jobseeker_id.in_(ids))
+        )
     }
     secret = state.pseudonym_key
     results: list[CandidateOut] = []
@@ -266,11 +288,17 @@ def shortlist(
 
 @router.post("/vacancies/{vacancy_id}/outcomes", status_code=status.HTTP_201_CREATED)
 def record_outcome(
-    vacancy_id: str, body: EmployerOutcomeIn, caller: EmployerDep, session: SessionDep, state: StateDep
+    vacancy_id: str,
+    body: EmployerOutcomeIn,
+    caller: EmployerDep,
+    session: SessionDep,
+    state: StateDep,
 ) -> OutcomeOut:
     """Interview, hire or decline of a proposed candidate, named by their pseudonym."""
     own_vacancy(session, caller, vacancy_id)
-    proposed = session.scalars(select(Proposal.jobseeker_id).where(Proposal.vacancy_id == vacancy_id)).all()
+    proposed = session.scalars(
+        select(Proposal.jobseeker_id).where(Proposal.vacancy_id == vacancy_id)
+    ).all()
     by_pseudonym = {pseudonym(state.pseudonym_key, vacancy_id, j): j for j in proposed}
     jobseeker_id = by_pseudonym.get(body.candidate)
     if jobseeker_id is None:
@@ -292,7 +320,11 @@ def record_outcome(
     )
     session.add(record)
     if body.stage == "hired":
-        session.add(Change(entity=ChangeEntity.VACANCY.value, entity_id=vacancy_id, op=ChangeOp.UPSERT.value))
+        session.add(
+            Change(
+                entity=ChangeEntity.VACANCY.value, entity_id=vacancy_id, op=ChangeOp.UPSERT.value
+            )
+        )
     session.commit()
     return OutcomeOut(
         event_id=record.event_id,

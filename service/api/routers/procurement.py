@@ -87,9 +87,7 @@ def read_contract(contract_id: str, caller: ProcurementDep, session: SessionDep)
     return _contract_out(session, own_contract(session, caller, contract_id))
 
 
-def deadline_status(
-    required: int, made: int, deadline: date, starts_on: date, today: date
-) -> str:
+def deadline_status(required: int, made: int, deadline: date, starts_on: date, today: date) -> str:
     """``met``; ``missed`` after the deadline; ``at_risk`` when behind a straight-line pace."""
     if made >= required:
         return "met"
@@ -101,7 +99,9 @@ def deadline_status(
 
 
 @router.get("/contracts/{contract_id}/ledger")
-def ledger(contract_id: str, caller: ProcurementDep, session: SessionDep, state: StateDep) -> LedgerOut:
+def ledger(
+    contract_id: str, caller: ProcurementDep, session: SessionDep, state: StateDep
+) -> LedgerOut:
     """Hires required and made per employment condition, by target group and job form.
 
     A hire counts toward a condition when the person belonged to one of its target groups on
