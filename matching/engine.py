@@ -752,7 +752,9 @@ class MatchingEngine:
                 if not required[j]:
                     continue
                 skill = int(entries.columns[j])
-                observed = method[j] >= 0
+                # Absent skills read as zeros in every channel (method 0 included): only a
+                # skill with evidence strength was observed.
+                observed = method[j] >= 0 and held[j, PROFILE_STRENGTH] > 0
                 evidence = SkillEvidence(
                     skill=skill,
                     label=str(data.skill_labels[skill]),

@@ -361,5 +361,13 @@ def retrain(
     raise typer.Exit(3)
 
 
+# The service commands live in their own module; registered here so `kohtaanto --help` lists
+# every command in one place.
+from service.cli_service import audit_app, serve  # noqa: E402
+
+app.command()(serve)
+app.add_typer(audit_app, name="audit")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -143,7 +143,7 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
     @app.exception_handler(DomainValidationError)
     async def domain_error(request: Request, error: DomainValidationError) -> JSONResponse:
         return _problem(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             [
                 {
                     "loc": [

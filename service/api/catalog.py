@@ -40,7 +40,7 @@ def municipality_row(state: ServingState, code: str) -> int:
     geography = state.vocab.geography
     if not geography.has_municipality(code):
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=[
                 {
                     "loc": ["query", "municipality"],

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from matching.domain import (
     CoachingAssessment,
+    DomainValidationError,
     JobPreferences,
     Jobseeker,
     LanguageSkill,
@@ -243,6 +244,16 @@ def _assessment_out(session: Session, record: AssessmentRecord) -> AssessmentOut
     )
 
 
+def _observation(index: int, uri: str, level: int, confidence: float) -> SkillObservation:
+    """One observation, its errors named by their place in the body."""
+    try:
+        return SkillObservation(uri, level, confidence)
+    except DomainValidationError as error:
+        raise DomainValidationError(
+            f"observations[{index}].{error.field}", error.value, error.problem
+        ) from error
+
+
 @router.post("/jobseekers/{jobseeker_id}/assessments", status_code=status.HTTP_201_CREATED)
 def create_assessment(
     jobseeker_id: str, body: AssessmentIn, caller: CoachDep, session: SessionDep, state: StateDep
@@ -250,7 +261,7 @@ def create_assessment(
     person = own_jobseeker(session, caller, jobseeker_id)
     if body.assessed_on > state.today:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=[
                 {
                     "loc": ["body", "assessed_on"],
@@ -267,7 +278,8 @@ def create_assessment(
         assessed_on=body.assessed_on,
         method=body.method,
         observations=tuple(
-            SkillObservation(o.skill_uri, o.level, o.confidence) for o in body.observations
+            _observation(i, o.skill_uri, o.level, o.confidence)
+            for i, o in enumerate(body.observations)
         ),
         working_life=tuple(WorkingLifeObservation(w.skill, w.level) for w in body.working_life),
         note=body.note,
@@ -427,7 +439,7 @@ def _job_forms(values: list[str]) -> frozenset[str]:
     bad = [v for v in values if v not in known]
     if bad:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=[
                 {
                     "loc": ["query", "job_form"],
@@ -463,7 +475,7 @@ def propose(
     )
     if consent > datetime.now(UTC):
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=[
                 {
                     "loc": ["body", "consent_given_at"],
@@ -549,7 +561,7 @@ def record_outcome(
     _open_vacancy(session, body.vacancy_id)
     if body.stage.startswith("declined") and body.reason is None:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=[
                 {
                     "loc": ["body", "reason"],

@@ -126,7 +126,7 @@ def read_vacancy(vacancy_id: str, caller: EmployerDep, session: SessionDep) -> V
 
 def _unprocessable(path: list[str], message: str, value: object) -> HTTPException:
     return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_ENTITY,
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
         detail=[{"loc": path, "msg": message, "type": "value_error", "input": value}],
     )
 

@@ -1,0 +1,79 @@
+"""``kohtaanto serve`` and ``kohtaanto audit verify``: running and checking the HTTP service."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from service.settings import get_settings
+
+console = Console()
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="TCP port.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="uvicorn worker processes.")
+    ] = None,
+) -> None:
+    """Run the HTTP API (uvicorn) on the configured database and model registry."""
+    import uvicorn
+
+    from service.storage.database import current_revision, head_revision, make_engine
+
+    settings = get_settings()
+    chosen_host = host or settings.service.host
+    chosen_port = port or settings.service.port
+    chosen_workers = workers or settings.service.workers
+    revision = current_revision(make_engine(settings.database_url))
+    if revision != head_revision():
+        console.print(
+            f"[red]the database {settings.database_url} is at revision {revision}, not "
+            f"{head_revision()}: run `kohtaanto db upgrade` (and `kohtaanto load`) first[/]"
+        )
+        raise typer.Exit(2)
+    # Workers share counters through files, so /metrics on any worker tells the whole story.
+    metrics_dir = tempfile.mkdtemp(prefix="kohtaanto-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    console.print(
+        f"Serving on http://{chosen_host}:{chosen_port} with {chosen_workers} worker(s); "
+        f"database {settings.database_url}"
+    )
+    try:
+        uvicorn.run(
+            "service.api.app:create_app",
+            factory=True,
+            host=chosen_host,
+            port=chosen_port,
+            workers=chosen_workers,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit log's hash chain; exit 1 naming the first entry that was altered."""
+    from service.api.audit import verify_chain
+    from service.storage.database import make_engine, make_session_factory
+
+    sessions = make_session_factory(make_engine(get_settings().database_url))
+    with sessions() as session:
+        report = verify_chain(session)
+    if report.ok:
+        console.print(f"audit log intact: {report.entries} entries, every hash verified")
+        return
+    console.print(
+        f"[red]audit log broken at entry {report.first_bad_seq}: {report.problem} "
+        f"({report.entries} entries before it verified)[/]"
+    )
+    raise typer.Exit(1)
