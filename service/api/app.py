@@ -123,14 +123,14 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > max_body):
             return _problem(
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                status.HTTP_413_CONTENT_TOO_LARGE,
                 f"the body may be at most {max_body} bytes",
             )
         if length is None and request.method in ("POST", "PUT", "PATCH"):
             body = await request.body()  # chunked: read it, bounded
             if len(body) > max_body:
                 return _problem(
-                    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                    status.HTTP_413_CONTENT_TOO_LARGE,
                     f"the body may be at most {max_body} bytes",
                 )
         response = await call_next(request)

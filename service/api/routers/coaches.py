@@ -90,7 +90,7 @@ def _coach_id(session: Session, caller: Caller) -> str:
     return coach
 
 
-def _validated_person(
+def _domain_person(
     body: JobseekerIn, jobseeker_id: str, coach_id: str, org: str, state: ServingState
 ) -> Jobseeker:
     person = Jobseeker(
@@ -114,6 +114,31 @@ def _validated_person(
     )
     check_references(person, catalog_of(state))
     return person
+
+
+#: Domain field paths of :class:`Jobseeker` -> the request body's flat field names.
+_BODY_FIELDS = {
+    "preferences.occupations": "preferred_occupations",
+    "preferences.": "",
+    "work_capacity.": "",
+}
+
+
+def _body_path(field: str) -> str:
+    for domain, body in _BODY_FIELDS.items():
+        if field.startswith(domain):
+            return body + field[len(domain) :]
+    return field
+
+
+def _validated_person(
+    body: JobseekerIn, jobseeker_id: str, coach_id: str, org: str, state: ServingState
+) -> Jobseeker:
+    """The jobseeker as a validated domain object; errors name the request's field."""
+    try:
+        return _domain_person(body, jobseeker_id, coach_id, org, state)
+    except DomainValidationError as error:
+        raise DomainValidationError(_body_path(error.field), error.value, error.problem) from error
 
 
 def _record_change(session: Session, entity: ChangeEntity, entity_id: str, op: ChangeOp) -> None:

@@ -1,0 +1,472 @@
+"""The HTTP API end to end, per audience, on SQLite and on PostgreSQL.
+
+One small generated world is loaded per database backend; each test creates what it changes,
+so the tests do not depend on each other's order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from features.world_store import WorldTables
+from service.api.app import create_app
+from service.api.security import hash_token
+from service.settings import PathSettings, Settings
+from service.storage.database import make_engine, make_session_factory, upgrade_to_head
+from service.storage.tables import User
+from service.storage.world_io import load_world_into_database
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("api")]
+
+SKILL = "http://data.europa.eu/esco/skill/d1ba2b40-8811-4b60-8fc9-0e82b369c887"
+
+
+@dataclass
+class Api:
+    client: TestClient
+    world: WorldTables
+    url: str
+    facts: dict[str, str]
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer token-{who}"}
+
+    def get(self, who: str, path: str, **kwargs: Any) -> Any:
+        return self.client.get(path, headers=self.headers(who), **kwargs)
+
+    def post(self, who: str, path: str, body: Any) -> Any:
+        return self.client.post(path, headers=self.headers(who), json=body)
+
+
+def _facts(world: WorldTables) -> dict[str, str]:
+    """Two organisations of each kind, and objects that belong to the first of each."""
+    seekers = world.jobseekers
+    orgs = seekers["organisation_id"].astype(str).value_counts().index.tolist()
+    mine = seekers[seekers["organisation_id"].astype(str) == orgs[0]]
+    conditioned = world.vacancies[world.vacancies["condition_id"].notna()]
+    vacancy = conditioned.iloc[0]
+    suppliers = world.suppliers.set_index("supplier_id")
+    supplier_org = str(suppliers.loc[vacancy["supplier_id"], "organisation_id"])
+    other_supplier_org = next(
+        str(o) for o in world.suppliers["organisation_id"].astype(str) if o != supplier_org
+    )
+    contract = world.contracts.set_index("contract_id").loc[vacancy["contract_id"]]
+    other_buyer = next(
+        str(b) for b in world.contracts["buyer_id"].astype(str) if b != str(contract["buyer_id"])
+    )
+    return {
+        "org": orgs[0],
+        "other_org": orgs[1],
+        "jobseeker": str(mine["jobseeker_id"].iloc[0]),
+        "supplier_org": supplier_org,
+        "other_supplier_org": other_supplier_org,
+        "vacancy": str(vacancy["vacancy_id"]),
+        "condition": str(vacancy["condition_id"]),
+        "contract": str(vacancy["contract_id"]),
+        "buyer": str(contract["buyer_id"]),
+        "other_buyer": other_buyer,
+        "municipality": str(mine["home_municipality"].iloc[0]),
+    }
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api(
+    request: pytest.FixtureRequest,
+    small_world: WorldTables,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Api]:
+    root = tmp_path_factory.mktemp(f"api-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{root / 'kohtaanto.db'}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    load_world_into_database(small_world, engine)
+    facts = _facts(small_world)
+    users = {
+        "coach": ("coach", facts["org"]),
+        "other-coach": ("coach", facts["other_org"]),
+        "employer": ("employer", facts["supplier_org"]),
+        "other-employer": ("employer", facts["other_supplier_org"]),
+        "procurement": ("procurement", facts["buyer"]),
+        "other-procurement": ("procurement", facts["other_buyer"]),
+        "admin": ("admin", facts["org"]),
+    }
+    with make_session_factory(engine)() as session:
+        for name, (role, org) in users.items():
+            session.add(
+                User(
+                    name=name,
+                    role=role,
+                    organisation_id=org,
+                    token_hash=hash_token(f"token-{name}"),
+                )
+            )
+        session.commit()
+    engine.dispose()
+    settings = Settings(
+        paths=PathSettings(var_dir=root / "var"),
+        database_url=url,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield Api(client, small_world, url, facts)
+
+
+def new_jobseeker(api: Api, who: str = "coach", **changes: Any) -> dict[str, Any]:
+    body = {
+        "first_name": "Aino",
+        "last_name": "Testinen",
+        "email": "aino@example.org",
+        "phone": "+358401234567",
+        "home_municipality": api.facts["municipality"],
+        "birth_year": 1990,
+        "sex": "female",
+        "unemployment_start": "2024-01-15",
+        "languages": [{"language": "fi", "level": "native"}],
+        **changes,
+    }
+    response = api.post(who, "/api/v1/coach/jobseekers", body)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+# ---- coaches --------------------------------------------------------------------------------
+
+
+def test_coach_flow_create_assess_match_erase(api: Api) -> None:
+    person = new_jobseeker(api)
+    pid = person["jobseeker_id"]
+    assert person["organisation_id"] == api.facts["org"]
+    vacancy_skills = api.world.vacancy_skills
+    skills = vacancy_skills[vacancy_skills["vacancy_id"] == api.facts["vacancy"]]
+    assessment = {
+        "assessed_on": "2026-05-04",
+        "method": "work_trial",
+        "observations": [
+            {"skill_uri": str(uri), "level": 4, "confidence": 0.9} for uri in skills["skill_uri"]
+        ],
+    }
+    created = api.post("coach", f"/api/v1/coach/jobseekers/{pid}/assessments", assessment)
+    assert created.status_code == 201, created.text
+    assert len(created.json()["observations"]) == len(skills)
+
+    found = api.get("coach", f"/api/v1/coach/jobseekers/{pid}/matches", params={"k": 5})
+    assert found.status_code == 200, found.text
+    body = found.json()
+    assert body["model_version"]
+    assert 0 < len(body["results"]) <= 5
+    best = body["results"][0]
+    assert best["explanation"]["matched_skills"], best
+    for skill in best["explanation"]["matched_skills"]:
+        assert skill["method"] == "work_trial"
+        assert skill["last_assessed"] == "2026-05-04"
+    for gap in best["explanation"]["skill_gaps"]:
+        assert gap["method"] is None and gap["last_assessed"] is None
+
+    erased = api.client.delete(f"/api/v1/coach/jobseekers/{pid}", headers=api.headers("coach"))
+    assert erased.status_code == 204
+    assert api.get("coach", f"/api/v1/coach/jobseekers/{pid}").status_code == 404
+    gone = api.get("coach", f"/api/v1/coach/jobseekers/{pid}/matches")
+    assert gone.status_code == 404
+
+
+def test_matches_filters_by_job_form_and_distance(api: Api) -> None:
+    jid = api.facts["jobseeker"]
+    only = api.get(
+        "coach",
+        f"/api/v1/coach/jobseekers/{jid}/matches",
+        params={"job_form": "employment", "max_distance_km": 40, "k": 20},
+    )
+    assert only.status_code == 200, only.text
+    for match in only.json()["results"]:
+        assert match["job_form"] == "employment"
+        assert match["explanation"]["distance_km"] <= 40.0 + 1e-6
+
+
+def test_a_proposal_needs_consent_and_reveals_identity_to_the_employer(api: Api) -> None:
+    person = new_jobseeker(api, first_name="Proposed", last_name="Person")
+    pid = person["jobseeker_id"]
+    vacancy = api.facts["vacancy"]
+    missing = api.post(
+        "coach", f"/api/v1/coach/jobseekers/{pid}/proposals", {"vacancy_id": vacancy}
+    )
+    assert missing.status_code == 422
+    assert any(e["loc"][-1] == "consent_given_at" for e in missing.json()["detail"])
+    proposal = {
+        "vacancy_id": vacancy,
+        "consent_given_at": datetime.now(UTC).isoformat(),
+        "consent_method": "written",
+    }
+    made = api.post("coach", f"/api/v1/coach/jobseekers/{pid}/proposals", proposal)
+    assert made.status_code == 201, made.text
+    again = api.post("coach", f"/api/v1/coach/jobseekers/{pid}/proposals", proposal)
+    assert again.status_code == 409
+
+
+def test_feedback_takes_structured_reasons(api: Api) -> None:
+    jid = api.facts["jobseeker"]
+    ok = api.post(
+        "coach",
+        f"/api/v1/coach/jobseekers/{jid}/feedback",
+        {"vacancy_id": api.facts["vacancy"], "reason_code": "commute", "comment": "two buses"},
+    )
+    assert ok.status_code == 201, ok.text
+    bad = api.post(
+        "coach",
+        f"/api/v1/coach/jobseekers/{jid}/feedback",
+        {"vacancy_id": api.facts["vacancy"], "reason_code": "too_far"},
+    )
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "reason_code"]
+
+
+# ---- employers ------------------------------------------------------------------------------
+
+SENSITIVE_FIELDS = ("first_name", "last_name", "email", "phone", "birth_year", "sex")
+
+
+def test_shortlists_never_carry_personal_data(api: Api) -> None:
+    """Plant unique values in many jobseekers; none may surface in an employer response."""
+    vacancy = api.facts["vacancy"]
+    first = api.get("employer", f"/api/v1/employer/vacancies/{vacancy}/shortlist", params={"k": 50})
+    assert first.status_code == 200, first.text
+    listed = [c["candidate"] for c in first.json()["results"]]
+    assert listed, "the vacancy should have candidates"
+    engine = make_engine(api.url)
+    planted: list[str] = []
+    with engine.begin() as connection:
+        ids = connection.execute(text("SELECT jobseeker_id FROM jobseekers")).scalars().all()
+        for i, jid in enumerate(ids):
+            marker = f"PLANTED{i:05d}"
+            planted.append(marker)
+            connection.execute(
+                text(
+                    "UPDATE jobseekers SET first_name = :f, last_name = :l, email = :e, "
+                    "phone = :p WHERE jobseeker_id = :j"
+                ),
+                {
+                    "f": marker + "F",
+                    "l": marker + "L",
+                    "e": f"{marker}@x.fi",
+                    "p": marker,
+                    "j": jid,
+                },
+            )
+    engine.dispose()
+    response = api.get(
+        "employer", f"/api/v1/employer/vacancies/{vacancy}/shortlist", params={"k": 50}
+    )
+    payload = response.text
+    proposed = {c["candidate"] for c in response.json()["results"] if c["proposed"]}
+    unproposed_payload = json.dumps([c for c in response.json()["results"] if not c["proposed"]])
+    assert not any(marker in unproposed_payload for marker in planted)
+    for candidate in response.json()["results"]:
+        assert set(candidate) >= {"candidate", "skills", "distance_band", "accepted_job_forms"}
+        assert "birth_year" not in candidate and "sex" not in candidate
+        assert "eligibility" not in json.dumps(candidate)
+        assert "jobseeker_id" not in candidate
+        if candidate["candidate"] not in proposed:
+            assert candidate["first_name"] is None and candidate["email"] is None
+    # Pseudonyms are not the jobseeker ids.
+    assert not any(jid in payload for jid in ids)
+
+
+def test_pseudonyms_are_stable_per_vacancy(api: Api) -> None:
+    vacancy = api.facts["vacancy"]
+    one = api.get("employer", f"/api/v1/employer/vacancies/{vacancy}/shortlist", params={"k": 5})
+    two = api.get("employer", f"/api/v1/employer/vacancies/{vacancy}/shortlist", params={"k": 5})
+    assert {c["candidate"] for c in one.json()["results"]} == {
+        c["candidate"] for c in two.json()["results"]
+    }
+
+
+def test_the_employer_records_a_hire_that_the_ledger_counts(api: Api) -> None:
+    person = new_jobseeker(api, unemployment_start="2020-01-01", first_name="Hired")
+    pid = person["jobseeker_id"]
+    vacancy = api.facts["vacancy"]
+    proposal = {
+        "vacancy_id": vacancy,
+        "consent_given_at": datetime.now(UTC).isoformat(),
+        "consent_method": "electronic",
+    }
+    assert (
+        api.post("coach", f"/api/v1/coach/jobseekers/{pid}/proposals", proposal).status_code == 201
+    )
+    before = api.get("procurement", f"/api/v1/procurement/contracts/{api.facts['contract']}/ledger")
+    assert before.status_code == 200, before.text
+    made_before = {line["condition_id"]: line["hires_made"] for line in before.json()["lines"]}
+
+    shortlist = api.get(
+        "employer", f"/api/v1/employer/vacancies/{vacancy}/shortlist", params={"k": 100}
+    )
+    from service.api.security import pseudonym
+
+    state = api.client.app.state.serving  # type: ignore[attr-defined]
+    name = pseudonym(state.pseudonym_key, vacancy, pid)
+    shown = [c for c in shortlist.json()["results"] if c["candidate"] == name]
+    if shown:  # identity is revealed only because of the consented proposal
+        assert shown[0]["proposed"] and shown[0]["first_name"] == "Hired"
+    stranger = api.post(
+        "employer",
+        f"/api/v1/employer/vacancies/{vacancy}/outcomes",
+        {"candidate": "C-000000000000", "stage": "hired", "occurred_at": "2026-10-01T09:00:00Z"},
+    )
+    assert stranger.status_code == 422
+    hired = api.post(
+        "employer",
+        f"/api/v1/employer/vacancies/{vacancy}/outcomes",
+        {"candidate": name, "stage": "hired", "occurred_at": "2026-10-01T09:00:00Z"},
+    )
+    assert hired.status_code == 201, hired.text
+    after = api.get("procurement", f"/api/v1/procurement/contracts/{api.facts['contract']}/ledger")
+    line = next(x for x in after.json()["lines"] if x["condition_id"] == api.facts["condition"])
+    assert line["hires_made"] + line["hires_not_counted"] == made_before[api.facts["condition"]] + 1
+
+
+# ---- ownership ------------------------------------------------------------------------------
+
+
+def _routes(api: Api) -> list[tuple[str, str, str, str | None]]:
+    """(method, path, owner, body-kind) of every object route."""
+    f = api.facts
+    return [
+        ("GET", f"/api/v1/coach/jobseekers/{f['jobseeker']}", "coach", None),
+        ("GET", f"/api/v1/coach/jobseekers/{f['jobseeker']}/matches", "coach", None),
+        ("GET", f"/api/v1/coach/jobseekers/{f['jobseeker']}/assessments", "coach", None),
+        ("GET", f"/api/v1/coach/jobseekers/{f['jobseeker']}/proposals", "coach", None),
+        ("DELETE", f"/api/v1/coach/jobseekers/{f['jobseeker']}", "coach", None),
+        ("GET", f"/api/v1/employer/vacancies/{f['vacancy']}", "employer", None),
+        ("GET", f"/api/v1/employer/vacancies/{f['vacancy']}/shortlist", "employer", None),
+        ("GET", f"/api/v1/procurement/contracts/{f['contract']}", "procurement", None),
+        ("GET", f"/api/v1/procurement/contracts/{f['contract']}/ledger", "procurement", None),
+        ("GET", "/api/v1/admin/model", "admin", None),
+        ("GET", "/api/v1/admin/audit", "admin", None),
+    ]
+
+
+def test_every_foreign_access_is_refused(api: Api) -> None:
+    callers = ["coach", "other-coach", "employer", "other-employer", "procurement"]
+    callers += ["other-procurement", "admin"]
+    for method, path, owner, _ in _routes(api):
+        for caller in callers:
+            if caller == owner:
+                continue
+            response = api.client.request(method, path, headers=api.headers(caller))
+            role = caller.removeprefix("other-")
+            expected = 404 if role == owner else 403
+            assert response.status_code == expected, (method, path, caller, response.text)
+        anonymous = api.client.request(method, path)
+        assert anonymous.status_code == 401
+        forged = api.client.request(method, path, headers={"Authorization": "Bearer nope"})
+        assert forged.status_code == 401
+
+
+def test_lists_show_only_the_callers_objects(api: Api) -> None:
+    people = api.get("coach", "/api/v1/coach/jobseekers", params={"limit": 500}).json()
+    assert people and {p["organisation_id"] for p in people} == {api.facts["org"]}
+    contracts = api.get("procurement", "/api/v1/procurement/contracts").json()
+    assert contracts and {c["buyer_id"] for c in contracts} == {api.facts["buyer"]}
+
+
+# ---- bad input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "value"),
+    [
+        ({"home_municipality": "9999"}, "home_municipality", "9999"),
+        ({"first_name": "A\x00B"}, "first_name", None),
+        ({"birth_year": 10**30}, "birth_year", None),
+        (
+            {
+                "preferred_occupations": [
+                    "http://data.europa.eu/esco/occupation/"
+                    + "0" * 8
+                    + "-0000-0000-0000-000000000000"
+                ]
+            },
+            "preferred_occupations",
+            None,
+        ),
+        ({"unknown_field": 1}, "unknown_field", None),
+    ],
+)
+def test_bad_jobseekers_are_422_with_the_field_and_nothing_is_stored(
+    api: Api, changes: dict[str, Any], field: str, value: str | None
+) -> None:
+    before = len(api.get("coach", "/api/v1/coach/jobseekers", params={"limit": 500}).json())
+    body = {"first_name": "X", "last_name": "Y", "home_municipality": api.facts["municipality"]}
+    body |= {"birth_year": 1980, **changes}
+    response = api.post("coach", "/api/v1/coach/jobseekers", body)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert any(field in [str(p) for p in e["loc"]] for e in detail), detail
+    if value is not None:
+        assert any(e.get("input") == value for e in detail), detail
+    after = len(api.get("coach", "/api/v1/coach/jobseekers", params={"limit": 500}).json())
+    assert after == before
+
+
+def test_oversized_and_malformed_bodies_are_refused(api: Api) -> None:
+    huge = api.client.post(
+        "/api/v1/coach/jobseekers",
+        headers={**api.headers("coach"), "Content-Type": "application/json"},
+        content=b'{"note": "' + b"x" * 2_000_000 + b'"}',
+    )
+    assert huge.status_code == 413
+    broken = api.client.post(
+        "/api/v1/coach/jobseekers",
+        headers={**api.headers("coach"), "Content-Type": "application/json"},
+        content=b'{"first_name": ',
+    )
+    assert broken.status_code == 422
+    numbers = api.get(
+        "coach", f"/api/v1/coach/jobseekers/{api.facts['jobseeker']}/matches", params={"k": 10**40}
+    )
+    assert numbers.status_code == 422
+    town = api.get(
+        "coach",
+        f"/api/v1/coach/jobseekers/{api.facts['jobseeker']}/matches",
+        params={"municipality": "9999"},
+    )
+    assert town.status_code == 422
+    assert town.json()["detail"][0]["input"] == "9999"
+
+
+# ---- audit, health ----------------------------------------------------------------------------
+
+
+def test_every_matches_and_shortlist_response_is_audited_in_a_chain(api: Api) -> None:
+    before = api.get("admin", "/api/v1/admin/audit", params={"limit": 1000}).json()
+    jid = api.facts["jobseeker"]
+    served = api.get("coach", f"/api/v1/coach/jobseekers/{jid}/matches", params={"k": 3}).json()
+    after = api.get(
+        "admin", "/api/v1/admin/audit", params={"after": before[-1]["seq"] if before else 0}
+    ).json()
+    entry = after[-1]
+    assert entry["route"] == "coach.matches"
+    assert entry["query"]["jobseeker_id"] == jid
+    assert entry["model_version"] == served["model_version"]
+    assert [r[0] for r in entry["results"]] == [m["vacancy_id"] for m in served["results"]]
+    verified = api.get("admin", "/api/v1/admin/audit/verify").json()
+    assert verified["ok"] and verified["entries"] >= len(before) + 1
+
+
+def test_health_readiness_and_metrics(api: Api) -> None:
+    assert api.client.get("/healthz").json() == {"status": "alive"}
+    ready = api.client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    api.get("coach", f"/api/v1/coach/jobseekers/{api.facts['jobseeker']}")
+    metrics = api.client.get("/metrics").text
+    assert "kohtaanto_http_requests_total" in metrics
+    assert 'route="/api/v1/coach/jobseekers/{jobseeker_id}"' in metrics
