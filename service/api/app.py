@@ -97,12 +97,13 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if state is None:
+        # A state set before start-up (tests sharing one engine) is used as it is.
+        built = getattr(app.state, "serving", None) is None
+        if built:
             app.state.serving = build_state(settings)
-        else:
-            app.state.serving = state
         yield
-        app.state.serving.db.dispose()
+        if built:
+            app.state.serving.db.dispose()
 
     app = FastAPI(
         title="Kohtaanto",
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
         ),
         lifespan=lifespan,
     )
+    app.state.serving = state
     max_body = settings.service.max_body_bytes
 
     @app.middleware("http")

@@ -353,3 +353,25 @@ class AuditVerifyOut(BaseModel):
     ok: bool
     first_bad_seq: int | None
     problem: str | None
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    """An error: ``detail`` is a sentence, or for 422 a list of ``{loc, msg, type, input}``."""
+
+    detail: str | list[dict[str, object]]
+
+
+#: Documented on every router so clients (and schema checks) know every status they may see.
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"model": Problem, "description": "The body could not be parsed (not JSON)."},
+    401: {"model": Problem, "description": "No, unknown or disabled bearer token."},
+    403: {"model": Problem, "description": "The route is for another role."},
+    404: {"model": Problem, "description": "No such object in the caller's organisation."},
+    409: {"model": Problem, "description": "The change conflicts with stored data."},
+    413: {"model": Problem, "description": "The request body is too large."},
+    422: {"model": Problem, "description": "A field is malformed or names unknown reference data."},
+    503: {"model": Problem, "description": "The database is unavailable."},
+}

@@ -6,17 +6,18 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi.responses import PlainTextResponse
 from sqlalchemy import select, text
 
 from service.api import audit
 from service.api.deps import AdminDep, SessionDep, StateDep
 from service.api.metrics import render_metrics
-from service.api.schemas import AuditEntryOut, AuditVerifyOut, ModelStatusOut
+from service.api.schemas import ERROR_RESPONSES, AuditEntryOut, AuditVerifyOut, ModelStatusOut
 from service.storage.tables import AuditLogEntry
 from training.registry import RegistryError
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
-probes = APIRouter(tags=["operations"])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=ERROR_RESPONSES)
+probes = APIRouter(tags=["operations"], responses={503: ERROR_RESPONSES[503]})
 
 
 def _status(state: StateDep) -> ModelStatusOut:
@@ -101,7 +102,11 @@ def readyz(session: SessionDep, state: StateDep, response: Response) -> dict[str
     return {"status": "ready", "model": state.model_version}
 
 
-@probes.get("/metrics")
+@probes.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
+)
 def metrics() -> Response:
     body, content_type = render_metrics()
     return Response(content=body, media_type=content_type)

@@ -28,6 +28,7 @@ from service.api.deps import CoachDep, SessionDep, StateDep
 from service.api.explain import explanation_out
 from service.api.runtime import ServingState
 from service.api.schemas import (
+    ERROR_RESPONSES,
     AssessmentIn,
     AssessmentOut,
     FeedbackIn,
@@ -59,7 +60,7 @@ from service.storage.tables import (
     WorkingLifeObservationRecord,
 )
 
-router = APIRouter(prefix="/api/v1/coach", tags=["coaches"])
+router = APIRouter(prefix="/api/v1/coach", tags=["coaches"], responses=ERROR_RESPONSES)
 
 
 def _new_id(prefix: str) -> str:

@@ -27,6 +27,7 @@ from service.api import audit
 from service.api.catalog import catalog_of
 from service.api.deps import EmployerDep, SessionDep, StateDep
 from service.api.schemas import (
+    ERROR_RESPONSES,
     CandidateOut,
     CandidateSkillOut,
     EmployerOutcomeIn,
@@ -51,7 +52,7 @@ from service.storage.tables import (
     VacancySkillRecord,
 )
 
-router = APIRouter(prefix="/api/v1/employer", tags=["employers"])
+router = APIRouter(prefix="/api/v1/employer", tags=["employers"], responses=ERROR_RESPONSES)
 
 #: Distance bands instead of kilometres: enough to judge a commute, too coarse to locate.
 DISTANCE_BANDS = ((5.0, "under 5 km"), (15.0, "5-15 km"), (30.0, "15-30 km"), (60.0, "30-60 km"))

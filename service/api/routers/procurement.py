@@ -14,7 +14,7 @@ from features.world_store import SCHEMAS, condition_from_row, jobseeker_from_row
 from matching.eligibility import eligibility
 from service.api.deps import ProcurementDep, SessionDep, StateDep
 from service.api.runtime import record_dict
-from service.api.schemas import ConditionOut, ContractOut, LedgerLine, LedgerOut
+from service.api.schemas import ERROR_RESPONSES, ConditionOut, ContractOut, LedgerLine, LedgerOut
 from service.api.security import Caller, not_found
 from service.storage.tables import (
     ContractRecord,
@@ -24,7 +24,7 @@ from service.storage.tables import (
     VacancyRecord,
 )
 
-router = APIRouter(prefix="/api/v1/procurement", tags=["procurement"])
+router = APIRouter(prefix="/api/v1/procurement", tags=["procurement"], responses=ERROR_RESPONSES)
 
 
 def own_contract(session: Session, caller: Caller, contract_id: str) -> ContractRecord:
