@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from service.cli_storage import register as register_storage_commands
 from service.settings import get_settings
 
 if TYPE_CHECKING:
@@ -324,6 +325,8 @@ def retrain(
         console.print(f"  - {reason}")
     raise typer.Exit(3)
 
+
+register_storage_commands(app)  # db, load, users (service/cli_storage.py)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
