@@ -9,7 +9,7 @@ DEMO_SEEKERS   ?= 20000
 DEMO_VACANCIES ?= 6000
 DEMO_SEED      ?= 7
 
-.PHONY: run test lint typecheck install demo-world lock bench clean
+.PHONY: run test lint typecheck postgres install demo-world lock bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,11 @@ typecheck: $(STAMP)
 	# Migration files are named 0001_... (not importable), so `packages` skips them.
 	$(BIN)/mypy service/storage/migrations/versions
 
-test: lint typecheck
+# The storage tests run on SQLite and PostgreSQL; this starts a local server when none answers.
+postgres:
+	scripts/ensure-postgres.sh
+
+test: lint typecheck postgres
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 # Regenerate the pinned constraints after changing dependencies in pyproject.toml.

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from service.cli_storage import register as register_storage_commands
 from service.settings import get_settings
 
 if TYPE_CHECKING:
@@ -368,6 +369,7 @@ from service.cli_service import audit_app, serve  # noqa: E402
 app.command()(serve)
 app.add_typer(audit_app, name="audit")
 
+register_storage_commands(app)  # db, load, users (service/cli_storage.py)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,14 +1,21 @@
-"""Shared fixtures: the real reference data, loaded once per test process."""
+"""Shared fixtures: reference data and small worlds, loaded once per test process, and databases."""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from features.geography import Geography, load_geography
 from features.taxonomy import Taxonomy, load_taxonomy
 from features.world_store import WorldTables, load_world
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +42,110 @@ def small_world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def small_world(small_world_dir: Path) -> WorldTables:
     return load_world(small_world_dir)
+
+
+# --------------------------------------------------------------------------------------------
+# Databases: every storage test runs on SQLite and on PostgreSQL
+# --------------------------------------------------------------------------------------------
+
+POSTGRES_URL_ENV = "KOHTAANTO_TEST_POSTGRES_URL"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """The PostgreSQL server the tests create their databases on; fails when unreachable.
+
+    A missing server is a failure, not a skip: the service runs on PostgreSQL, so a green
+    suite must have tested it (``scripts/ensure-postgres.sh`` starts one).
+    """
+    from sqlalchemy import text
+
+    from service.storage.database import make_engine
+
+    url = os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL)
+    engine = make_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {url} ({type(error).__name__}: {error}). "
+            f"Run scripts/ensure-postgres.sh or point {POSTGRES_URL_ENV} at a server.",
+            pytrace=False,
+        )
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database of its own for this test module (and xdist worker), dropped afterwards."""
+    from sqlalchemy import text
+
+    from service.storage.database import make_engine, normalise_url
+
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    name = f"kohtaanto_test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield normalise_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty, unmigrated database: a new SQLite file or a wiped PostgreSQL one.
+
+    PostgreSQL tests share their module's database and start from an empty ``public``
+    schema, which takes milliseconds where creating a database per test would not.
+    """
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kohtaanto.db'}"
+    from sqlalchemy import text
+
+    from service.storage.database import make_engine
+
+    url: str = request.getfixturevalue("postgres_database")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture
+def migrated_engine(database_url: str) -> Iterator[Engine]:
+    """An engine on :func:`database_url` after ``upgrade_to_head``; disposed afterwards."""
+    from service.storage.database import make_engine, upgrade_to_head
+
+    engine = make_engine(database_url)
+    upgrade_to_head(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def tiny_world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 300-jobseeker, 100-vacancy world: big enough to match on, quick to load."""
+    from training.synthetic import WorldConfig, generate_world
+
+    out = tmp_path_factory.mktemp("tiny_world")
+    generate_world(WorldConfig(seekers=300, vacancies=100, seed=3), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tiny_world_dir: Path) -> WorldTables:
+    return load_world(tiny_world_dir)

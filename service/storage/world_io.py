@@ -129,6 +129,7 @@ def load_world_into_database(
     dialect = engine.dialect.name
     if dialect not in ("sqlite", "postgresql"):
         raise NotImplementedError(f"bulk loading supports SQLite and PostgreSQL, not {dialect}")
+    driver_error: type[Exception] = engine.dialect.loaded_dbapi.Error
     rows: dict[str, int] = {}
     seconds: dict[str, float] = {}
     started = time.perf_counter()
@@ -144,8 +145,8 @@ def load_world_into_database(
             frame = world.table(name)
             try:
                 _copy_table(connection, name, frame, chunk_rows, progress)
-            except DBAPIError as error:
-                raise WorldLoadError(f"loading {name} failed: {error.orig}") from error
+            except driver_error as error:  # the copy runs on the driver's own cursor
+                raise WorldLoadError(f"loading {name} failed: {error}") from error
             rows[name] = len(frame)
             seconds[name] = time.perf_counter() - table_started
             logger.info("loaded %s: %d rows in %.2f s", name, len(frame), seconds[name])

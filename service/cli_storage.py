@@ -1,0 +1,268 @@
+"""``kohtaanto db``, ``kohtaanto load`` and ``kohtaanto users``: the service database.
+
+Registered on the main command by :func:`register`. Heavy imports (SQLAlchemy, the storage
+package, reference data) happen inside the commands so ``kohtaanto --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from service.settings import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from service.storage.csv_import import CsvFiles
+
+console = Console()
+
+db_app = typer.Typer(
+    name="db", help="The service database: schema migrations.", no_args_is_help=True
+)
+users_app = typer.Typer(
+    name="users", help="API users and their bearer tokens.", no_args_is_help=True
+)
+
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL; default: the settings' database_url (KOHTAANTO_DATABASE_URL).",
+    ),
+]
+
+
+def _csv_option(what: str) -> typer.models.OptionInfo:
+    return typer.Option(exists=True, dir_okay=False, readable=True, help=f"CSV file of {what}.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the storage commands to the ``kohtaanto`` command."""
+    app.add_typer(db_app, name="db")
+    app.add_typer(users_app, name="users")
+    app.command("load")(load)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    console.print(f"[red]{message}[/]", soft_wrap=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def _url(database_url: str | None) -> str:
+    return database_url or get_settings().database_url
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _migrated_engine(database_url: str | None) -> Engine:
+    """An engine on a database at the newest migration; exits 2 otherwise."""
+    from sqlalchemy.exc import OperationalError
+
+    from service.storage.database import current_revision, head_revision, make_engine
+
+    url = _url(database_url)
+    engine = make_engine(url)
+    try:
+        revision = current_revision(engine)
+    except OperationalError as error:
+        _fail(f"cannot open the database {_shown(url)}: {error.orig}")
+    if revision != head_revision():
+        engine.dispose()
+        _fail(
+            f"the database {_shown(url)} is at revision {revision or 'none'}, not "
+            f"{head_revision()}: run `kohtaanto db upgrade` first"
+        )
+    return engine
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrlOption = None) -> None:
+    """Create or migrate the database schema to the newest revision."""
+    from sqlalchemy.exc import OperationalError
+
+    from service.storage.database import current_revision, make_engine, upgrade_to_head
+
+    url = _url(database_url)
+    engine = make_engine(url)
+    try:
+        before = current_revision(engine)
+        upgrade_to_head(engine)
+        after = current_revision(engine)
+    except OperationalError as error:
+        _fail(f"cannot migrate the database {_shown(url)}: {error.orig}")
+    finally:
+        engine.dispose()
+    console.print(
+        f"Database {_shown(url)} is at revision [bold]{after}[/] (was {before or 'none'}).",
+        soft_wrap=True,
+    )
+
+
+def load(
+    world: Annotated[
+        Path | None, typer.Option(help="A folder written by `kohtaanto generate`.")
+    ] = None,
+    jobseekers: Annotated[Path | None, _csv_option("jobseekers")] = None,
+    assessments: Annotated[Path | None, _csv_option("coaching assessments")] = None,
+    skill_observations: Annotated[Path | None, _csv_option("assessed skills")] = None,
+    vacancies: Annotated[Path | None, _csv_option("vacancies")] = None,
+    vacancy_skills: Annotated[Path | None, _csv_option("vacancies' skills")] = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Load a generated world, or import CSV files (docs/csv-import.md), into the database.
+
+    A world goes into an empty database, in one transaction.
+    CSV rows are all checked first; problems are printed as file:line: field: message,
+    nothing is imported and the exit status is 2.
+    """
+    csv_given = any(
+        path is not None
+        for path in (jobseekers, assessments, skill_observations, vacancies, vacancy_skills)
+    )
+    if (world is None) == (not csv_given):
+        _fail("give either --world DIR or CSV files (--jobseekers, --vacancies, ...), not both")
+    engine = _migrated_engine(database_url)
+    try:
+        if world is not None:
+            _load_world(world, engine)
+        else:
+            from service.storage.csv_import import CsvFiles as Files
+
+            _import_csv(
+                Files(jobseekers, assessments, skill_observations, vacancies, vacancy_skills),
+                engine,
+            )
+    finally:
+        engine.dispose()
+
+
+def _load_world(folder: Path, engine: Engine) -> None:
+    from features.world_store import TABLES, load_world
+    from service.storage.world_io import (
+        DatabaseNotEmptyError,
+        WorldLoadError,
+        load_world_into_database,
+    )
+
+    started = time.perf_counter()
+    try:
+        with console.status(f"Reading {folder}..."):
+            world = load_world(folder)
+    except FileNotFoundError as error:
+        _fail(str(error))
+    total = sum(len(world.table(name)) for name in TABLES)
+    with Progress(
+        TextColumn("[bold]{task.description:<26}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("loading", total=total)
+        loaded_before: dict[str, int] = {}
+
+        def on_progress(table: str, done: int, _table_total: int) -> None:
+            loaded_before[table] = done
+            progress.update(task, description=table, completed=sum(loaded_before.values()))
+
+        try:
+            report = load_world_into_database(world, engine, on_progress)
+        except (DatabaseNotEmptyError, WorldLoadError) as error:
+            progress.stop()
+            _fail(str(error))
+        progress.update(task, description="done", completed=total)
+    elapsed = time.perf_counter() - started
+    console.print(
+        f"Loaded {report.total_rows:,} rows into {engine.url.render_as_string(hide_password=True)} "
+        f"in {report.total_seconds:.1f} s ({elapsed:.1f} s with reading the world); "
+        f"as_of {world.as_of.isoformat()}.",
+        soft_wrap=True,
+    )
+
+
+def _import_csv(files: CsvFiles, engine: Engine) -> None:
+    from features.geography import load_geography
+    from features.taxonomy import load_taxonomy
+    from service.storage.csv_import import CsvImportError, import_csv
+
+    settings = get_settings()
+    with console.status("Reading the ESCO taxonomy and municipalities..."):
+        taxonomy = load_taxonomy(settings.paths.data_dir, settings.paths.cache_dir)
+        geography = load_geography(settings.paths.data_dir, settings.paths.cache_dir)
+    try:
+        result = import_csv(engine, files, taxonomy, geography)
+    except CsvImportError as error:
+        for problem in error.problems:
+            console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        _fail(f"{len(error.problems)} problem(s); nothing was imported.")
+    console.print(f"Imported {result.summary()}.", soft_wrap=True, highlight=False)
+
+
+@users_app.command("create")
+def users_create(
+    role: Annotated[str, typer.Option(help="coach, employer, procurement or admin.")],
+    org: Annotated[str, typer.Option(help="The user's organisation_id (must exist).")],
+    name: Annotated[str, typer.Option(help="The user's name.")],
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Create a user and print their bearer token (once: only its hash is stored)."""
+    from service.storage.database import make_session_factory
+    from service.storage.users import create_user
+
+    engine = _migrated_engine(database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            created = create_user(session, name=name, role=role, organisation_id=org)
+            user_id = created.user.user_id
+    except ValueError as error:
+        _fail(str(error))
+    finally:
+        engine.dispose()
+    console.print(
+        f"Created user {user_id} ({name}, {role}, {org}). Their token, shown only now:",
+        soft_wrap=True,
+        highlight=False,
+    )
+    console.print(created.token, markup=False, highlight=False, soft_wrap=True)
+
+
+@users_app.command("list")
+def users_list(database_url: DatabaseUrlOption = None) -> None:
+    """List the users (never their tokens)."""
+    from service.storage.database import make_session_factory
+    from service.storage.users import list_users
+
+    engine = _migrated_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            users = list_users(session)
+    finally:
+        engine.dispose()
+    if not users:
+        console.print("No users yet: `kohtaanto users create --role ... --org ... --name ...`.")
+        return
+    table = Table(title="Users")
+    for column in ("Id", "Name", "Role", "Organisation", "Active", "Created (UTC)"):
+        table.add_column(column, no_wrap=column != "Name")
+    for user in users:
+        table.add_row(
+            str(user.user_id),
+            user.name,
+            user.role,
+            user.organisation_id,
+            "yes" if user.active else "no",
+            f"{user.created_at:%Y-%m-%d %H:%M}",
+        )
+    console.print(table)
