@@ -23,7 +23,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from features.geography import load_geography
 from features.matching_data import Vocabularies
@@ -77,6 +77,7 @@ def build_state(settings: Settings) -> ServingState:
         vocab=Vocabularies.build(taxonomy, geography),
         db=db,
         sessions=sessions,
+        write_sessions=make_session_factory(db, writer=True),
         registry=ModelRegistry(settings.paths.var_dir / "models"),
         today=settings.service.today or world.as_of,
         model_check_seconds=settings.service.model_check_seconds,
@@ -162,6 +163,13 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
     @app.exception_handler(IntegrityError)
     async def conflict(request: Request, error: IntegrityError) -> JSONResponse:
         return _problem(status.HTTP_409_CONFLICT, "the change conflicts with stored data")
+
+    @app.exception_handler(DataError)
+    async def out_of_range(request: Request, error: DataError) -> JSONResponse:
+        # A value the schema let through but the database column cannot hold.
+        return _problem(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "a value is out of the range the field allows"
+        )
 
     @app.exception_handler(OperationalError)
     async def unavailable(request: Request, error: OperationalError) -> JSONResponse:

@@ -26,7 +26,7 @@ from service.storage.tables import AuditLogEntry
 
 GENESIS = "0" * 64
 #: Any fixed 64-bit key; serialises appends across processes on PostgreSQL.
-_ADVISORY_LOCK_KEY = 0x6B6F6874  # "koht"
+_ADVISORY_LOCK_KEY = 0x6B6F6875  # not the change feed's key: the two never wait on each other
 
 
 def canonical(value: Any) -> str:

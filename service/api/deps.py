@@ -22,9 +22,15 @@ def get_state(request: Request) -> ServingState:
     return state
 
 
-def get_session(state: Annotated[ServingState, Depends(get_state)]) -> Iterator[Session]:
-    """One session per request; routes commit their one transaction, anything else rolls back."""
-    with state.sessions() as session:
+def get_session(
+    request: Request, state: Annotated[ServingState, Depends(get_state)]
+) -> Iterator[Session]:
+    """One session per request; routes commit their one transaction, anything else rolls back.
+
+    Requests that change data take a writer session; reads (GET) do not queue behind writes.
+    """
+    factory = state.sessions if request.method in ("GET", "HEAD") else state.write_sessions
+    with factory() as session:
         try:
             yield session
         finally:

@@ -78,6 +78,8 @@ class ServingState:
     vocab: Vocabularies
     db: Engine
     sessions: sessionmaker[Session]
+    #: Sessions for requests that write (SQLite: BEGIN IMMEDIATE, see storage.database).
+    write_sessions: sessionmaker[Session]
     registry: ModelRegistry
     today: date
     model_check_seconds: float = 1.0

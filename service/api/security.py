@@ -17,20 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 
 from fastapi import HTTPException, status
 
 from service.storage.tables import Role
+from service.storage.users import hash_token, new_token
 
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+__all__ = ["Caller", "hash_token", "new_token", "not_found", "pseudonym", "unauthorised"]
 
 
 @dataclass(frozen=True)

@@ -77,12 +77,21 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # ``execution_options(sqlite_begin="IMMEDIATE")`` takes the write lock up front: a
+        # deferred transaction that reads and then writes cannot wait for the lock (SQLite
+        # answers "database is locked" at once), an immediate one waits for busy_timeout.
+        mode = connection.get_execution_options().get("sqlite_begin", "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit (API responses read them)."""
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, writer: bool = False) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (API responses read them).
+
+    ``writer`` sessions begin SQLite transactions IMMEDIATE (see ``_configure_sqlite``), so
+    concurrent writers queue instead of failing; elsewhere the option is ignored.
+    """
+    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if writer else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -60,9 +60,9 @@ def rollback_model(caller: AdminDep, state: StateDep) -> ModelStatusOut:
 def audit_entries(
     caller: AdminDep,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    user_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    user_id: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     route: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[AuditEntryOut]:
     query = select(AuditLogEntry).where(AuditLogEntry.seq > after)

@@ -45,9 +45,9 @@ from service.api.schemas import (
     WorkingLifeIn,
 )
 from service.api.security import Caller, not_found
+from service.storage.changes import record_changes
 from service.storage.tables import (
     AssessmentRecord,
-    Change,
     ChangeEntity,
     ChangeOp,
     CoachRecord,
@@ -143,7 +143,9 @@ def _validated_person(
 
 
 def _record_change(session: Session, entity: ChangeEntity, entity_id: str, op: ChangeOp) -> None:
-    session.add(Change(entity=entity.value, entity_id=entity_id, op=op.value))
+    """Tell every worker's engine, in this request's transaction (see storage.changes)."""
+    session.flush()
+    record_changes(session.connection(), entity, [entity_id], op)
 
 
 def _jobseeker_out(record: JobseekerRecord) -> JobseekerOut:
@@ -428,27 +430,29 @@ def matches(
         )
         for m in found.results
     ]
-    audit.append(
-        session,
-        user_id=caller.user_id,
-        role=caller.role.value,
-        organisation_id=caller.organisation_id,
-        route="coach.matches",
-        query={
-            "jobseeker_id": jobseeker_id,
-            "k": k,
-            "municipality": municipality,
-            "max_distance_km": max_distance_km,
-            "job_form": job_form,
-            "on": str(state.today),
-        },
-        model_version=found.model_version,
-        results=[[m.vacancy_id, round(m.score, 6)] for m in found.results],
-        explanation_digest=audit.explanation_digest(
-            r.explanation.model_dump(mode="json") for r in results
-        ),
-    )
-    session.commit()
+    # The audit entry is this read's only write: a short writer transaction of its own.
+    with state.write_sessions() as writer:
+        audit.append(
+            writer,
+            user_id=caller.user_id,
+            role=caller.role.value,
+            organisation_id=caller.organisation_id,
+            route="coach.matches",
+            query={
+                "jobseeker_id": jobseeker_id,
+                "k": k,
+                "municipality": municipality,
+                "max_distance_km": max_distance_km,
+                "job_form": job_form,
+                "on": str(state.today),
+            },
+            model_version=found.model_version,
+            results=[[m.vacancy_id, round(m.score, 6)] for m in found.results],
+            explanation_digest=audit.explanation_digest(
+                r.explanation.model_dump(mode="json") for r in results
+            ),
+        )
+        writer.commit()
     return MatchesOut(
         jobseeker_id=jobseeker_id,
         on=found.on,

@@ -38,10 +38,9 @@ from service.api.schemas import (
     VacancySkillIn,
 )
 from service.api.security import Caller, not_found, pseudonym
+from service.storage.changes import record_changes
 from service.storage.tables import (
-    Change,
     ChangeEntity,
-    ChangeOp,
     ContractRecord,
     EmploymentConditionRecord,
     JobseekerRecord,
@@ -199,9 +198,8 @@ def create_vacancy(
                 min_level=s.min_level,
             )
         )
-    session.add(
-        Change(entity=ChangeEntity.VACANCY.value, entity_id=vacancy_id, op=ChangeOp.UPSERT.value)
-    )
+    session.flush()
+    record_changes(session.connection(), ChangeEntity.VACANCY, [vacancy_id])
     session.commit()
     return _vacancy_out(session, record)
 
@@ -266,18 +264,20 @@ def shortlist(
                 phone=person.phone if proposed and person else None,
             )
         )
-    audit.append(
-        session,
-        user_id=caller.user_id,
-        role=caller.role.value,
-        organisation_id=caller.organisation_id,
-        route="employer.shortlist",
-        query={"vacancy_id": vacancy_id, "k": k, "on": str(state.today)},
-        model_version=found.model_version,
-        results=[[m.jobseeker_id, round(m.score, 6)] for m in found.results],
-        explanation_digest=audit.explanation_digest(r.model_dump(mode="json") for r in results),
-    )
-    session.commit()
+    # The audit entry is this read's only write: a short writer transaction of its own.
+    with state.write_sessions() as writer:
+        audit.append(
+            writer,
+            user_id=caller.user_id,
+            role=caller.role.value,
+            organisation_id=caller.organisation_id,
+            route="employer.shortlist",
+            query={"vacancy_id": vacancy_id, "k": k, "on": str(state.today)},
+            model_version=found.model_version,
+            results=[[m.jobseeker_id, round(m.score, 6)] for m in found.results],
+            explanation_digest=audit.explanation_digest(r.model_dump(mode="json") for r in results),
+        )
+        writer.commit()
     return ShortlistOut(
         vacancy_id=vacancy_id,
         on=found.on,
@@ -321,11 +321,8 @@ def record_outcome(
     )
     session.add(record)
     if body.stage == "hired":
-        session.add(
-            Change(
-                entity=ChangeEntity.VACANCY.value, entity_id=vacancy_id, op=ChangeOp.UPSERT.value
-            )
-        )
+        session.flush()
+        record_changes(session.connection(), ChangeEntity.VACANCY, [vacancy_id])
     session.commit()
     return OutcomeOut(
         event_id=record.event_id,
