@@ -26,8 +26,11 @@ $(DEMO)/world.json: $(STAMP)
 
 demo-world: $(DEMO)/world.json
 
+# Prints demo matches, prepares the service (database, first model, demo tokens) and serves
+# on http://127.0.0.1:8000 until Ctrl-C.
 run: $(DEMO)/world.json
 	$(BIN)/kohtaanto demo --world $(DEMO)
+	$(BIN)/kohtaanto serve --demo-world $(DEMO)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

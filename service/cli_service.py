@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,6 +23,13 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(min=1, max=64, help="uvicorn worker processes.")
     ] = None,
+    demo_world: Annotated[
+        Path | None,
+        typer.Option(
+            help="First prepare the demo on this generated world: migrate, load it into an "
+            "empty database, train a first model, create demo users and print their tokens."
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (uvicorn) on the configured database and model registry."""
     import uvicorn
@@ -32,6 +40,8 @@ def serve(
     chosen_host = host or settings.service.host
     chosen_port = port or settings.service.port
     chosen_workers = workers or settings.service.workers
+    if demo_world is not None:
+        _prepare_demo(demo_world, f"http://{chosen_host}:{chosen_port}")
     revision = current_revision(make_engine(settings.database_url))
     if revision != head_revision():
         console.print(
@@ -58,6 +68,34 @@ def serve(
         )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _prepare_demo(world: Path, base_url: str) -> None:
+    from service.demo_service import TOKENS_FILE, prepare_demo_service
+
+    settings = get_settings()
+    if not (world / "world.json").is_file():
+        console.print(f"[red]{world} is not a generated world (run `make run` or generate)[/]")
+        raise typer.Exit(2)
+    with console.status("Preparing the demo service (database, first model, users)..."):
+        demo = prepare_demo_service(world, settings)
+    if demo.loaded_rows is not None:
+        console.print(f"Loaded the demo world into the database: {demo.loaded_rows:,} rows.")
+    console.print(f"Model: {demo.model}")
+    console.print(
+        f"\nDemo tokens (also in {settings.paths.var_dir / TOKENS_FILE}, owner-readable only):"
+    )
+    for role, token in demo.tokens.items():
+        console.print(f"  {role:<12} {token}")
+    matches = f"{base_url}/api/v1/coach/jobseekers/{demo.jobseeker_id}/matches?k=3"
+    shortlist = f"{base_url}/api/v1/employer/vacancies/{demo.vacancy_id}/shortlist?k=5"
+    ledger = f"{base_url}/api/v1/procurement/contracts/{demo.contract_id}/ledger"
+    console.print("\nTry (API documentation at " + base_url + "/docs):", soft_wrap=True)
+    for role, url in (("coach", matches), ("employer", shortlist), ("procurement", ledger)):
+        console.print(
+            f"  curl -s -H 'Authorization: Bearer {demo.tokens[role]}' '{url}'", soft_wrap=True
+        )
+    console.print()
 
 
 @audit_app.command("verify")

@@ -1,0 +1,109 @@
+"""Preparing the demo service `make run` ends with: database, first model, demo users.
+
+Each step is idempotent, so `make run` can be repeated: the database is migrated, the demo
+world is loaded only into an empty database, a first model is trained only when the registry
+has no champion, and the demo users are created once — their tokens are kept in
+``var/demo-tokens.json`` (readable by the owner only) because the database stores only hashes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from features.world_store import load_world
+from service.settings import Settings
+from service.storage.database import make_engine, make_session_factory, upgrade_to_head
+from service.storage.tables import JobseekerRecord, OrganisationRecord
+from service.storage.users import create_user
+from service.storage.world_io import load_world_into_database
+from training.ranker import RankerConfig
+from training.registry import ModelRegistry
+
+TOKENS_FILE = "demo-tokens.json"
+
+
+@dataclass(frozen=True)
+class DemoService:
+    tokens: dict[str, str]  # role -> bearer token
+    jobseeker_id: str  # one of the demo coach's jobseekers
+    vacancy_id: str  # one of the demo employer's open vacancies
+    contract_id: str  # that vacancy's contract, followed by the demo procurement officer
+    loaded_rows: int | None  # rows loaded this time (None: the database had the world)
+    model: str  # what serves: a model version or the rule-based score
+
+
+def _demo_objects(world_dir: Path) -> tuple[dict[str, str], str, str, str]:
+    """Organisations of the demo users and an object each of them owns."""
+    tables = ("jobseekers", "skill_observations", "vacancies", "contracts", "suppliers")
+    world = load_world(world_dir, tables)
+    as_of = world.as_of
+    # The demo coach's showcase: the person with the most recognised skills.
+    observed = world.skill_observations["jobseeker_id"].astype(str).value_counts()
+    jobseeker = str(observed.index[0])
+    people = world.jobseekers.set_index(world.jobseekers["jobseeker_id"].astype(str))
+    coach_org = str(people.loc[jobseeker, "organisation_id"])
+    vacancies = world.vacancies
+    dates = vacancies["opens_on"].dt.date, vacancies["closes_on"].dt.date
+    open_now = vacancies[
+        (dates[0] <= as_of) & (as_of <= dates[1]) & vacancies["contract_id"].notna()
+    ]
+    vacancy = open_now.iloc[0]
+    suppliers = world.suppliers.set_index("supplier_id")["organisation_id"].astype(str)
+    contracts = world.contracts.set_index("contract_id")["buyer_id"].astype(str)
+    organisations = {
+        "coach": coach_org,
+        "employer": str(suppliers[vacancy["supplier_id"]]),
+        "procurement": str(contracts[vacancy["contract_id"]]),
+        "admin": coach_org,
+    }
+    return organisations, jobseeker, str(vacancy["vacancy_id"]), str(vacancy["contract_id"])
+
+
+def prepare_demo_service(
+    world_dir: Path, settings: Settings, ranker_config: RankerConfig | None = None
+) -> DemoService:
+    """Migrate, load, train a first model and create demo users, each only when missing."""
+    upgrade_to_head(settings.database_url)
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    loaded: int | None = None
+    try:
+        with sessions() as session:
+            empty = not session.scalar(select(func.count()).select_from(JobseekerRecord))
+        if empty:
+            loaded = load_world_into_database(load_world(world_dir), engine).total_rows
+
+        registry = ModelRegistry(settings.paths.var_dir / "models")
+        if registry.champion_version() is None:
+            from training.pipeline import retrain
+
+            retrain(world_dir, registry, settings=settings, ranker_config=ranker_config)
+        model = registry.champion_version() or "the rule-based score (no model passed the gate)"
+
+        organisations, jobseeker, vacancy, contract = _demo_objects(world_dir)
+        tokens_path = settings.paths.var_dir / TOKENS_FILE
+        tokens: dict[str, str] = {}
+        if tokens_path.exists():
+            tokens = json.loads(tokens_path.read_text(encoding="utf-8"))
+        if set(tokens) != set(organisations):
+            with sessions() as session:
+                for role, organisation in organisations.items():
+                    assert session.get(OrganisationRecord, organisation) is not None
+                    created = create_user(
+                        session, name=f"demo {role}", role=role, organisation_id=organisation
+                    )
+                    tokens[role] = created.token
+                session.commit()
+            tokens_path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = tokens_path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(tokens, indent=2) + "\n", encoding="utf-8")
+            os.chmod(temporary, 0o600)
+            temporary.replace(tokens_path)
+    finally:
+        engine.dispose()
+    return DemoService(tokens, jobseeker, vacancy, contract, loaded, model)

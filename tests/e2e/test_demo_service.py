@@ -1,0 +1,48 @@
+"""`make run`'s preparation: idempotent, and its tokens work against the service."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api.app import create_app
+from service.demo_service import TOKENS_FILE, prepare_demo_service
+from service.settings import PathSettings, Settings
+from training.ranker import RankerConfig
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_the_demo_is_prepared_once_and_its_tokens_work(
+    small_world_dir: Path, tmp_path: Path
+) -> None:
+    settings = Settings(paths=PathSettings(var_dir=tmp_path / "var"))
+    one_thread = RankerConfig(num_threads=1)
+    first = prepare_demo_service(small_world_dir, settings, one_thread)
+    assert first.loaded_rows and first.loaded_rows > 10_000
+    assert set(first.tokens) == {"coach", "employer", "procurement", "admin"}
+    tokens_file = settings.paths.var_dir / TOKENS_FILE
+    assert stat.S_IMODE(tokens_file.stat().st_mode) == 0o600
+    again = prepare_demo_service(small_world_dir, settings, one_thread)
+    assert again.loaded_rows is None  # the database already holds the world
+    assert again.tokens == first.tokens == json.loads(tokens_file.read_text())
+    assert again.model == first.model
+
+    with TestClient(create_app(settings)) as client:
+
+        def get(role: str, path: str) -> dict[str, object]:
+            response = client.get(path, headers={"Authorization": f"Bearer {first.tokens[role]}"})
+            assert response.status_code == 200, (role, path, response.text)
+            body: dict[str, object] = response.json()
+            return body
+
+        matches = get("coach", f"/api/v1/coach/jobseekers/{first.jobseeker_id}/matches?k=3")
+        assert matches["results"] and matches["model_version"]
+        assert get("employer", f"/api/v1/employer/vacancies/{first.vacancy_id}/shortlist")
+        ledger = get("procurement", f"/api/v1/procurement/contracts/{first.contract_id}/ledger")
+        assert ledger["lines"]
+        assert get("admin", "/api/v1/admin/model")["serving"] == matches["model_version"]
