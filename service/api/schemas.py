@@ -17,6 +17,7 @@ from matching.domain import (
     JobForm,
     ReasonCode,
     Sex,
+    TargetGroup,
     WorkingLifeSkill,
     WorkRestriction,
 )
@@ -282,6 +283,26 @@ class EmployerOutcomeIn(Strict):
 
 
 # ---- procurement ----------------------------------------------------------------------------
+
+
+class ConditionIn(Strict):
+    target_groups: list[TargetGroup] = Field(min_length=1, max_length=6)
+    hires_required: int = Field(ge=1, le=10_000)
+    deadline: date
+    allowed_job_forms: list[JobForm] = Field(default_factory=lambda: list(JobForm), min_length=1)
+    performance_based: bool = False
+
+
+class ContractIn(Strict):
+    """A contract the buyer signed, with the employment conditions written into it."""
+
+    supplier_id: Code
+    cpv_code: Annotated[str, Field(pattern=r"^[0-9]{8}(-[0-9])?$")]
+    title: Name
+    starts_on: date
+    ends_on: date
+    value_eur: float = Field(ge=0, le=1e12)
+    conditions: list[ConditionIn] = Field(default_factory=list, max_length=20)
 
 
 class ConditionOut(BaseModel):

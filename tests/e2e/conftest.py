@@ -40,7 +40,11 @@ def _facts(world: WorldTables) -> dict[str, str]:
     seekers = world.jobseekers
     orgs = seekers["organisation_id"].astype(str).value_counts().index.tolist()
     mine = seekers[seekers["organisation_id"].astype(str) == orgs[0]]
-    conditioned = world.vacancies[world.vacancies["condition_id"].notna()]
+    vacancies = world.vacancies
+    is_open = (vacancies["opens_on"].dt.date <= world.as_of) & (
+        world.as_of <= vacancies["closes_on"].dt.date
+    )
+    conditioned = vacancies[vacancies["condition_id"].notna() & is_open]
     vacancy = conditioned.iloc[0]
     suppliers = world.suppliers.set_index("supplier_id")
     supplier_org = str(suppliers.loc[vacancy["supplier_id"], "organisation_id"])

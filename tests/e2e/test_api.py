@@ -370,3 +370,116 @@ def test_health_readiness_and_metrics(api: Api) -> None:
     metrics = api.client.get("/metrics").text
     assert "kohtaanto_http_requests_total" in metrics
     assert 'route="/api/v1/coach/jobseekers/{jobseeker_id}"' in metrics
+
+
+# ---- contracts and vacancies created through the API ----------------------------------------
+
+
+def _contract_body(api: Api, **changes: Any) -> dict[str, Any]:
+    supplier = api.world.suppliers[
+        api.world.suppliers["organisation_id"].astype(str) == api.facts["supplier_org"]
+    ].iloc[0]
+    body = {
+        "supplier_id": str(supplier["supplier_id"]),
+        "cpv_code": "90910000-9",
+        "title": "Office cleaning, north district",
+        "starts_on": "2026-09-01",
+        "ends_on": "2027-08-31",
+        "value_eur": 480000,
+        "conditions": [
+            {
+                "target_groups": ["long_term_unemployed", "young"],
+                "hires_required": 3,
+                "deadline": "2027-06-30",
+                "allowed_job_forms": ["employment", "apprenticeship"],
+            }
+        ],
+    }
+    return body | changes
+
+
+def test_a_contract_and_a_vacancy_under_it_reach_the_ledger_and_shortlists(api: Api) -> None:
+    created = api.post("procurement", "/api/v1/procurement/contracts", _contract_body(api))
+    assert created.status_code == 201, created.text
+    contract = created.json()
+    condition = contract["conditions"][0]["condition_id"]
+    ledger = api.get(
+        "procurement", f"/api/v1/procurement/contracts/{contract['contract_id']}/ledger"
+    )
+    assert ledger.json()["lines"][0]["hires_required"] == 3
+    assert (
+        api.get(
+            "other-procurement", f"/api/v1/procurement/contracts/{contract['contract_id']}"
+        ).status_code
+        == 404
+    )
+
+    skills = api.world.vacancy_skills[
+        api.world.vacancy_skills["vacancy_id"] == api.facts["vacancy"]
+    ]
+    vacancy = {
+        "contract_id": contract["contract_id"],
+        "condition_id": condition,
+        "occupation_uri": str(
+            api.world.vacancies.set_index("vacancy_id").loc[api.facts["vacancy"], "occupation_uri"]
+        ),
+        "title": "Cleaner",
+        "municipality": api.facts["municipality"],
+        "job_form": "employment",
+        "opens_on": "2026-10-01",
+        "closes_on": "2026-12-31",
+        "skills": [
+            {"skill_uri": str(u), "required": True, "min_level": 2} for u in skills["skill_uri"]
+        ],
+    }
+    wrong_form = api.post(
+        "employer", "/api/v1/employer/vacancies", vacancy | {"job_form": "work_trial"}
+    )
+    assert wrong_form.status_code == 422 and wrong_form.json()["detail"][0]["loc"][-1] == "job_form"
+    made = api.post("employer", "/api/v1/employer/vacancies", vacancy)
+    assert made.status_code == 201, made.text
+    vacancy_id = made.json()["vacancy_id"]
+    shortlist = api.get("employer", f"/api/v1/employer/vacancies/{vacancy_id}/shortlist")
+    assert shortlist.status_code == 200, shortlist.text
+    assert shortlist.json()["candidates"] > 0  # the worker applied the change feed
+
+    changed = api.client.put(
+        f"/api/v1/employer/vacancies/{vacancy_id}",
+        headers=api.headers("employer"),
+        json=vacancy | {"title": "Cleaner (evening)", "skills": []},
+    )
+    assert changed.status_code == 200 and changed.json()["skills"] == []
+    closed = api.post("employer", f"/api/v1/employer/vacancies/{vacancy_id}/close", None)
+    assert closed.status_code == 200
+    assert closed.json()["closes_on"] < api.client.app.state.serving.today.isoformat()  # type: ignore[attr-defined]
+    after = api.get("employer", f"/api/v1/employer/vacancies/{vacancy_id}/shortlist")
+    assert after.status_code == 409 and "closed" in after.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "value"),
+    [
+        ({"cpv_code": "12345678-9"}, "cpv_code", "12345678-9"),
+        ({"cpv_code": "9091"}, "cpv_code", None),
+        ({"supplier_id": "SU-NOPE"}, "supplier_id", "SU-NOPE"),
+        ({"ends_on": "2025-01-01"}, "ends_on", None),
+    ],
+)
+def test_bad_contracts_are_422_naming_the_value(
+    api: Api, changes: dict[str, Any], field: str, value: str | None
+) -> None:
+    before = len(
+        api.get("procurement", "/api/v1/procurement/contracts", params={"limit": 500}).json()
+    )
+    response = api.post(
+        "procurement", "/api/v1/procurement/contracts", _contract_body(api, **changes)
+    )
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert any(field in [str(p) for p in e["loc"]] for e in detail), detail
+    if value is not None:
+        assert any(e.get("input") == value for e in detail), detail
+    after = len(
+        api.get("procurement", "/api/v1/procurement/contracts", params={"limit": 500}).json()
+    )
+    assert after == before

@@ -9,11 +9,11 @@ added only for people a coach has proposed to this vacancy with their consent.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from matching.domain import (
@@ -26,6 +26,7 @@ from matching.domain import (
 from service.api import audit
 from service.api.catalog import catalog_of
 from service.api.deps import EmployerDep, SessionDep, StateDep
+from service.api.runtime import ServingState
 from service.api.schemas import (
     ERROR_RESPONSES,
     CandidateOut,
@@ -131,11 +132,13 @@ def _unprocessable(path: list[str], message: str, value: object) -> HTTPExceptio
     )
 
 
-@router.post("/vacancies", status_code=status.HTTP_201_CREATED)
-def create_vacancy(
-    body: VacancyIn, caller: EmployerDep, session: SessionDep, state: StateDep
-) -> VacancyOut:
-    """A vacancy under one of the employer's contracts (and its employment condition)."""
+def _validated_vacancy(
+    body: VacancyIn, vacancy_id: str, session: Session, caller: Caller, state: ServingState
+) -> str:
+    """Check a vacancy body against the caller's contracts and the reference data.
+
+    Returns the supplier the vacancy belongs to; raises 409/422 naming the field otherwise.
+    """
     suppliers = _supplier_ids(session, caller)
     if not suppliers:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="your organisation is no supplier")
@@ -161,7 +164,6 @@ def create_vacancy(
             )
     if body.closes_on < body.opens_on:
         raise _unprocessable(["body", "closes_on"], "is before opens_on", str(body.closes_on))
-    vacancy_id = f"VA-{uuid.uuid4().hex[:16]}"
     vacancy = Vacancy(
         vacancy_id=vacancy_id,
         supplier_id=supplier_id,
@@ -184,20 +186,68 @@ def create_vacancy(
         openings=body.openings,
     )
     check_references(vacancy, catalog_of(state))
-    values = body.model_dump(mode="json", exclude={"skills"})
-    record = VacancyRecord(vacancy_id=vacancy_id, supplier_id=supplier_id, **values)
+    return supplier_id
+
+
+def _store_vacancy(session: Session, record: VacancyRecord, body: VacancyIn) -> VacancyOut:
+    """Write the body's fields and skills to ``record`` and tell the workers, then commit."""
+    for name, value in body.model_dump(mode="json", exclude={"skills"}).items():
+        setattr(record, name, value)
     record.opens_on, record.closes_on = body.opens_on, body.closes_on
     session.add(record)
     session.flush()
+    session.execute(
+        delete(VacancySkillRecord).where(VacancySkillRecord.vacancy_id == record.vacancy_id)
+    )
     for s in body.skills:
         session.add(
             VacancySkillRecord(
-                vacancy_id=vacancy_id,
+                vacancy_id=record.vacancy_id,
                 skill_uri=s.skill_uri,
                 required=s.required,
                 min_level=s.min_level,
             )
         )
+    session.flush()
+    record_changes(session.connection(), ChangeEntity.VACANCY, [record.vacancy_id])
+    session.commit()
+    return _vacancy_out(session, record)
+
+
+@router.post("/vacancies", status_code=status.HTTP_201_CREATED)
+def create_vacancy(
+    body: VacancyIn, caller: EmployerDep, session: SessionDep, state: StateDep
+) -> VacancyOut:
+    """A vacancy under one of the employer's contracts (and its employment condition)."""
+    vacancy_id = f"VA-{uuid.uuid4().hex[:16]}"
+    supplier_id = _validated_vacancy(body, vacancy_id, session, caller, state)
+    return _store_vacancy(
+        session, VacancyRecord(vacancy_id=vacancy_id, supplier_id=supplier_id), body
+    )
+
+
+@router.put("/vacancies/{vacancy_id}")
+def update_vacancy(
+    vacancy_id: str, body: VacancyIn, caller: EmployerDep, session: SessionDep, state: StateDep
+) -> VacancyOut:
+    """Change a vacancy; shortlists use the new requirements at once."""
+    record = own_vacancy(session, caller, vacancy_id)
+    record.supplier_id = _validated_vacancy(body, vacancy_id, session, caller, state)
+    return _store_vacancy(session, record, body)
+
+
+@router.post("/vacancies/{vacancy_id}/close")
+def close_vacancy(
+    vacancy_id: str, caller: EmployerDep, session: SessionDep, state: StateDep
+) -> VacancyOut:
+    """Stop taking candidates: the vacancy closed yesterday, so it is not open today.
+
+    The vacancy and its outcomes stay, for the contract's ledger and the statistics.
+    """
+    record = own_vacancy(session, caller, vacancy_id)
+    yesterday = state.today - timedelta(days=1)
+    record.closes_on = min(record.closes_on, yesterday)
+    record.opens_on = min(record.opens_on, record.closes_on)
     session.flush()
     record_changes(session.connection(), ChangeEntity.VACANCY, [vacancy_id])
     session.commit()
@@ -213,7 +263,12 @@ def shortlist(
     k: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ShortlistOut:
     """Pseudonymous candidates for one of the employer's vacancies, best first."""
-    own_vacancy(session, caller, vacancy_id)
+    record = own_vacancy(session, caller, vacancy_id)
+    if record.closes_on < state.today:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"vacancy {vacancy_id} closed on {record.closes_on}: no shortlist",
+        )
     state.check_model()
     state.catch_up()
     found = state.engine.shortlist_for_vacancy(vacancy_id, k=k, on=state.today, with_factors=False)

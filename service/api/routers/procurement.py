@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from features.world_store import SCHEMAS, condition_from_row, jobseeker_from_row
+from matching.domain import (
+    BuyerKind,
+    DomainValidationError,
+    EmploymentCondition,
+    ProcurementContract,
+    check_references,
+)
 from matching.eligibility import eligibility
+from service.api.catalog import catalog_of
 from service.api.deps import ProcurementDep, SessionDep, StateDep
 from service.api.runtime import record_dict
-from service.api.schemas import ERROR_RESPONSES, ConditionOut, ContractOut, LedgerLine, LedgerOut
+from service.api.schemas import (
+    ERROR_RESPONSES,
+    ConditionOut,
+    ContractIn,
+    ContractOut,
+    LedgerLine,
+    LedgerOut,
+)
 from service.api.security import Caller, not_found
 from service.storage.tables import (
     ContractRecord,
     EmploymentConditionRecord,
     JobseekerRecord,
+    OrganisationRecord,
     OutcomeRecord,
+    SupplierRecord,
     VacancyRecord,
 )
 
@@ -80,6 +98,97 @@ def list_contracts(
         query = query.where(ContractRecord.contract_id > after)
     rows = session.scalars(query.order_by(ContractRecord.contract_id).limit(limit)).all()
     return [_contract_out(session, r) for r in rows]
+
+
+def _unprocessable(path: list[str], message: str, value: object) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        detail=[{"loc": path, "msg": message, "type": "value_error", "input": value}],
+    )
+
+
+@router.post("/contracts", status_code=status.HTTP_201_CREATED)
+def create_contract(
+    body: ContractIn, caller: ProcurementDep, session: SessionDep, state: StateDep
+) -> ContractOut:
+    """Record a contract the caller's organisation signed, with its employment conditions."""
+    buyer = session.get(OrganisationRecord, caller.organisation_id)
+    if buyer is None or buyer.kind not in ("buyer", "central_purchasing_body"):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail="your organisation is not a buying organisation"
+        )
+    if session.get(SupplierRecord, body.supplier_id) is None:
+        raise _unprocessable(["body", "supplier_id"], "is not a known supplier", body.supplier_id)
+    central = buyer.kind == "central_purchasing_body"
+    contract_id = f"CT-{uuid.uuid4().hex[:16]}"
+    contract = ProcurementContract(
+        contract_id=contract_id,
+        buyer_id=buyer.organisation_id,
+        buyer_kind=BuyerKind.CENTRAL_PURCHASING_BODY if central else BuyerKind.MUNICIPALITY,
+        supplier_id=body.supplier_id,
+        cpv_code=body.cpv_code,
+        title=body.title,
+        starts_on=body.starts_on,
+        ends_on=body.ends_on,
+        value_eur=body.value_eur,
+        buyer_municipality=None if central else buyer.municipality,
+    )
+    check_references(contract, catalog_of(state))
+    conditions = []
+    for i, item in enumerate(body.conditions):
+        try:
+            conditions.append(
+                EmploymentCondition(
+                    condition_id=f"EC-{uuid.uuid4().hex[:16]}",
+                    contract_id=contract_id,
+                    target_groups=frozenset(item.target_groups),
+                    hires_required=item.hires_required,
+                    deadline=item.deadline,
+                    allowed_job_forms=frozenset(item.allowed_job_forms),
+                    performance_based=item.performance_based,
+                )
+            )
+        except DomainValidationError as error:
+            raise DomainValidationError(
+                f"conditions[{i}].{error.field}", error.value, error.problem
+            ) from error
+        if item.deadline < body.starts_on:
+            raise _unprocessable(
+                ["body", "conditions", str(i), "deadline"],
+                "is before the contract starts",
+                str(item.deadline),
+            )
+    session.add(
+        ContractRecord(
+            contract_id=contract_id,
+            buyer_id=contract.buyer_id,
+            buyer_kind=contract.buyer_kind.value,
+            buyer_municipality=contract.buyer_municipality,
+            supplier_id=contract.supplier_id,
+            cpv_code=contract.cpv_code,
+            title=contract.title,
+            starts_on=contract.starts_on,
+            ends_on=contract.ends_on,
+            value_eur=contract.value_eur,
+        )
+    )
+    session.flush()
+    for condition in conditions:
+        session.add(
+            EmploymentConditionRecord(
+                condition_id=condition.condition_id,
+                contract_id=contract_id,
+                target_groups=sorted(g.value for g in condition.target_groups),
+                hires_required=condition.hires_required,
+                deadline=condition.deadline,
+                allowed_job_forms=sorted(f.value for f in condition.allowed_job_forms),
+                performance_based=condition.performance_based,
+            )
+        )
+    session.commit()
+    record = session.get(ContractRecord, contract_id)
+    assert record is not None
+    return _contract_out(session, record)
 
 
 @router.get("/contracts/{contract_id}")
