@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -483,3 +484,79 @@ def test_bad_contracts_are_422_naming_the_value(
         api.get("procurement", "/api/v1/procurement/contracts", params={"limit": 500}).json()
     )
     assert after == before
+
+
+# ---- CSV uploads ------------------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples" / "csv"
+
+
+def _example(name: str, replace: dict[str, str], drop: str = "\x00") -> bytes:
+    lines = (EXAMPLES / f"{name}.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    text = "".join(line for line in lines if drop not in line)
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    return text.encode()
+
+
+def _coach_files(api: Api, suffix: str) -> dict[str, bytes]:
+    coaches = api.world.coaches
+    coach = str(coaches[coaches["organisation_id"].astype(str) == api.facts["org"]].iloc[0, 0])
+    replace = {
+        "ES-FI-EA-01": api.facts["org"],
+        "CO000001": coach,
+        "JS900000": f"JS9{suffix}",
+        "AS9000000": f"AS9{suffix}",
+    }
+    # The examples also assess a person of another service (AS90000003): not for this coach.
+    return {
+        name: _example(name, replace, drop="AS90000003")
+        for name in ("jobseekers", "assessments", "skill_observations")
+    }
+
+
+def _upload(api: Api, who: str, path: str, files: dict[str, bytes]) -> Any:
+    return api.client.post(
+        path,
+        headers=api.headers(who),
+        files={name: (f"{name}.csv", content, "text/csv") for name, content in files.items()},
+    )
+
+
+def test_a_coach_imports_csv_files_all_or_nothing(api: Api) -> None:
+    files = _coach_files(api, "A")
+    imported = _upload(api, "coach", "/api/v1/coach/imports", files)
+    assert imported.status_code == 201, imported.text
+    counts = imported.json()
+    assert counts["jobseekers"] == files["jobseekers"].count(b"\n") - 1
+    assert counts["skill_observations"] > 0
+    new_id = files["jobseekers"].decode().splitlines()[1].split(",")[0]
+    assert api.get("coach", f"/api/v1/coach/jobseekers/{new_id}").status_code == 200
+    assert api.get("coach", f"/api/v1/coach/jobseekers/{new_id}/matches").status_code == 200
+
+    broken = _coach_files(api, "B")
+    lines = broken["jobseekers"].decode().splitlines()
+    lines[1] = lines[1].replace(",female,", ",robot,")
+    lines[2] = lines[2].replace(",092,", ",9999,")
+    broken["jobseekers"] = ("\n".join(lines) + "\n").encode()
+    refused = _upload(api, "coach", "/api/v1/coach/imports", broken)
+    assert refused.status_code == 422, refused.text
+    where = {(e["loc"][1], e["loc"][2], e["loc"][3]) for e in refused.json()["detail"]}
+    assert ("jobseekers", "2", "sex") in where
+    assert ("jobseekers", "3", "home_municipality") in where
+    refused_id = lines[1].split(",")[0]
+    assert api.get("coach", f"/api/v1/coach/jobseekers/{refused_id}").status_code == 404
+
+
+def test_imports_refuse_another_organisations_rows(api: Api) -> None:
+    files = _coach_files(api, "C")
+    foreign = _upload(api, "other-coach", "/api/v1/coach/imports", files)
+    assert foreign.status_code == 422
+    fields = {e["loc"][3] for e in foreign.json()["detail"]}
+    assert {"organisation_id", "coach_id"} <= fields
+    vacancies = _example("vacancies", {"VA900000": "VA9D0000"})
+    employer = _upload(api, "employer", "/api/v1/employer/imports", {"vacancies": vacancies})
+    assert employer.status_code == 422
+    assert {e["loc"][3] for e in employer.json()["detail"]} >= {"supplier_id"}
+    nothing = _upload(api, "employer", "/api/v1/employer/imports", {})
+    assert nothing.status_code == 422

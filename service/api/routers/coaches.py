@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, UploadFile, status
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from service.api import audit
 from service.api.catalog import catalog_of, municipality_row
 from service.api.deps import CoachDep, SessionDep, StateDep
 from service.api.explain import explanation_out
+from service.api.imports import coach_ownership, run_import
 from service.api.runtime import ServingState
 from service.api.schemas import (
     ERROR_RESPONSES,
@@ -624,3 +625,21 @@ def record_outcome(
         reason=record.reason,
         occurred_at=record.occurred_at,
     )
+
+
+@router.post("/imports", status_code=status.HTTP_201_CREATED)
+def import_jobseekers(
+    caller: CoachDep,
+    session: SessionDep,
+    state: StateDep,
+    jobseekers: UploadFile | None = None,
+    assessments: UploadFile | None = None,
+    skill_observations: UploadFile | None = None,
+) -> dict[str, int]:
+    """Upload CSV files (docs/csv-import.md): every bad row is reported, or all are imported."""
+    files = {
+        "jobseekers": jobseekers,
+        "assessments": assessments,
+        "skill_observations": skill_observations,
+    }
+    return run_import(session, state, files, coach_ownership(session, caller))

@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, UploadFile, status
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from matching.domain import (
 from service.api import audit
 from service.api.catalog import catalog_of
 from service.api.deps import EmployerDep, SessionDep, StateDep
+from service.api.imports import employer_ownership, run_import
 from service.api.runtime import ServingState
 from service.api.schemas import (
     ERROR_RESPONSES,
@@ -387,3 +388,16 @@ def record_outcome(
         reason=record.reason,
         occurred_at=record.occurred_at,
     )
+
+
+@router.post("/imports", status_code=status.HTTP_201_CREATED)
+def import_vacancies(
+    caller: EmployerDep,
+    session: SessionDep,
+    state: StateDep,
+    vacancies: UploadFile | None = None,
+    vacancy_skills: UploadFile | None = None,
+) -> dict[str, int]:
+    """Upload CSV files (docs/csv-import.md): every bad row is reported, or all are imported."""
+    files = {"vacancies": vacancies, "vacancy_skills": vacancy_skills}
+    return run_import(session, state, files, employer_ownership(session, caller))
