@@ -229,7 +229,17 @@ def model_rollback(registry: RegistryOption = None) -> None:
 
 @app.command()
 def retrain(
-    world: Annotated[Path, typer.Option(help="A folder written by `kohtaanto generate`.")],
+    world: Annotated[
+        Path | None, typer.Option(help="A folder written by `kohtaanto generate`.")
+    ] = None,
+    database: Annotated[
+        bool,
+        typer.Option(
+            "--database",
+            help="Train on the service database (KOHTAANTO_DATABASE_URL) and the exposures its "
+            "audit log recorded, instead of a generated world.",
+        ),
+    ] = False,
     registry: RegistryOption = None,
     config: Annotated[
         Path | None,
@@ -278,7 +288,10 @@ def retrain(
     if dask is not None and dask_local is not None:
         console.print("[red]--dask and --dask-local are mutually exclusive; give one[/]")
         raise typer.Exit(2)
-    if not (world / "world.json").is_file():
+    if (world is None) == (not database):
+        console.print("[red]give either --world DIR or --database[/]")
+        raise typer.Exit(2)
+    if world is not None and not (world / "world.json").is_file():
         console.print(f"[red]{world} is not a complete generated world (no world.json)[/]")
         raise typer.Exit(2)
     try:
@@ -323,6 +336,7 @@ def retrain(
             result = run_retrain(
                 world,
                 models,
+                database_url=get_settings().database_url if database else None,
                 dataset_config=dataset_config,
                 ranker_config=ranker_config,
                 gate_config=run_config.gate,

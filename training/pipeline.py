@@ -24,6 +24,7 @@ pipeline at any moment leaves the old champion serving.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -139,6 +140,38 @@ class Splits:
 def load_step(world_dir: Path) -> WorldTables:
     """Load the tables the engine serves from, plus the logged exposures to learn from."""
     return load_world(world_dir, tables=(*SERVING_TABLES, "exposures"))
+
+
+def database_load_step(database_url: str) -> tuple[WorldTables, str]:
+    """The service database as a world, with the exposures the service logged appended.
+
+    Returns the world and its data fingerprint (the loaded world plus the audit log and
+    outcomes since, so tonight's model names the data it saw).
+    """
+    from service.storage.database import make_engine
+    from service.storage.exposure_log import audited_exposures, data_fingerprint
+    from service.storage.world_io import read_world_tables
+
+    engine = make_engine(database_url)
+    try:
+        world = read_world_tables(engine, (*SERVING_TABLES, "exposures"))
+        with engine.connect() as connection:
+            logged = audited_exposures(connection)
+            fingerprint = data_fingerprint(connection, world.manifest)
+    finally:
+        engine.dispose()
+    if len(logged):
+        exposures = pd.concat(
+            [world.exposures.astype(object), logged.astype(object)], ignore_index=True
+        )
+        typed = logged.dtypes.to_dict() | world.exposures.dtypes.to_dict()
+        for column, dtype in typed.items():
+            if isinstance(dtype, pd.CategoricalDtype):
+                exposures[column] = exposures[column].astype(str).astype("category")
+            else:
+                exposures[column] = exposures[column].astype(dtype)
+        world = dataclasses.replace(world, exposures=exposures)
+    return world, fingerprint
 
 
 def features_step(
@@ -429,9 +462,10 @@ def notify_step(url: str | None, token: str | None, timeout_seconds: float) -> s
 
 
 def retrain(
-    world_dir: Path,
+    world_dir: Path | None,
     registry: ModelRegistry,
     *,
+    database_url: str | None = None,
     dataset_config: DatasetConfig | None = None,
     ranker_config: RankerConfig | None = None,
     gate_config: GateConfig | None = None,
@@ -442,8 +476,12 @@ def retrain(
 ) -> RetrainResult:
     """Run every step of :data:`STEPS` once; see the module docstring.
 
+    The data comes from the generated world in ``world_dir`` or, with ``database_url``, from
+    the service database (with the exposures its audit log recorded).
     Raises :class:`FileNotFoundError` when ``world_dir`` is not a complete world.
     """
+    if (world_dir is None) == (database_url is None):
+        raise ValueError("give a world folder or a database URL, not both")
     dataset_config = dataset_config or DatasetConfig()
     ranker_config = ranker_config or RankerConfig()
     gate_config = gate_config or GateConfig()
@@ -466,7 +504,11 @@ def retrain(
             log.info("retrain step %s took %.2f s", name, seconds[name])
 
     with step("load"):
-        world = load_step(Path(world_dir))
+        if database_url is not None:
+            world, fingerprint = database_load_step(database_url)
+        else:
+            world = load_step(Path(str(world_dir)))
+            fingerprint = training_fingerprint(world)
     with step("features"):
         data, matching_data = features_step(world, settings, dataset_config)
     with step("split"):
@@ -486,9 +528,7 @@ def retrain(
     with step("gate"):
         decision = gate_step(report, champion_before is not None, gate_config)
     with step("register"):
-        version = register_step(
-            registry, booster, ranker_config, report, training_fingerprint(world), decision
-        )
+        version = register_step(registry, booster, ranker_config, report, fingerprint, decision)
     with step("promote"):
         promoted = False
         if decision.promote and version != champion_before:

@@ -180,3 +180,12 @@ def test_a_config_file_sets_the_gate_thresholds(small_world_dir: Path, tmp_path:
     assert result.exit_code == 3, result.output
     assert "× overall" in result.output
     assert ModelRegistry(tmp_path / "r").champion_version() is None
+
+
+def test_cli_wants_a_world_or_the_database(small_world_dir: Path, tmp_path: Path) -> None:
+    neither = runner.invoke(app, ["retrain", "--registry", str(tmp_path)])
+    assert neither.exit_code == 2 and "--world DIR or --database" in neither.output
+    both = runner.invoke(
+        app, ["retrain", "--world", str(small_world_dir), "--database", "--registry", str(tmp_path)]
+    )
+    assert both.exit_code == 2
