@@ -61,6 +61,23 @@ def test_coach_flow_create_assess_match_erase(api: Api) -> None:
     assert created.status_code == 201, created.text
     assert len(created.json()["observations"]) == len(skills)
 
+    aid = created.json()["assessment_id"]
+    corrected = api.client.put(
+        f"/api/v1/coach/jobseekers/{pid}/assessments/{aid}",
+        headers=api.headers("coach"),
+        json=assessment | {"note": "corrected"},
+    )
+    assert corrected.status_code == 200 and corrected.json()["note"] == "corrected"
+    listed = api.get("coach", f"/api/v1/coach/jobseekers/{pid}/assessments").json()
+    assert [a["assessment_id"] for a in listed] == [aid]
+    assert len(listed[0]["observations"]) == len(skills)  # replaced, not duplicated
+    foreign = api.client.put(
+        f"/api/v1/coach/jobseekers/{pid}/assessments/{aid}",
+        headers=api.headers("other-coach"),
+        json=assessment,
+    )
+    assert foreign.status_code == 404
+
     found = api.get("coach", f"/api/v1/coach/jobseekers/{pid}/matches", params={"k": 5})
     assert found.status_code == 200, found.text
     body = found.json()
@@ -237,10 +254,49 @@ def test_the_employer_records_a_hire_that_the_ledger_counts(api: Api) -> None:
 # ---- ownership ------------------------------------------------------------------------------
 
 
-def _routes(api: Api) -> list[tuple[str, str, str, str | None]]:
-    """(method, path, owner, body-kind) of every object route."""
+def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
+    """(method, path, owner, valid body) of every route that touches an owned object."""
     f = api.facts
+    person = {"first_name": "X", "last_name": "Y", "home_municipality": f["municipality"]}
+    person["birth_year"] = 1980
+    now = datetime.now(UTC).isoformat()
+    proposal = {"vacancy_id": f["vacancy"], "consent_given_at": now, "consent_method": "written"}
+    vacancy = {
+        "occupation_uri": str(
+            api.world.vacancies.set_index("vacancy_id").loc[f["vacancy"], "occupation_uri"]
+        ),
+        "title": "T",
+        "municipality": f["municipality"],
+        "job_form": "employment",
+        "opens_on": "2026-10-01",
+        "closes_on": "2026-12-31",
+    }
+    js, va = (
+        f"/api/v1/coach/jobseekers/{f['jobseeker']}",
+        f"/api/v1/employer/vacancies/{f['vacancy']}",
+    )
     return [
+        ("PUT", js, "coach", person),
+        ("POST", f"{js}/assessments", "coach", {"assessed_on": "2026-01-02", "method": "test"}),
+        ("POST", f"{js}/proposals", "coach", proposal),
+        ("POST", f"{js}/feedback", "coach", {"vacancy_id": f["vacancy"], "reason_code": "hours"}),
+        (
+            "POST",
+            f"{js}/outcomes",
+            "coach",
+            {"vacancy_id": f["vacancy"], "stage": "hired", "occurred_at": now},
+        ),
+        ("PUT", va, "employer", vacancy),
+        ("POST", f"{va}/close", "employer", None),
+        (
+            "POST",
+            f"{va}/outcomes",
+            "employer",
+            {"candidate": "C-000000000000", "stage": "interviewed", "occurred_at": now},
+        ),
+        ("POST", "/api/v1/admin/model/reload", "admin", None),
+        ("POST", "/api/v1/admin/model/rollback", "admin", None),
+        ("GET", "/api/v1/admin/audit/verify", "admin", None),
         ("GET", f"/api/v1/coach/jobseekers/{f['jobseeker']}", "coach", None),
         ("GET", f"/api/v1/coach/jobseekers/{f['jobseeker']}/matches", "coach", None),
         ("GET", f"/api/v1/coach/jobseekers/{f['jobseeker']}/assessments", "coach", None),
@@ -258,15 +314,15 @@ def _routes(api: Api) -> list[tuple[str, str, str, str | None]]:
 def test_every_foreign_access_is_refused(api: Api) -> None:
     callers = ["coach", "other-coach", "employer", "other-employer", "procurement"]
     callers += ["other-procurement", "admin"]
-    for method, path, owner, _ in _routes(api):
+    for method, path, owner, body in _routes(api):
         for caller in callers:
             if caller == owner:
                 continue
-            response = api.client.request(method, path, headers=api.headers(caller))
+            response = api.client.request(method, path, headers=api.headers(caller), json=body)
             role = caller.removeprefix("other-")
             expected = 404 if role == owner else 403
             assert response.status_code == expected, (method, path, caller, response.text)
-        anonymous = api.client.request(method, path)
+        anonymous = api.client.request(method, path, json=body)
         assert anonymous.status_code == 401
         forged = api.client.request(method, path, headers={"Authorization": "Bearer nope"})
         assert forged.status_code == 401

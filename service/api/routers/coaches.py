@@ -283,11 +283,14 @@ def _observation(index: int, uri: str, level: int, confidence: float) -> SkillOb
         ) from error
 
 
-@router.post("/jobseekers/{jobseeker_id}/assessments", status_code=status.HTTP_201_CREATED)
-def create_assessment(
-    jobseeker_id: str, body: AssessmentIn, caller: CoachDep, session: SessionDep, state: StateDep
+def _save_assessment(
+    session: Session,
+    state: ServingState,
+    person: JobseekerRecord,
+    record: AssessmentRecord,
+    body: AssessmentIn,
 ) -> AssessmentOut:
-    person = own_jobseeker(session, caller, jobseeker_id)
+    """Validate ``body`` and write it to ``record`` with its observations; one commit."""
     if body.assessed_on > state.today:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -296,13 +299,13 @@ def create_assessment(
                     "loc": ["body", "assessed_on"],
                     "msg": f"is after today ({state.today})",
                     "type": "value_error",
+                    "input": str(body.assessed_on),
                 }
             ],
         )
-    assessment_id = _new_id("AS")
     assessment = CoachingAssessment(
-        assessment_id=assessment_id,
-        jobseeker_id=jobseeker_id,
+        assessment_id=record.assessment_id,
+        jobseeker_id=person.jobseeker_id,
         coach_id=person.coach_id,
         assessed_on=body.assessed_on,
         method=body.method,
@@ -314,21 +317,27 @@ def create_assessment(
         note=body.note,
     )
     check_references(assessment, catalog_of(state))
-    record = AssessmentRecord(
-        assessment_id=assessment_id,
-        jobseeker_id=jobseeker_id,
-        coach_id=person.coach_id,
-        assessed_on=body.assessed_on,
-        method=body.method.value,
-        note=body.note,
-    )
+    record.jobseeker_id = person.jobseeker_id
+    record.coach_id = person.coach_id
+    record.assessed_on = body.assessed_on
+    record.method = body.method.value
+    record.note = body.note
     session.add(record)
     session.flush()
+    aid = record.assessment_id
+    session.execute(
+        delete(SkillObservationRecord).where(SkillObservationRecord.assessment_id == aid)
+    )
+    session.execute(
+        delete(WorkingLifeObservationRecord).where(
+            WorkingLifeObservationRecord.assessment_id == aid
+        )
+    )
     for o in body.observations:
         session.add(
             SkillObservationRecord(
-                assessment_id=assessment_id,
-                jobseeker_id=jobseeker_id,
+                assessment_id=aid,
+                jobseeker_id=person.jobseeker_id,
                 skill_uri=o.skill_uri,
                 level=o.level,
                 confidence=o.confidence,
@@ -336,13 +345,38 @@ def create_assessment(
         )
     for w in body.working_life:
         session.add(
-            WorkingLifeObservationRecord(
-                assessment_id=assessment_id, skill=w.skill.value, level=w.level
-            )
+            WorkingLifeObservationRecord(assessment_id=aid, skill=w.skill.value, level=w.level)
         )
-    _record_change(session, ChangeEntity.JOBSEEKER, jobseeker_id, ChangeOp.UPSERT)
+    _record_change(session, ChangeEntity.JOBSEEKER, person.jobseeker_id, ChangeOp.UPSERT)
     session.commit()
     return _assessment_out(session, record)
+
+
+@router.post("/jobseekers/{jobseeker_id}/assessments", status_code=status.HTTP_201_CREATED)
+def create_assessment(
+    jobseeker_id: str, body: AssessmentIn, caller: CoachDep, session: SessionDep, state: StateDep
+) -> AssessmentOut:
+    """Record a skill-recognition assessment (work trial, observation, test, certificate)."""
+    person = own_jobseeker(session, caller, jobseeker_id)
+    record = AssessmentRecord(assessment_id=_new_id("AS"))
+    return _save_assessment(session, state, person, record, body)
+
+
+@router.put("/jobseekers/{jobseeker_id}/assessments/{assessment_id}")
+def update_assessment(
+    jobseeker_id: str,
+    assessment_id: str,
+    body: AssessmentIn,
+    caller: CoachDep,
+    session: SessionDep,
+    state: StateDep,
+) -> AssessmentOut:
+    """Correct an assessment; its observations are replaced by the body's."""
+    person = own_jobseeker(session, caller, jobseeker_id)
+    record = session.get(AssessmentRecord, assessment_id)
+    if record is None or record.jobseeker_id != jobseeker_id:
+        raise not_found("assessment", assessment_id)
+    return _save_assessment(session, state, person, record, body)
 
 
 @router.get("/jobseekers/{jobseeker_id}/assessments")
