@@ -46,6 +46,7 @@ from reporting.impact_parameters import ImpactParameters, load_parameters
 __all__ = [
     "GROUP_KEYS",
     "PEOPLE_COUNTS",
+    "Grouping",
     "Window",
     "coach_hours",
     "indicator_table",
@@ -100,7 +101,7 @@ def key_columns(by: GroupBy, period: PeriodKind | None) -> list[str]:
     return [GROUP_KEYS[by]] + (["period"] if period is not None else [])
 
 
-class _Grouping:
+class Grouping:
     """How rows are keyed: ``by``, ``period``, and whether this is the totals pass."""
 
     def __init__(self, by: GroupBy, period: PeriodKind | None, total: bool) -> None:
@@ -182,7 +183,7 @@ def _breakdown(
     return pd.DataFrame(parts, index=counts.index)
 
 
-def _condition_family(facts: Facts, grouping: _Grouping, window: Window) -> list[pd.DataFrame]:
+def _condition_family(facts: Facts, grouping: Grouping, window: Window) -> list[pd.DataFrame]:
     conditions = facts.conditions[window.contains(facts.conditions["starts_on"])]
     conditions = grouping.keyed(conditions, "condition", "starts_on")
     keys = grouping.keys
@@ -217,7 +218,7 @@ def _condition_family(facts: Facts, grouping: _Grouping, window: Window) -> list
     ]
 
 
-def _hire_family(facts: Facts, grouping: _Grouping, window: Window) -> list[pd.DataFrame]:
+def _hire_family(facts: Facts, grouping: Grouping, window: Window) -> list[pd.DataFrame]:
     keys = grouping.keys
     hires = facts.hires[window.contains(facts.hires["hired_on"])]
     hires = grouping.keyed(hires, "hire", "hired_on")
@@ -250,7 +251,7 @@ def _hire_family(facts: Facts, grouping: _Grouping, window: Window) -> list[pd.D
 
 
 def _coaching_family(
-    facts: Facts, grouping: _Grouping, window: Window, params: ImpactParameters
+    facts: Facts, grouping: Grouping, window: Window, params: ImpactParameters
 ) -> list[pd.DataFrame]:
     keys = grouping.keys
     proposals = grouping.keyed(coach_hours(facts, params, window), "coaching", "proposed_on")
@@ -294,7 +295,7 @@ def _finish(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _aggregate(
-    facts: Facts, grouping: _Grouping, window: Window, params: ImpactParameters
+    facts: Facts, grouping: Grouping, window: Window, params: ImpactParameters
 ) -> pd.DataFrame:
     parts = [
         *_condition_family(facts, grouping, window),
@@ -384,9 +385,9 @@ def indicator_table(
     facts = world if isinstance(world, Facts) else build_facts(world)
     parameters = load_parameters() if params is None else params
     window = Window(facts.as_of, start, end)
-    table = _aggregate(facts, _Grouping(by, period, False), window, parameters).reset_index()
+    table = _aggregate(facts, Grouping(by, period, False), window, parameters).reset_index()
     if totals:
-        grouping = _Grouping(by, period, True)
+        grouping = Grouping(by, period, True)
         total = _aggregate(facts, grouping, window, parameters).reset_index()
         table = pd.concat([table, total], ignore_index=True)
     keys = key_columns(by, period)
