@@ -45,7 +45,7 @@ TOTAL = "TOTAL"
 #: Prefix of the columns that count the distinct people behind a figure.
 PEOPLE_PREFIX = "people_"
 
-GroupBy = Literal["municipality", "buyer", "contract", "cpv_division", "period"]
+GroupBy = Literal["municipality", "buyer", "contract", "cpv_division", "country", "period"]
 PeriodKind = Literal["month", "quarter", "year"]
 
 

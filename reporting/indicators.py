@@ -60,6 +60,7 @@ GROUP_KEYS: dict[str, str] = {
     "buyer": "buyer_id",
     "contract": "contract_id",
     "cpv_division": "cpv_division",
+    "country": "country",
     "period": "period",
 }
 _PERIOD_CODES = {"month": "M", "quarter": "Q", "year": "Y"}

@@ -37,6 +37,7 @@ __all__ = [
     "HIDDEN_MARK",
     "PublishedTable",
     "hires_by_target_group",
+    "publish_impact_table",
     "publish_indicator_table",
 ]
 
@@ -127,7 +128,7 @@ def _json_value(value: object) -> object:
 
 def _slices(table: pd.DataFrame, keys: list[str]) -> list[np.ndarray]:
     """Row positions of each table protected on its own, its TOTAL row last."""
-    group_key = keys[0] if keys[0] != "period" or len(keys) == 1 else keys[1]
+    group_key = keys[0]  # key_columns puts the group first and the period second
     if len(keys) == 1:
         parts = [np.arange(len(table))]
     else:
@@ -145,6 +146,25 @@ def _slices(table: pd.DataFrame, keys: list[str]) -> list[np.ndarray]:
     return out
 
 
+def _protect(
+    table: pd.DataFrame,
+    keys: list[str],
+    counts: list[str],
+    blocks: tuple[Block, ...],
+    hidden: pd.DataFrame,
+    minimum: int,
+) -> None:
+    """Suppress the ``counts`` columns of ``table`` slice by slice, into ``hidden``."""
+    for rows in _slices(table, keys):
+        part = table.iloc[rows]
+        linked = LinkedTable(
+            columns=tuple(counts), values=part[counts].to_numpy(dtype=np.float64), blocks=blocks
+        )
+        people = part[[people_column(c) for c in counts]].to_numpy()
+        mask = protect_linked(linked, primary_suppression(people, minimum))
+        hidden.loc[part.index, counts] = mask
+
+
 def publish_indicator_table(
     table: pd.DataFrame, keys: list[str], minimum: int = MIN_PEOPLE
 ) -> PublishedTable:
@@ -157,14 +177,7 @@ def publish_indicator_table(
     """
     counts = list(PEOPLE_COUNTS)
     hidden = pd.DataFrame(False, index=table.index, columns=[i.name for i in INDICATORS])
-    for rows in _slices(table, keys):
-        part = table.iloc[rows]
-        linked = LinkedTable(
-            columns=tuple(counts), values=part[counts].to_numpy(dtype=np.float64), blocks=BLOCKS
-        )
-        people = part[[people_column(c) for c in counts]].to_numpy()
-        mask = protect_linked(linked, primary_suppression(people, minimum))
-        hidden.loc[part.index, counts] = mask
+    _protect(table, keys, counts, BLOCKS, hidden, minimum)
     # Figures resting on a hidden count are hidden with it (repeat: chains of dependencies).
     dependent = [i for i in INDICATORS if i.hidden_with]
     changed = True
@@ -178,6 +191,25 @@ def publish_indicator_table(
     published = table.drop(columns=[c for c in table.columns if c.startswith(PEOPLE_PREFIX)])
     values = published.copy()
     for column in hidden.columns:
+        values[column] = values[column].astype(float).where(~hidden[column])
+    return PublishedTable(values=values, hidden=hidden, keys=tuple(keys))
+
+
+def publish_impact_table(
+    table: pd.DataFrame, keys: list[str], minimum: int = MIN_PEOPLE
+) -> PublishedTable:
+    """Suppress an impact table (:func:`reporting.impact.impact_table`, ``totals=True``).
+
+    ``hires_made`` is protected like any people count; a group's months and euros are hidden
+    with it.
+    """
+    figures = [c for c in table.columns if c not in keys and not c.startswith(PEOPLE_PREFIX)]
+    hidden = pd.DataFrame(False, index=table.index, columns=figures)
+    _protect(table, keys, ["hires_made"], (), hidden, minimum)
+    hidden.loc[:, figures] = hidden[["hires_made"]].to_numpy()
+    published = table.drop(columns=[c for c in table.columns if c.startswith(PEOPLE_PREFIX)])
+    values = published.copy()
+    for column in figures:
         values[column] = values[column].astype(float).where(~hidden[column])
     return PublishedTable(values=values, hidden=hidden, keys=tuple(keys))
 

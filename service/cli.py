@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from service.cli_reporting import stats
 from service.settings import get_settings
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+app.command()(stats)
 
 
 @app.callback()
