@@ -257,7 +257,7 @@ def impact_table(
                 table[f"{stakeholder}_eur_per_hire{suffix}"] = (
                     table[f"{stakeholder}_eur{suffix}"] / table["hires_made"]
                 )
-        tables.append(table.reset_index())
+        tables.append(grouping.rename(table).reset_index())
     out = pd.concat(tables, ignore_index=True)
     keys = key_columns(by, period)
     order = ["period", keys[0]] if len(keys) > 1 else keys

@@ -102,12 +102,27 @@ def key_columns(by: GroupBy, period: PeriodKind | None) -> list[str]:
     return [GROUP_KEYS[by]] + (["period"] if period is not None else [])
 
 
+_GROUP = "_group"
+
+
 class Grouping:
-    """How rows are keyed: ``by``, ``period``, and whether this is the totals pass."""
+    """How rows are keyed: ``by``, ``period``, and whether this is the totals pass.
+
+    Rows are grouped on a private ``_group`` column (so that the totals pass never
+    overwrites a fact column such as ``contract_id`` that an indicator counts);
+    :meth:`rename` gives the result its public key names.
+    """
 
     def __init__(self, by: GroupBy, period: PeriodKind | None, total: bool) -> None:
         self.by, self.period, self.total = by, period, total
-        self.keys = key_columns(by, period)
+        public = key_columns(by, period)
+        self.keys = [_GROUP if k == GROUP_KEYS.get(by) and by != "period" else k for k in public]
+        self._names = dict(zip(self.keys, public, strict=True))
+
+    def rename(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (indexed by :attr:`keys`) with its index levels given the public names."""
+        frame.index.names = [self._names[str(n)] for n in frame.index.names]
+        return frame
 
     def source(self, family: str) -> str:
         """The fact column that holds the group of a ``family`` row."""
@@ -119,8 +134,7 @@ class Grouping:
         """``frame`` with the key columns added (rows without a key dropped)."""
         out = frame.copy()
         if self.by != "period":
-            key = GROUP_KEYS[self.by]
-            out[key] = TOTAL if self.total else out[self.source(family)].astype("string")
+            out[_GROUP] = TOTAL if self.total else out[self.source(family)].astype("string")
         if self.period is not None:
             by_period_total = self.total and self.by == "period"
             out["period"] = TOTAL if by_period_total else period_labels(out[day], self.period)
@@ -311,7 +325,7 @@ def _aggregate(
     ]
     table = pd.concat(parts, axis=1, join="outer")
     table.index.names = keys
-    return _finish(table)
+    return grouping.rename(_finish(table))
 
 
 def _describe(table: pd.DataFrame, facts: Facts, by: GroupBy) -> pd.DataFrame:
