@@ -157,9 +157,8 @@ def coach_hours(facts: Facts, params: ImpactParameters, window: Window) -> pd.Da
     hours_by_coach = assessed.groupby(assessments["coach_id"]).sum()
     proposals_by_coach = proposals.groupby("coach_id").size()
     share = (hours_by_coach / proposals_by_coach).reindex(proposals_by_coach.index).fillna(0.0)
-    proposals["coach_hours"] = coaching.hours_per_proposal.value + proposals["coach_id"].map(
-        share
-    ).fillna(0.0)
+    allocated = proposals["coach_id"].map(share).astype("float64").fillna(0.0)
+    proposals["coach_hours"] = coaching.hours_per_proposal.value + allocated
     rate = {c.value: p.coach_hourly_cost.value for c, p in params.countries.items()}
     hourly = (
         proposals["coach_country"]

@@ -136,6 +136,8 @@ def _slices(table: pd.DataFrame, keys: list[str]) -> list[np.ndarray]:
         parts = [np.flatnonzero(period == p) for p in pd.unique(period)]
     out = []
     for rows in parts:
+        if len(rows) == 0:
+            continue
         is_total = table[group_key].to_numpy()[rows] == TOTAL
         if is_total.sum() != 1:
             raise ValueError(

@@ -180,3 +180,17 @@ def test_period_labels_and_bad_arguments() -> None:
         indicator_table(
             hand_world(), start=date(2025, 2, 1), end=date(2025, 1, 1), params=hand_parameters()
         )
+
+
+def test_an_empty_window_gives_empty_tables() -> None:
+    from reporting.impact import impact_table
+    from reporting.publish import publish_impact_table, publish_indicator_table
+
+    start, end, params = date(2020, 1, 1), date(2020, 6, 1), hand_parameters()
+    table = indicator_table(
+        hand_world(), "municipality", None, start, end, params=params, totals=True
+    )
+    assert table.empty
+    assert publish_indicator_table(table, ["municipality"]).values.empty
+    impact = impact_table(hand_world(), "period", None, start, end, params=params, totals=True)
+    assert publish_impact_table(impact, ["period"]).values.empty
