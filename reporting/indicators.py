@@ -373,7 +373,7 @@ def indicator_table(
     world
         A loaded world, or its :class:`~reporting.facts.Facts` (to reuse them across tables).
     by
-        ``municipality``, ``buyer``, ``contract``, ``cpv_division`` or ``period``.
+        ``municipality``, ``buyer``, ``contract``, ``cpv_division``, ``country`` or ``period``.
     period
         ``month``, ``quarter`` or ``year`` splits each group by calendar period (for
         ``by="period"`` it defaults to ``quarter``); None gives one row per group.
