@@ -141,6 +141,7 @@ class OutcomeStage(StrEnum):
     INTERVIEWED = "interviewed"
     HIRED = "hired"
     RETAINED_6M = "retained_6m"
+    RETAINED_12M = "retained_12m"
     DECLINED_BY_EMPLOYER = "declined_by_employer"
     DECLINED_BY_JOBSEEKER = "declined_by_jobseeker"
 

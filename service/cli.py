@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from service.cli_reporting import stats
 from service.cli_storage import register as register_storage_commands
 from service.settings import get_settings
 
@@ -29,6 +30,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+app.command()(stats)
 
 
 @app.callback()

@@ -13,7 +13,7 @@ shown, nothing happened; declined      0
 proposed by the coach                  1
 interviewed                            2
 hired                                  3
-still employed after 6 months          4
+still employed after 6 (or 12) months  4
 =====================================  =====
 
 **Negatives** are exposures that led nowhere (grade 0) plus, per query, a few candidates the
@@ -60,6 +60,7 @@ GRADES: dict[str, int] = {
     "interviewed": 2,
     "hired": 3,
     "retained_6m": 4,
+    "retained_12m": 4,
 }
 MAX_GRADE = 4
 SPLITS = ("train", "valid", "test")

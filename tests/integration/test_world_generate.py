@@ -262,6 +262,7 @@ _ORDER = {
     OutcomeStage.INTERVIEWED: 1,
     OutcomeStage.HIRED: 2,
     OutcomeStage.RETAINED_6M: 3,
+    OutcomeStage.RETAINED_12M: 4,
 }
 
 
@@ -273,7 +274,7 @@ def test_outcome_stages_follow_the_funnel_per_pair(world: WorldTables) -> None:
         assert stages[0] is OutcomeStage.PROPOSED
         assert len(stages) == len(set(stages))
         progress = [_ORDER[s] for s in stages if s in _ORDER]
-        # proposed -> interviewed -> hired -> retained_6m, no step skipped.
+        # proposed -> interviewed -> hired -> retained_6m -> retained_12m, no step skipped.
         assert progress == list(range(len(progress))), stages
         declines = [i for i, s in enumerate(stages) if s.value.startswith("declined")]
         assert declines in ([], [len(stages) - 1]), stages

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = ["GENERATOR_VERSION", "WorldConfig", "WorldSummary"]
 
 #: Bump when the same config would produce different tables.
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "1.2.0"
 
 #: Identifiers carry 7 digits, which bounds the number of jobseekers and vacancies.
 _MAX_ENTITIES = 9_999_999

@@ -34,7 +34,10 @@ per vacancy, else ``position_filled``) and retained six months. Stages are days 
 apart, with screening and interviews around the application deadline (``closes_on``); events
 on or after ``as_of`` have not happened yet and are not written, so open
 vacancies carry censored, in-progress histories. A hire whose six months have passed without
-a ``retained_6m`` event was not retained.
+a ``retained_6m`` event was not retained. Of those retained six months, a share
+``σ(retain logit + RETAIN_12M_SHIFT)`` is still employed twelve months after the hire
+(``retained_12m``, written when that day is before ``as_of``): the pair features that keep
+people six months keep them a year, and most who stayed half a year stay on.
 """
 
 from __future__ import annotations
@@ -85,6 +88,9 @@ POOL_SOURCES = (0.50, 0.15, 0.20, 0.07, 0.08)
 OVERSAMPLE = 2.5
 WORKDAY_START, WORKDAY_END = 6 * 3600, 14 * 3600  # UTC, i.e. office hours in FI and SE
 RETENTION_DAYS = 183
+RETENTION_12M_DAYS = 365
+#: Log-odds added to the six-month retention logit for staying on to twelve months.
+RETAIN_12M_SHIFT = 0.5
 
 
 @dataclass(frozen=True)
@@ -436,6 +442,8 @@ def simulate_outcomes(
 
     js_reason = _reasons(rng, model.decline_reason_weights(features, False), JOBSEEKER_REASONS)
     emp_reason = _reasons(rng, model.decline_reason_weights(features, True), EMPLOYER_REASONS)
+    # Drawn after every other draw so that the earlier stages stay as they were.
+    retained_12m = retained & (rng.random(n) < _sigmoid(logits.retain + RETAIN_12M_SHIFT))
     everyone = np.ones(n, dtype=bool)
     null = np.full(n, -1, dtype=np.int64)
     events: list[tuple[BoolArray, OutcomeStage, IntArray, IntArray]] = [
@@ -462,6 +470,12 @@ def simulate_outcomes(
             decided_at + RETENTION_DAYS * SECONDS_PER_DAY,
             null,
         ),
+        (
+            hired & retained_12m,
+            OutcomeStage.RETAINED_12M,
+            decided_at + RETENTION_12M_DAYS * SECONDS_PER_DAY,
+            null,
+        ),
     ]
     pair_parts, stage_parts, time_parts, reason_parts = [], [], [], []
     for mask, event_stage, event_at, event_reason in events:
@@ -486,6 +500,7 @@ def simulate_outcomes(
         "interviewed": count[OutcomeStage.INTERVIEWED],
         "hired": count[OutcomeStage.HIRED],
         "retained_6m": count[OutcomeStage.RETAINED_6M],
+        "retained_12m": count[OutcomeStage.RETAINED_12M],
         "position_filled": int(np.count_nonzero(reason == _REASON[ReasonCode.POSITION_FILLED])),
     }
     m = len(pair)

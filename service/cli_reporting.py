@@ -1,0 +1,240 @@
+"""``kohtaanto stats``: employment-condition statistics and economic impact of a world.
+
+Writes the published (small-cell suppressed) indicator table, the impact table, hires by
+target group over time, the reference impact per placement and a manifest into ``--out``,
+plus PNG charts with ``--charts``. Registered on the main app in :mod:`service.cli`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from reporting.definitions import MIN_PEOPLE, GroupBy, PeriodKind
+
+__all__ = ["STEPS", "stats"]
+
+console = Console()
+
+STEPS = (
+    "loading the world",
+    "building fact tables",
+    "indicator table",
+    "suppressing small cells",
+    "economic impact",
+    "hires by target group",
+    "writing files",
+    "charts",
+)
+_BY = ("municipality", "buyer", "contract", "cpv_division", "country", "period")
+_PERIODS = ("month", "quarter", "year")
+_FORMATS = ("csv", "json")
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date YYYY-MM-DD", param_hint=option) from None
+
+
+def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> None:
+    if value is not None and value not in allowed:
+        raise typer.BadParameter(
+            f"{value!r} is not one of: {', '.join(allowed)}", param_hint=option
+        )
+
+
+def stats(
+    world: Annotated[Path, typer.Option(help="A folder written by `kohtaanto generate`.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the tables (and charts) into.")],
+    by: Annotated[str, typer.Option(help=f"Group by: {', '.join(_BY)}.")] = "municipality",
+    period: Annotated[
+        str | None, typer.Option(help=f"Split each group by {', '.join(_PERIODS)}.")
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="First day counted (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Day after the last day counted.")] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="Table format: csv or json.")
+    ] = "csv",
+    charts: Annotated[bool, typer.Option("--charts", help="Also draw PNG charts.")] = False,
+    parameters: Annotated[
+        Path | None,
+        typer.Option(help="Impact parameter file (TOML); default: the shipped 2026 file."),
+    ] = None,
+) -> None:
+    """Employment-condition statistics and economic impact, with small cells suppressed."""
+    _choice(by, _BY, "--by")
+    _choice(period, _PERIODS, "--period")
+    _choice(output_format, _FORMATS, "--format")
+    first, last = _date(start, "--start"), _date(end, "--end")
+    if first is not None and last is not None and last <= first:
+        raise typer.BadParameter(f"--end {last} must be after --start {first}")
+    if not (world / "world.json").is_file():
+        console.print(f"[red]{world} is not a complete generated world (no world.json)[/]")
+        raise typer.Exit(2)
+
+    from reporting.impact_parameters import ParameterError, load_parameters
+
+    try:
+        params = load_parameters(parameters)
+    except ParameterError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from error
+    started = time.perf_counter()
+    try:
+        written = _run(
+            world,
+            out,
+            cast(GroupBy, by),
+            cast(PeriodKind | None, period),
+            first,
+            last,
+            output_format,
+            charts,
+            params,
+        )
+    except (ValueError, KeyError) as error:
+        console.print(f"[red]statistics failed: {error}[/]")
+        raise typer.Exit(1) from error
+    elapsed = time.perf_counter() - started
+    console.print(f"Statistics written to [bold]{out}[/] in {elapsed:.1f} s:")
+    for path in written:
+        console.print(f"  {path}")
+
+
+def _run(
+    world_dir: Path,
+    out: Path,
+    by: GroupBy,
+    period: PeriodKind | None,
+    start: date | None,
+    end: date | None,
+    output_format: str,
+    draw: bool,
+    params: Any,
+) -> list[Path]:
+    from features.world_store import load_world
+    from reporting.charts import fulfilment_chart, impact_chart, target_group_chart
+    from reporting.facts import build_facts
+    from reporting.impact import impact_table, reference_impacts
+    from reporting.indicators import indicator_table, key_columns
+    from reporting.publish import (
+        hires_by_target_group,
+        publish_impact_table,
+        publish_indicator_table,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    steps = STEPS if draw else STEPS[:-1]
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(steps[0], total=len(steps))
+
+        def step(index: int) -> None:
+            progress.update(task, description=steps[index], completed=index)
+
+        tables = (
+            "organisations",
+            "coaches",
+            "jobseekers",
+            "assessments",
+            "contracts",
+            "employment_conditions",
+            "vacancies",
+            "outcomes",
+        )
+        world = load_world(world_dir, tables=tables)
+        step(1)
+        facts = build_facts(world)
+        step(2)
+        table_period = period if by != "period" else (period or "quarter")
+        keys = key_columns(by, table_period)
+        raw = indicator_table(facts, by, table_period, start, end, params=params, totals=True)
+        step(3)
+        published = publish_indicator_table(raw, keys)
+        step(4)
+        impact = publish_impact_table(
+            impact_table(facts, by, table_period, start, end, params=params, totals=True), keys
+        )
+        by_country = publish_impact_table(
+            impact_table(facts, "country", None, start, end, params=params, totals=True),
+            ["country"],
+        )
+        step(5)
+        tg_period = period or "quarter"
+        over_time = publish_indicator_table(
+            indicator_table(facts, "period", tg_period, start, end, params=params, totals=True),
+            ["period"],
+        )
+        by_group = hires_by_target_group(over_time)
+        step(6)
+        suffix = f"{by}_{table_period}" if table_period and by != "period" else by
+        meta = {
+            "world": str(world_dir),
+            "as_of": world.as_of.isoformat(),
+            "generator_version": world.manifest.get("generator_version"),
+            "by": by,
+            "period": table_period,
+            "start": start.isoformat() if start else None,
+            "end": end.isoformat() if end else None,
+            "parameters_version": params.version,
+            "suppression": f"cells resting on 1-{MIN_PEOPLE - 1} people are hidden (x), "
+            "with complementary cells so that no hidden cell follows from published totals",
+        }
+        outputs = [
+            (published, f"indicators_{suffix}"),
+            (impact, f"impact_{suffix}"),
+            (by_country, "impact_by_country"),
+            (by_group, f"hires_by_target_group_{tg_period}"),
+        ]
+        for table, name in outputs:
+            path = out / f"{name}.{output_format}"
+            if output_format == "csv":
+                table.to_csv(path)
+            else:
+                table.to_json(path, meta)
+            written.append(path)
+        markdown = out / f"indicators_{suffix}.md"
+        markdown.write_text(published.to_markdown() + "\n", encoding="utf-8")
+        written.append(markdown)
+        reference = out / "impact_reference_12_months.csv"
+        reference_impacts(params).round(2).to_csv(reference, index=False)
+        written.append(reference)
+        manifest = out / "stats.json"
+        manifest.write_text(
+            json.dumps({**meta, "files": [p.name for p in written]}, indent=2) + "\n", "utf-8"
+        )
+        written.append(manifest)
+        if draw:
+            step(7)
+            charts = out / "charts"
+            if by in ("municipality", "buyer") and table_period is None:
+                written.append(fulfilment_chart(published, charts / f"fulfilment_{by}.png"))
+            else:
+                plain = publish_indicator_table(
+                    indicator_table(
+                        facts, "municipality", None, start, end, params=params, totals=True
+                    ),
+                    ["municipality"],
+                )
+                written.append(fulfilment_chart(plain, charts / "fulfilment_municipality.png"))
+            written.append(target_group_chart(by_group, charts / "hires_by_target_group.png"))
+            written.append(impact_chart(by_country, charts / "impact_per_hire.png"))
+        progress.update(task, description="done", completed=len(steps))
+    return written
