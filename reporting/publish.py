@@ -74,6 +74,12 @@ class PublishedTable:
 
     def to_json(self, path: Path, meta: dict[str, Any] | None = None) -> Path:
         """Write ``{"meta", "columns", "data": [{..., "hidden": [...]}], "count"}``."""
+        document = self.to_document(meta)
+        path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        return path
+
+    def to_document(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``{"meta", "columns", "data": [{..., "hidden": [...]}], "count"}`` (JSON-ready)."""
         records = []
         for i in range(len(self.values)):
             row: dict[str, Any] = {}
@@ -82,14 +88,12 @@ class PublishedTable:
                 row[column] = _json_value(value)
             row["hidden"] = [c for c in self.indicator_columns if bool(self.hidden[c].iloc[i])]
             records.append(row)
-        document = {
+        return {
             "meta": meta or {},
             "columns": list(self.values.columns),
             "data": records,
             "count": len(records),
         }
-        path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", "utf-8")
-        return path
 
     def to_markdown(self, columns: list[str] | None = None, rows: int | None = None) -> str:
         """A Markdown table (hidden cells ``x``)."""

@@ -95,6 +95,8 @@ class ServiceSettings(BaseModel):
     max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
     #: How often a worker compares the registry's CHAMPION pointer with its model.
     model_check_seconds: float = Field(default=1.0, ge=0, le=3600)
+    #: Statistics are answered from fact tables a worker rebuilds at most this often.
+    statistics_cache_seconds: float = Field(default=300.0, ge=0, le=86_400)
     #: The service's "today"; unset: the loaded world's as_of day (the demo world's date).
     today: date | None = None
 

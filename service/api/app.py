@@ -31,7 +31,7 @@ from features.taxonomy import load_taxonomy
 from features.world_store import SERVING_TABLES
 from matching.domain import DomainValidationError
 from service.api.metrics import LATENCY, REQUESTS
-from service.api.routers import admin, coaches, employers, procurement
+from service.api.routers import admin, coaches, employers, procurement, statistics
 from service.api.runtime import ServingState
 from service.composition import build_engine
 from service.settings import Settings, get_settings
@@ -83,6 +83,7 @@ def build_state(settings: Settings) -> ServingState:
         model_check_seconds=settings.service.model_check_seconds,
         last_change=last_change,
         pseudonym_key=pseudonym_key(settings.paths.var_dir / "pseudonym.key"),
+        statistics_cache_seconds=settings.service.statistics_cache_seconds,
     )
     state.check_model(force=True)
     return state
@@ -176,7 +177,8 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
         log.error("database error: %s", error)
         return _problem(status.HTTP_503_SERVICE_UNAVAILABLE, "the database is unavailable")
 
-    for router in (coaches.router, employers.router, procurement.router, admin.router):
+    routers = (coaches, employers, procurement, statistics, admin)
+    for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(admin.probes)
     return app

@@ -86,6 +86,10 @@ class ServingState:
     last_change: int = 0
     #: The secret behind employer-facing pseudonyms (the same in every worker).
     pseudonym_key: bytes = b""
+    #: How long a worker answers statistics from the fact tables it built.
+    statistics_cache_seconds: float = 300.0
+    #: Per-worker caches of the routers (e.g. the statistics' fact tables), by name.
+    caches: dict[str, object] = field(default_factory=dict)
     model: ModelStatus = field(default_factory=lambda: ModelStatus(RULES_VERSION, time.time()))
     _model_lock: threading.Lock = field(default_factory=threading.Lock)
     _feed_lock: threading.Lock = field(default_factory=threading.Lock)
