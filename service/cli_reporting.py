@@ -55,8 +55,18 @@ def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> None:
 
 
 def stats(
-    world: Annotated[Path, typer.Option(help="A folder written by `kohtaanto generate`.")],
-    out: Annotated[Path, typer.Option(help="Folder to write the tables (and charts) into.")],
+    world: Annotated[
+        Path | None, typer.Option(help="A folder written by `kohtaanto generate`.")
+    ] = None,
+    database: Annotated[
+        bool,
+        typer.Option(
+            "--database", help="Use the service database (KOHTAANTO_DATABASE_URL) instead."
+        ),
+    ] = False,
+    out: Annotated[Path, typer.Option(help="Folder to write the tables (and charts) into.")] = Path(
+        "var/stats"
+    ),
     by: Annotated[str, typer.Option(help=f"Group by: {', '.join(_BY)}.")] = "municipality",
     period: Annotated[
         str | None, typer.Option(help=f"Split each group by {', '.join(_PERIODS)}.")
@@ -79,7 +89,10 @@ def stats(
     first, last = _date(start, "--start"), _date(end, "--end")
     if first is not None and last is not None and last <= first:
         raise typer.BadParameter(f"--end {last} must be after --start {first}")
-    if not (world / "world.json").is_file():
+    if (world is None) == (not database):
+        console.print("[red]give either --world DIR or --database[/]")
+        raise typer.Exit(2)
+    if world is not None and not (world / "world.json").is_file():
         console.print(f"[red]{world} is not a complete generated world (no world.json)[/]")
         raise typer.Exit(2)
 
@@ -113,7 +126,7 @@ def stats(
 
 
 def _run(
-    world_dir: Path,
+    world_dir: Path | None,
     out: Path,
     by: GroupBy,
     period: PeriodKind | None,
@@ -159,7 +172,18 @@ def _run(
             "vacancies",
             "outcomes",
         )
-        world = load_world(world_dir, tables=tables)
+        if world_dir is not None:
+            world = load_world(world_dir, tables=tables)
+        else:
+            from service.settings import get_settings
+            from service.storage.database import make_engine
+            from service.storage.world_io import read_world_tables
+
+            engine = make_engine(get_settings().database_url)
+            try:
+                world = read_world_tables(engine, tables)
+            finally:
+                engine.dispose()
         step(1)
         facts = build_facts(world)
         step(2)
@@ -186,7 +210,7 @@ def _run(
         step(6)
         suffix = f"{by}_{table_period}" if table_period and by != "period" else by
         meta = {
-            "world": str(world_dir),
+            "world": str(world_dir) if world_dir is not None else str(world.root),
             "as_of": world.as_of.isoformat(),
             "generator_version": world.manifest.get("generator_version"),
             "by": by,

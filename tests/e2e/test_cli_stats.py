@@ -105,3 +105,35 @@ def test_stats_refuses_bad_input(small_world_dir: Path, tmp_path: Path) -> None:
     )
     assert refused.exit_code == 2
     assert "countries.FI.work_trial_allowance_daily: has no source" in refused.output
+
+
+def test_stats_from_the_service_database_equal_stats_from_the_world(
+    small_world_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from features.world_store import load_world
+    from service.settings import get_settings
+    from service.storage.database import make_engine, upgrade_to_head
+    from service.storage.world_io import load_world_into_database
+
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    load_world_into_database(load_world(small_world_dir), engine)
+    engine.dispose()
+    monkeypatch.setenv("KOHTAANTO_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        outputs = {}
+        for source, args in (
+            ("world", ["--world", str(small_world_dir)]),
+            ("database", ["--database"]),
+        ):
+            out = tmp_path / source
+            result = runner.invoke(app, ["stats", *args, "--by", "contract", "--out", str(out)])
+            assert result.exit_code == 0, result.output
+            outputs[source] = (out / "indicators_contract.csv").read_text()
+        assert outputs["world"] == outputs["database"]
+        neither = runner.invoke(app, ["stats", "--out", str(tmp_path / "x")])
+        assert neither.exit_code == 2
+    finally:
+        get_settings.cache_clear()
