@@ -37,21 +37,28 @@ class DemoService:
     model: str  # what serves: a model version or the rule-based score
 
 
-def _demo_objects(world_dir: Path) -> tuple[dict[str, str], str, str, str]:
+def _showcase_person(world_dir: Path, settings: Settings) -> str:
+    """The person `kohtaanto demo` shows first: well assessed, with strong matches in reach."""
+    from service.composition import build_engine
+    from service.demo import _pick_people
+
+    world = load_world(world_dir)
+    picked = _pick_people(world, build_engine(world, settings), count=1, top=3)
+    if not picked:
+        raise ValueError(f"{world_dir}: no jobseeker has an open vacancy within reach")
+    return picked[0]
+
+
+def _demo_objects(world_dir: Path, settings: Settings) -> tuple[dict[str, str], str, str, str]:
     """Organisations of the demo users and an object each of them owns."""
-    tables = ("jobseekers", "skill_observations", "vacancies", "contracts", "suppliers")
-    world = load_world(world_dir, tables)
+    world = load_world(world_dir, ("jobseekers", "vacancies", "contracts", "suppliers"))
     as_of = world.as_of
-    # The demo coach's showcase: the person with the most recognised skills.
-    observed = world.skill_observations["jobseeker_id"].astype(str).value_counts()
-    jobseeker = str(observed.index[0])
+    jobseeker = _showcase_person(world_dir, settings)
     people = world.jobseekers.set_index(world.jobseekers["jobseeker_id"].astype(str))
     coach_org = str(people.loc[jobseeker, "organisation_id"])
     vacancies = world.vacancies
-    dates = vacancies["opens_on"].dt.date, vacancies["closes_on"].dt.date
-    open_now = vacancies[
-        (dates[0] <= as_of) & (as_of <= dates[1]) & vacancies["contract_id"].notna()
-    ]
+    is_open = (vacancies["opens_on"].dt.date <= as_of) & (as_of <= vacancies["closes_on"].dt.date)
+    open_now = vacancies[is_open & vacancies["contract_id"].notna()]
     vacancy = open_now.iloc[0]
     suppliers = world.suppliers.set_index("supplier_id")["organisation_id"].astype(str)
     contracts = world.contracts.set_index("contract_id")["buyer_id"].astype(str)
@@ -85,7 +92,7 @@ def prepare_demo_service(
             retrain(world_dir, registry, settings=settings, ranker_config=ranker_config)
         model = registry.champion_version() or "the rule-based score (no model passed the gate)"
 
-        organisations, jobseeker, vacancy, contract = _demo_objects(world_dir)
+        organisations, jobseeker, vacancy, contract = _demo_objects(world_dir, settings)
         tokens_path = settings.paths.var_dir / TOKENS_FILE
         tokens: dict[str, str] = {}
         if tokens_path.exists():
