@@ -1,17 +1,18 @@
 """Move a generated world into the service database and read it back as DataFrames.
 
-:func:`load_world_into_database` bulk-loads every world table in one transaction: on SQLite
-as ``executemany`` over pre-formatted rows, on PostgreSQL with ``COPY ... FROM STDIN`` and
-the foreign keys of the world tables dropped during the copy and added back at the end
-(one validating join per key instead of one trigger call per row, ~3x faster; the
-transaction keeps the database unchanged if any of it fails).
+:func:`load_world_into_database` bulk-loads every world table in one transaction: rows are
+formatted in Arrow (dates, instants and JSON lists as text) and written with
+``executemany`` on SQLite and ``COPY ... FROM STDIN`` on PostgreSQL, with the secondary
+indexes (and on PostgreSQL the foreign and unique keys) built after the copy rather than
+maintained row by row. If any of it fails the transaction leaves the database unchanged.
 
-:func:`read_world_tables` is the inverse: it returns a :class:`~features.world_store.
-WorldTables` whose frames have exactly the dtypes :func:`~features.world_store.load_world`
-gives, so :func:`service.composition.build_engine` runs unchanged on a database. Two
-differences remain, both documented: rows come back in primary-key order (the generator's
-order for every table but ``organisations``), and categorical columns list the values
-present, sorted, where a Parquet world carries the generator's whole vocabulary.
+:func:`read_world_tables` is the inverse (the driver's cursor on SQLite, ``COPY ... TO
+STDOUT`` parsed by Arrow's CSV reader on PostgreSQL). Its frames have exactly the dtypes
+:func:`~features.world_store.load_world` gives, so :func:`service.composition.build_engine`
+runs unchanged on a database. Two differences remain: rows come back in primary-key order
+(the generator's order for every table but ``organisations``), and a categorical column's
+categories are the values present, sorted, where a Parquet world carries the generator's
+whole vocabulary (every municipality, every ESCO skill).
 """
 
 from __future__ import annotations
@@ -239,20 +240,32 @@ def _copy_table(
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         for start in range(0, total, chunk_rows):
-            # Python objects for one chunk at a time: 4.5 million skill observations as
-            # Python strings at once would take gigabytes.
-            rows = _rows(table.slice(start, chunk_rows))
+            chunk = table.slice(start, chunk_rows)
             if dialect == "postgresql":
-                with cursor.copy(f"COPY {name} ({columns}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                with cursor.copy(f"COPY {name} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+                    copy.write(_csv_bytes(chunk))
             else:
+                # Python objects for one chunk at a time: 4.5 million skill observations
+                # as Python strings at once would take gigabytes.
                 placeholders = ", ".join("?" for _ in table.column_names)
-                cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({placeholders})", rows)
+                statement = f"INSERT INTO {name} ({columns}) VALUES ({placeholders})"
+                cursor.executemany(statement, _rows(chunk))
             if progress is not None:
                 progress(name, min(start + chunk_rows, total), total)
     finally:
         cursor.close()
+
+
+def _csv_bytes(table: pa.Table) -> bytes:
+    """Rows in PostgreSQL's CSV ``COPY`` format, written by Arrow without Python objects.
+
+    Arrow quotes every string and leaves nulls empty and unquoted, which is exactly how
+    ``COPY ... (FORMAT csv)`` tells an empty string from NULL; floats are written in their
+    shortest exact form, booleans as true/false.
+    """
+    buffer = io.BytesIO()
+    pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
+    return buffer.getvalue()
 
 
 def _wire_table(frame: pd.DataFrame, name: str, dialect: str) -> pa.Table:
