@@ -79,9 +79,13 @@ def postgres_admin_url() -> str:
     return url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A database of its own for this test module (and xdist worker), dropped afterwards."""
+    """A database of this test process's own (one per xdist worker), dropped at the end.
+
+    One per worker rather than per module: dropping a database forces a checkpoint, which
+    costs a second or more on a busy disk.
+    """
     from sqlalchemy import text
 
     from service.storage.database import make_engine, normalise_url
@@ -103,7 +107,7 @@ def postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty, unmigrated database: a new SQLite file or a wiped PostgreSQL one.
 
-    PostgreSQL tests share their module's database and start from an empty ``public``
+    PostgreSQL tests share their worker's database and start from an empty ``public``
     schema, which takes milliseconds where creating a database per test would not.
     """
     if request.param == "sqlite":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -287,3 +288,10 @@ def test_file_level_problems(
         "vacancy_skills.csv:3: file: is not UTF-8 (byte 0xe9)",
     ]
     assert set(_counts(migrated_engine).values()) == {0}
+
+
+def test_the_documentation_shows_the_example_files() -> None:
+    document = (EXAMPLES.parents[1] / "csv-import.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```csv\n(.*?)```", document, flags=re.DOTALL)
+    files = [(EXAMPLES / f"{kind}.csv").read_text(encoding="utf-8") for kind in KINDS]
+    assert blocks == files

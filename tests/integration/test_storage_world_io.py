@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from sqlalchemy import Engine, func, select
 
@@ -18,6 +21,7 @@ from service.storage.world_io import (
     META_WORLD_FINGERPRINT,
     DatabaseNotEmptyError,
     WorldLoadError,
+    _json_text,
     load_world_into_database,
     read_meta,
     read_world_tables,
@@ -51,9 +55,25 @@ def _row_counts(engine: Engine) -> dict[str, int]:
         }
 
 
+def _awkward(world: WorldTables) -> WorldTables:
+    """The world with text that trips up CSV and JSON: empty vs missing, quotes, newlines."""
+    jobseekers = world.jobseekers.copy()
+    jobseekers.loc[0, "email"] = ""
+    jobseekers.loc[1, "email"] = None
+    jobseekers.loc[2, "last_name"] = 'O\'Neil, "Jr."\nsecond line'
+    odd = np.array(['quote " and \\ backslash'], dtype=object)
+    jobseekers["restrictions"] = [
+        odd if i == 3 else items for i, items in enumerate(jobseekers["restrictions"])
+    ]
+    assessments = world.assessments.copy()
+    assessments.loc[0, "note"] = ""
+    return dataclasses.replace(world, jobseekers=jobseekers, assessments=assessments)
+
+
 def test_world_round_trips_with_load_worlds_dtypes(
     migrated_engine: Engine, tiny_world: WorldTables
 ) -> None:
+    tiny_world = _awkward(tiny_world)
     progress: list[tuple[str, int, int]] = []
     report = load_world_into_database(
         tiny_world, migrated_engine, lambda *step: progress.append(step), chunk_rows=1000
@@ -143,3 +163,24 @@ def test_a_dangling_reference_fails_the_load(
     with pytest.raises(WorldLoadError, match="vacancy_skills"):
         load_world_into_database(broken, migrated_engine)
     assert set(_row_counts(migrated_engine).values()) == {0}
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [
+        ([["a", "b"], [], None, ["åäö"]], pa.list_(pa.string())),
+        ([['say "hi"', "back\\slash"], ["ok"]], pa.list_(pa.string())),
+        ([["line\nbreak"], None], pa.list_(pa.string())),
+        (
+            [[{"language": "fi", "level": "native"}, {"language": "en", "level": "B1"}], []],
+            pa.list_(pa.struct([("language", pa.string()), ("level", pa.string())])),
+        ),
+    ],
+)
+def test_list_columns_become_the_json_json_dumps_writes(
+    values: list[object], kind: pa.DataType
+) -> None:
+    column = pa.chunked_array([pa.array(values, kind)])
+    expected = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+    assert _json_text(column).to_pylist() == expected
+    assert _json_text(column.slice(1)).to_pylist() == expected[1:]
