@@ -112,11 +112,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'kohtaanto.db'}"
+    url: str = request.getfixturevalue("postgres_database")
+    return wipe_postgres(url)
+
+
+def wipe_postgres(url: str) -> str:
+    """Empty the worker's PostgreSQL database (a fresh ``public`` schema); return its URL."""
     from sqlalchemy import text
 
     from service.storage.database import make_engine
 
-    url: str = request.getfixturevalue("postgres_database")
     engine = make_engine(url)
     try:
         with engine.begin() as connection:

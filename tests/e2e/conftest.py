@@ -16,6 +16,7 @@ from service.settings import PathSettings, Settings
 from service.storage.database import make_engine, make_session_factory, upgrade_to_head
 from service.storage.tables import User
 from service.storage.world_io import load_world_into_database
+from tests.conftest import wipe_postgres
 
 
 @dataclass
@@ -80,7 +81,8 @@ def api(
     if request.param == "sqlite":
         url = f"sqlite:///{root / 'kohtaanto.db'}"
     else:
-        url = request.getfixturevalue("postgres_database")
+        # The worker's PostgreSQL database is shared by modules: start from an empty schema.
+        url = wipe_postgres(request.getfixturevalue("postgres_database"))
     upgrade_to_head(url)
     engine = make_engine(url)
     load_world_into_database(small_world, engine)

@@ -88,6 +88,7 @@ def test_an_unloadable_champion_leaves_the_current_model_serving(api: Api) -> No
         _booster(3), config=RankerConfig(num_threads=1), metrics={}, training_fingerprint="x"
     )
     registry.promote(good.version)
+    state.model_check_seconds = 0.0  # check the pointer on every request
     state.check_model(force=True)
     broken = registry.register(
         _booster(4), config=RankerConfig(num_threads=1), metrics={}, training_fingerprint="x"
