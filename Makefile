@@ -54,10 +54,11 @@ lock:
 	$(PYTHON) -m uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		--no-header --no-annotate -o constraints.txt
 
-bench: $(STAMP)
+bench: $(STAMP) $(DEMO)/world.json postgres
 	$(BIN)/python bench/bench_reference_data.py
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_matching.py
+	$(BIN)/python bench/bench_storage.py --world $(DEMO)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
