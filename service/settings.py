@@ -95,6 +95,10 @@ class ServiceSettings(BaseModel):
     max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
     #: How often a worker compares the registry's CHAMPION pointer with its model.
     model_check_seconds: float = Field(default=1.0, ge=0, le=3600)
+    #: A worker that does not answer uvicorn's health ping within this many seconds is
+    #: restarted. Building the engine at start-up holds the GIL for seconds at a time on a
+    #: national-size world (uvicorn's default of 5 s restarted workers that were only starting).
+    worker_healthcheck_seconds: int = Field(default=60, ge=1, le=3600)
     #: The service's "today"; unset: the loaded world's as_of day (the demo world's date).
     today: date | None = None
 
