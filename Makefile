@@ -9,7 +9,7 @@ DEMO_SEEKERS   ?= 20000
 DEMO_VACANCIES ?= 6000
 DEMO_SEED      ?= 7
 
-.PHONY: run test lint typecheck postgres install demo-world lock bench clean
+.PHONY: run test lint typecheck postgres install demo-world lock bench bench-service clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ bench: $(STAMP) $(DEMO)/world.json postgres
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_matching.py
 	$(BIN)/python bench/bench_storage.py --world $(DEMO)
+
+# HTTP load on `kohtaanto serve --workers 2` over the 300,000 / 100,000 world (SQLite); the
+# database is prepared once under var/bench/service/. Not part of `make bench` (~15 min).
+bench-service: $(STAMP)
+	$(BIN)/python bench/bench_service.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -97,6 +97,10 @@ class ServiceSettings(BaseModel):
     model_check_seconds: float = Field(default=1.0, ge=0, le=3600)
     #: Statistics are answered from fact tables a worker rebuilds at most this often.
     statistics_cache_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    #: A worker that does not answer uvicorn's health ping within this many seconds is
+    #: restarted. Building the engine at start-up holds the GIL for seconds at a time on a
+    #: national-size world (uvicorn's default of 5 s restarted workers that were only starting).
+    worker_healthcheck_seconds: int = Field(default=60, ge=1, le=3600)
     #: The service's "today"; unset: the loaded world's as_of day (the demo world's date).
     today: date | None = None
 

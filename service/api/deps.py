@@ -37,6 +37,17 @@ def get_session(
             session.rollback()
 
 
+def release(session: Session) -> None:
+    """End the request's read transaction, handing its connection back to the pool.
+
+    Routes call it before they take another connection (the change feed, the audit writer):
+    a request holding one pooled connection while it waits for a second can, with as many
+    requests in flight as the pool has connections, wait until the pool times out (30 s),
+    each holding a connection another needs. Loaded objects stay usable (no expiry on commit).
+    """
+    session.commit()
+
+
 def get_caller(
     session: Annotated[Session, Depends(get_session)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

@@ -15,7 +15,7 @@ def _finite_or_none(value: float | None) -> float | None:
 
 
 def skill_uri(state: ServingState, evidence: SkillEvidence) -> str:
-    return str(state.vocab.taxonomy.skills["uri"].iat[evidence.skill])
+    return state.skill_uris[evidence.skill]
 
 
 def evidence_out(state: ServingState, evidence: SkillEvidence) -> SkillEvidenceOut:

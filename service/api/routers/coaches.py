@@ -24,7 +24,7 @@ from matching.domain import (
 from matching.engine import MatchFilters
 from service.api import audit
 from service.api.catalog import catalog_of, municipality_row
-from service.api.deps import CoachDep, SessionDep, StateDep
+from service.api.deps import CoachDep, SessionDep, StateDep, release
 from service.api.explain import explanation_out
 from service.api.imports import coach_ownership, run_import
 from service.api.runtime import ServingState
@@ -434,6 +434,7 @@ def matches(
 ) -> MatchesOut:
     """The best open vacancies for one of the coach's jobseekers, with reasons and skill gaps."""
     own_jobseeker(session, caller, jobseeker_id)
+    release(session)  # the change feed and the audit writer take connections of their own
     state.check_model()
     state.catch_up()
     filters = MatchFilters(
@@ -465,8 +466,10 @@ def matches(
         )
         for m in found.results
     ]
+    digest = audit.explanation_digest(r.explanation.model_dump(mode="json") for r in results)
+    release(session)
     # The audit entry is this read's only write: a short writer transaction of its own.
-    with state.write_sessions() as writer:
+    with state.audit_writer() as writer:
         audit.append(
             writer,
             user_id=caller.user_id,
@@ -483,11 +486,8 @@ def matches(
             },
             model_version=found.model_version,
             results=[[m.vacancy_id, round(m.score, 6)] for m in found.results],
-            explanation_digest=audit.explanation_digest(
-                r.explanation.model_dump(mode="json") for r in results
-            ),
+            explanation_digest=digest,
         )
-        writer.commit()
     return MatchesOut(
         jobseeker_id=jobseeker_id,
         on=found.on,

@@ -25,7 +25,7 @@ from matching.domain import (
 )
 from service.api import audit
 from service.api.catalog import catalog_of
-from service.api.deps import EmployerDep, SessionDep, StateDep
+from service.api.deps import EmployerDep, SessionDep, StateDep, release
 from service.api.imports import employer_ownership, run_import
 from service.api.runtime import ServingState
 from service.api.schemas import (
@@ -270,6 +270,7 @@ def shortlist(
             status.HTTP_409_CONFLICT,
             detail=f"vacancy {vacancy_id} closed on {record.closes_on}: no shortlist",
         )
+    release(session)  # the change feed and the audit writer take connections of their own
     state.check_model()
     state.catch_up()
     found = state.engine.shortlist_for_vacancy(vacancy_id, k=k, on=state.today, with_factors=False)
@@ -302,7 +303,7 @@ def shortlist(
                 skills=[
                     CandidateSkillOut(
                         label=s.label,
-                        skill_uri=str(state.vocab.taxonomy.skills["uri"].iat[s.skill]),
+                        skill_uri=state.skill_uris[s.skill],
                         evidence_strength=strength_band(s.strength, s.method),
                         level=round(float(s.level), 2),
                         required_level=s.required_level,
@@ -320,8 +321,10 @@ def shortlist(
                 phone=person.phone if proposed and person else None,
             )
         )
+    digest = audit.explanation_digest(r.model_dump(mode="json") for r in results)
+    release(session)
     # The audit entry is this read's only write: a short writer transaction of its own.
-    with state.write_sessions() as writer:
+    with state.audit_writer() as writer:
         audit.append(
             writer,
             user_id=caller.user_id,
@@ -331,9 +334,8 @@ def shortlist(
             query={"vacancy_id": vacancy_id, "k": k, "on": str(state.today)},
             model_version=found.model_version,
             results=[[m.jobseeker_id, round(m.score, 6)] for m in found.results],
-            explanation_digest=audit.explanation_digest(r.model_dump(mode="json") for r in results),
+            explanation_digest=digest,
         )
-        writer.commit()
     return ShortlistOut(
         vacancy_id=vacancy_id,
         on=found.on,
