@@ -61,7 +61,7 @@ bench: $(STAMP) $(DEMO)/world.json postgres
 	$(BIN)/python bench/bench_storage.py --world $(DEMO)
 
 # HTTP load on `kohtaanto serve --workers 2` over the 300,000 / 100,000 world (SQLite); the
-# database is prepared once under var/bench/service/. Not part of `make bench` (~15 min).
+# database is prepared once under var/bench/service/ (~1 min). Not in `make bench` (~6 min).
 bench-service: $(STAMP)
 	$(BIN)/python bench/bench_service.py
 
