@@ -138,8 +138,6 @@ def _fail(error: Exception) -> NoReturn:
 @model_app.command("list")
 def model_list(registry: RegistryOption = None) -> None:
     """List the registered model versions, oldest first; the champion is marked."""
-    from rich.table import Table
-
     from training.registry import RegistryError
 
     models = _registry(registry)
@@ -151,22 +149,34 @@ def model_list(registry: RegistryOption = None) -> None:
     if not records:
         console.print(f"No models in the registry {models.root}.")
         return
-    table = Table(title=f"Models in {models.root}")
-    table.add_column("Version", no_wrap=True)
-    table.add_column("Created (UTC)", no_wrap=True)
-    table.add_column("Champion", justify="center")
-    table.add_column("Metrics")
-    table.add_column("Training data")
+    # The headline figures only, in plain columns that fit 80 characters: a manifest also
+    # holds recall@20 for every group (a hundred regions) and the training-data fingerprint,
+    # which `model show VERSION` lists.
+    console.print(f"Models in {models.root} (* the champion):", soft_wrap=True)
+    console.print(f"  {'version':<27} {'created (UTC)':<16} {'NDCG@10':>7} {'recall@20':>9}  gate")
     for record in records:
-        metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(record.manifest.metrics.items()))
-        table.add_row(
-            record.version,
-            f"{record.created_at:%Y-%m-%d %H:%M:%S}",
-            "*" if record.version == champion else "",
-            metrics,
-            record.manifest.training_fingerprint[:16],
+        metrics = record.manifest.metrics
+        figures = [f"{metrics[n]:.4f}" if n in metrics else "-" for n in LISTED_METRICS]
+        mark = "*" if record.version == champion else " "
+        console.print(
+            f"{mark} {record.version:<27} {record.created_at:%Y-%m-%d %H:%M} "
+            f"{figures[0]:>7} {figures[1]:>9}  {_gate_verdict(record.manifest.notes)}",
+            soft_wrap=True,
+            highlight=False,
         )
-    console.print(table)
+
+
+#: The overall metrics ``model list`` shows per version.
+LISTED_METRICS = ("ndcg@10", "recall@20")
+
+
+def _gate_verdict(notes: str | None) -> str:
+    """``passed``, ``refused (N reasons)`` or the manifest's notes as they are."""
+    if not notes:
+        return "-"
+    if notes.startswith("gate refused: "):
+        return f"refused ({len(notes.removeprefix('gate refused: ').split('; '))})"
+    return notes.removeprefix("gate ")
 
 
 @model_app.command("show")
@@ -373,9 +383,20 @@ def retrain(
         f"Registered [bold]{result.version}[/] but kept the champion "
         f"{result.champion_before or 'none'}:"
     )
-    for reason in result.reasons:
+    # A bad model fails the rule for dozens of regions at once; the first few say enough, the
+    # log and `model show` keep all of them.
+    for reason in result.reasons[:SHOWN_REASONS]:
         console.print(f"  - {reason}")
+    if len(result.reasons) > SHOWN_REASONS:
+        console.print(
+            f"  ... and {len(result.reasons) - SHOWN_REASONS} more "
+            f"(all in `kohtaanto model show {result.version}`)"
+        )
     raise typer.Exit(3)
+
+
+#: Gate reasons ``retrain`` prints before referring to ``model show``.
+SHOWN_REASONS = 12
 
 
 # The service commands live in their own module; registered here so `kohtaanto --help` lists

@@ -16,14 +16,15 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.geography import load_geography
 from features.matching_data import Vocabularies
@@ -33,6 +34,7 @@ from matching.domain import DomainValidationError
 from service.api.metrics import LATENCY, REQUESTS
 from service.api.routers import admin, coaches, employers, procurement, statistics
 from service.api.runtime import ServingState
+from service.api.security import CallerCache
 from service.composition import build_engine
 from service.settings import Settings, get_settings
 from service.storage.database import make_engine, make_session_factory
@@ -84,6 +86,7 @@ def build_state(settings: Settings) -> ServingState:
         last_change=last_change,
         pseudonym_key=pseudonym_key(settings.paths.var_dir / "pseudonym.key"),
         statistics_cache_seconds=settings.service.statistics_cache_seconds,
+        callers=CallerCache(settings.service.token_cache_seconds),
     )
     state.check_model(force=True)
     return state
@@ -91,6 +94,79 @@ def build_state(settings: Settings) -> ServingState:
 
 def _problem(status_code: int, detail: object) -> JSONResponse:
     return JSONResponse(status_code=status_code, content={"detail": detail})
+
+
+class LimitsAndMetrics:
+    """Refuse oversized bodies with 413 before anything parses them; count and time requests.
+
+    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` (``@app.middleware``) runs
+    each request in a task of its own with memory streams between it and the app, which cost
+    a worker more than routing and dependencies together.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await self._too_large(scope, receive, send)
+            return
+        if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
+            # Chunked: read it here, bounded, and hand the app what was read.
+            chunks: list[bytes] = []
+            size, more = 0, True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                more = message.get("more_body", False)
+                if size > self.max_body:
+                    await self._too_large(scope, receive, send)
+                    return
+            receive = _replay(b"".join(chunks), receive)
+        status_code = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            REQUESTS.labels(scope["method"], route, str(status_code)).inc()
+            LATENCY.labels(route).observe(time.perf_counter() - started)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = _problem(
+            status.HTTP_413_CONTENT_TOO_LARGE, f"the body may be at most {self.max_body} bytes"
+        )
+        await response(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that yields ``body`` once, then passes on what the client sends next."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 def create_app(settings: Settings | None = None, state: ServingState | None = None) -> FastAPI:
@@ -117,32 +193,8 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
         lifespan=lifespan,
     )
     app.state.serving = state
-    max_body = settings.service.max_body_bytes
 
-    @app.middleware("http")
-    async def limits_and_metrics(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_body):
-            return _problem(
-                status.HTTP_413_CONTENT_TOO_LARGE,
-                f"the body may be at most {max_body} bytes",
-            )
-        if length is None and request.method in ("POST", "PUT", "PATCH"):
-            body = await request.body()  # chunked: read it, bounded
-            if len(body) > max_body:
-                return _problem(
-                    status.HTTP_413_CONTENT_TOO_LARGE,
-                    f"the body may be at most {max_body} bytes",
-                )
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        REQUESTS.labels(request.method, name, str(response.status_code)).inc()
-        LATENCY.labels(name).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(LimitsAndMetrics, max_body=settings.service.max_body_bytes)
 
     @app.exception_handler(DomainValidationError)
     async def domain_error(request: Request, error: DomainValidationError) -> JSONResponse:

@@ -35,6 +35,7 @@ from features.world_store import (
     vacancy_from_rows,
 )
 from matching.engine import MatchingEngine
+from service.api.security import CallerCache
 from service.storage.tables import (
     AssessmentRecord,
     Change,
@@ -94,6 +95,8 @@ class ServingState:
     #: Per-worker caches of the routers (e.g. the statistics' fact tables), by name.
     caches: dict[str, object] = field(default_factory=dict)
     model: ModelStatus = field(default_factory=lambda: ModelStatus(RULES_VERSION, time.time()))
+    #: Authenticated callers by token hash, for ``token_cache_seconds`` (see CallerCache).
+    callers: CallerCache = field(default_factory=lambda: CallerCache(ttl_seconds=10.0))
     _model_lock: threading.Lock = field(default_factory=threading.Lock)
     _feed_lock: threading.Lock = field(default_factory=threading.Lock)
     _audit_lock: threading.Lock = field(default_factory=threading.Lock)

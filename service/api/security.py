@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass
 
 from fastapi import HTTPException, status
@@ -24,7 +25,16 @@ from fastapi import HTTPException, status
 from service.storage.tables import Role
 from service.storage.users import hash_token, new_token
 
-__all__ = ["Caller", "hash_token", "new_token", "not_found", "pseudonym", "unauthorised"]
+__all__ = [
+    "UNKNOWN_TOKEN",
+    "Caller",
+    "CallerCache",
+    "hash_token",
+    "new_token",
+    "not_found",
+    "pseudonym",
+    "unauthorised",
+]
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,46 @@ class Caller:
     name: str
     role: Role
     organisation_id: str
+
+
+#: What the caller cache remembers for a token that names no active user.
+UNKNOWN_TOKEN = Caller(0, "", Role.ADMIN, "")
+
+
+class CallerCache:
+    """Token hash -> caller, each entry kept for ``ttl_seconds`` (per worker).
+
+    Every request authenticates; remembering the answer for a few seconds spares a database
+    round trip per request. A user disabled in the database is refused by every worker within
+    ``ttl_seconds``. Unknown tokens are remembered too (a client retrying a bad token does
+    not reach the database each time); the cache holds at most ``max_entries``, and is
+    cleared when full.
+    """
+
+    def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[Caller, float]] = {}
+
+    def get(self, token_hash: str) -> Caller | None:
+        entry = self._entries.get(token_hash)
+        if entry is None:
+            return None
+        caller, expires = entry
+        if time.monotonic() >= expires:
+            self._entries.pop(token_hash, None)
+            return None
+        return caller
+
+    def put(self, token_hash: str, caller: Caller) -> None:
+        if self.ttl_seconds <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[token_hash] = (caller, time.monotonic() + self.ttl_seconds)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 def unauthorised(detail: str = "a valid bearer token is required") -> HTTPException:

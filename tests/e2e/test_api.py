@@ -7,6 +7,7 @@ so the tests do not depend on each other's order.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -400,6 +401,22 @@ def test_oversized_and_malformed_bodies_are_refused(api: Api) -> None:
     assert town.json()["detail"][0]["input"] == "9999"
 
 
+def test_chunked_bodies_are_bounded_too(api: Api) -> None:
+    def chunks(total: int) -> Iterator[bytes]:
+        yield b'{"note": "'
+        for _ in range(total // 65536):
+            yield b"x" * 65536
+        yield b'"}'
+
+    headers = {**api.headers("coach"), "Content-Type": "application/json"}
+    huge = api.client.post("/api/v1/coach/jobseekers", headers=headers, content=chunks(2_000_000))
+    assert huge.status_code == 413
+    # A small chunked body reaches the validation as it was sent (here: fields missing).
+    small = api.client.post("/api/v1/coach/jobseekers", headers=headers, content=chunks(0))
+    assert small.status_code == 422
+    assert any(error["loc"][:2] == ["body", "first_name"] for error in small.json()["detail"])
+
+
 # ---- audit, health ----------------------------------------------------------------------------
 
 
@@ -616,3 +633,40 @@ def test_imports_refuse_another_organisations_rows(api: Api) -> None:
     assert {e["loc"][3] for e in employer.json()["detail"]} >= {"supplier_id"}
     nothing = _upload(api, "employer", "/api/v1/employer/imports", {})
     assert nothing.status_code == 422
+
+
+def test_a_disabled_token_is_refused_once_the_workers_cache_forgets_it(api: Api) -> None:
+    from sqlalchemy import update
+
+    from service.api.security import CallerCache, hash_token
+    from service.storage.database import make_engine
+    from service.storage.tables import User
+
+    state = api.client.app.state.serving  # type: ignore[attr-defined]
+    jobseeker = api.facts["jobseeker"]
+    engine = make_engine(api.url)
+    saved = state.callers
+    try:
+        state.callers = CallerCache(ttl_seconds=3600)
+        assert api.get("other-coach", "/api/v1/coach/jobseekers").status_code == 200
+        with engine.begin() as connection:
+            connection.execute(
+                update(User)
+                .where(User.token_hash == hash_token("token-other-coach"))
+                .values(active=False)
+            )
+        # Within the TTL the worker still trusts its answer ...
+        assert api.get("other-coach", "/api/v1/coach/jobseekers").status_code == 200
+        state.callers.clear()  # ... until the entry expires (here: forgotten at once)
+        refused = api.get("other-coach", "/api/v1/coach/jobseekers")
+        assert refused.status_code == 401 and "disabled" in refused.json()["detail"]
+        assert api.get("coach", f"/api/v1/coach/jobseekers/{jobseeker}").status_code == 200
+    finally:
+        with engine.begin() as connection:
+            connection.execute(
+                update(User)
+                .where(User.token_hash == hash_token("token-other-coach"))
+                .values(active=True)
+            )
+        engine.dispose()
+        state.callers = saved

@@ -189,3 +189,25 @@ def test_cli_wants_a_world_or_the_database(small_world_dir: Path, tmp_path: Path
         app, ["retrain", "--world", str(small_world_dir), "--database", "--registry", str(tmp_path)]
     )
     assert both.exit_code == 2
+
+
+def test_cli_prints_the_first_gate_reasons_and_points_to_model_show(
+    small_world_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    import training.pipeline
+
+    real = training.pipeline.retrain
+    reasons = [f"group region=FI-EA-{i:02d}: recall@20 fell" for i in range(30)]
+
+    def refused_with_many_reasons(*args: object, **kwargs: object) -> RetrainResult:
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        return dataclasses.replace(result, promoted=False, reasons=reasons)
+
+    monkeypatch.setattr(training.pipeline, "retrain", refused_with_many_reasons)
+    base = ["retrain", "--world", str(small_world_dir), "--registry", str(tmp_path / "m")]
+    result = runner.invoke(app, [*base, *WEEKS, "--num-trees", "2"], terminal_width=200)
+    assert result.exit_code == 3, result.output
+    assert "FI-EA-11" in result.output and "FI-EA-12" not in result.output
+    assert "and 18 more" in result.output and "kohtaanto model show m" in result.output

@@ -315,6 +315,30 @@ def test_cli_lists_versions_and_refuses_unknown_promotion(registry: ModelRegistr
     assert "no previous champion" in result.output
 
 
+def test_cli_list_shows_headline_metrics_and_the_gate_verdict(registry: ModelRegistry) -> None:
+    per_region = {f"recall@20[region=FI-EA-{i:02d}]": 0.8 for i in range(40)}
+    passed = registry.register(
+        tiny_booster(0),
+        config=CONFIG,
+        metrics={"ndcg@10": 0.5671, "recall@20": 0.8774, **per_region},
+        training_fingerprint="fp-passed",
+        notes="gate passed",
+    ).version
+    refused = registry.register(
+        tiny_booster(1),
+        config=CONFIG,
+        metrics={"ndcg@10": 0.3639},
+        training_fingerprint="fp-refused",
+        notes="gate refused: NDCG@10 0.3639 is below ...; group sex=male: recall@20 fell ...",
+    ).version
+    result = CliRunner().invoke(app, ["model", "list", "--registry", str(registry.root)])
+    assert result.exit_code == 0, result.output
+    rows = {line[2:].split()[0]: line for line in result.output.splitlines() if " m20" in line}
+    assert "0.5671" in rows[passed] and "0.8774" in rows[passed] and "passed" in rows[passed]
+    assert "0.3639" in rows[refused] and "refused (2)" in rows[refused]
+    assert "FI-EA" not in result.output  # group figures are for `model show`
+
+
 def test_cli_promote_then_rollback(registry: ModelRegistry) -> None:
     runner = CliRunner()
     first, second = register(registry, 0), register(registry, 1)

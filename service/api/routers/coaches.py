@@ -24,7 +24,7 @@ from matching.domain import (
 from matching.engine import MatchFilters
 from service.api import audit
 from service.api.catalog import catalog_of, municipality_row
-from service.api.deps import CoachDep, SessionDep, StateDep, release
+from service.api.deps import CoachDep, SessionDep, StateDep, json_response, release
 from service.api.explain import explanation_out
 from service.api.imports import coach_ownership, run_import
 from service.api.runtime import ServingState
@@ -420,7 +420,7 @@ def delete_assessment(
 # ---- matches --------------------------------------------------------------------------------
 
 
-@router.get("/jobseekers/{jobseeker_id}/matches")
+@router.get("/jobseekers/{jobseeker_id}/matches", response_model=MatchesOut)
 def matches(
     jobseeker_id: str,
     caller: CoachDep,
@@ -431,9 +431,13 @@ def matches(
     max_distance_km: Annotated[float | None, Query(gt=0, le=2000)] = None,
     job_form: Annotated[list[str] | None, Query(max_length=4)] = None,
     factors: Annotated[bool, Query(description="Add the model's top factors (TreeSHAP).")] = True,
-) -> MatchesOut:
+) -> Response:
     """The best open vacancies for one of the coach's jobseekers, with reasons and skill gaps."""
-    own_jobseeker(session, caller, jobseeker_id)
+    owner = session.scalar(
+        select(JobseekerRecord.organisation_id).where(JobseekerRecord.jobseeker_id == jobseeker_id)
+    )
+    if owner is None or owner != caller.organisation_id:
+        raise not_found("jobseeker", jobseeker_id)
     release(session)  # the change feed and the audit writer take connections of their own
     state.check_model()
     state.catch_up()
@@ -445,12 +449,18 @@ def matches(
     found = state.engine.matches_for_jobseeker(
         jobseeker_id, k=k, on=state.today, filters=filters, with_factors=factors
     )
+    # Only the columns the answer shows: whole ORM rows (skills JSON and all) were a fifth of
+    # the request.
     vacancies = {
-        v.vacancy_id: v
-        for v in session.scalars(
-            select(VacancyRecord).where(
-                VacancyRecord.vacancy_id.in_([m.vacancy_id for m in found.results])
-            )
+        row.vacancy_id: row
+        for row in session.execute(
+            select(
+                VacancyRecord.vacancy_id,
+                VacancyRecord.title,
+                VacancyRecord.job_form,
+                VacancyRecord.municipality,
+                VacancyRecord.closes_on,
+            ).where(VacancyRecord.vacancy_id.in_([m.vacancy_id for m in found.results]))
         )
     }
     results = [
@@ -466,7 +476,7 @@ def matches(
         )
         for m in found.results
     ]
-    digest = audit.explanation_digest(r.explanation.model_dump(mode="json") for r in results)
+    digest = audit.response_digest([r.explanation for r in results])
     release(session)
     # The audit entry is this read's only write: a short writer transaction of its own.
     with state.audit_writer() as writer:
@@ -488,13 +498,14 @@ def matches(
             results=[[m.vacancy_id, round(m.score, 6)] for m in found.results],
             explanation_digest=digest,
         )
-    return MatchesOut(
+    answer = MatchesOut(
         jobseeker_id=jobseeker_id,
         on=found.on,
         model_version=found.model_version,
         candidates=found.candidates,
         results=results,
     )
+    return json_response(answer)
 
 
 def _job_forms(values: list[str]) -> frozenset[str]:
