@@ -487,18 +487,40 @@ def render_model_card(manifest: ModelManifest) -> str:
     libs = ", ".join(
         f"{name} {value or 'not installed'}" for name, value in manifest.library_versions.items()
     )
-    if manifest.metrics:
+    # Overall figures first; per-group recall (``recall@20[dimension=group]``, a hundred
+    # regions on a national world) in a table of its own.
+    overall = {k: v for k, v in manifest.metrics.items() if "[" not in k}
+    by_group = sorted(
+        (*k[k.index("[") + 1 : -1].split("=", 1), k[: k.index("[")], v)
+        for k, v in manifest.metrics.items()
+        if "[" in k and k.endswith("]") and "=" in k
+    )
+    if overall:
         metric_rows = "\n".join(
-            f"| {name} | {value:.4f} |" for name, value in sorted(manifest.metrics.items())
+            f"| {name} | {value:.4f} |" for name, value in sorted(overall.items())
         )
     else:
         metric_rows = "| (none recorded) | |"
+    group_table = ""
+    if by_group:
+        rows = "\n".join(
+            f"| {dimension} | {group} | {metric} | {value:.4f} |"
+            for dimension, group, metric, value in by_group
+        )
+        group_table = (
+            "\n\n### By group of jobseekers\n\n| Dimension | Group | Metric | Value |\n"
+            f"|---|---|---|---|\n{rows}"
+        )
     feature_rows = "\n".join(
         f"| {number} | `{feature.name}` | {feature.kind} | {feature.description} |"
         for number, feature in enumerate(FEATURES, start=1)
     )
     config = "\n".join(f"- `{key}`: {value}" for key, value in sorted(manifest.config.items()))
-    notes = f"\n## Notes\n\n{manifest.notes.strip()}\n" if manifest.notes.strip() else ""
+    notes = manifest.notes.strip()
+    if notes.startswith("gate refused: "):
+        reasons = notes.removeprefix("gate refused: ").split("; ")
+        notes = "The gate refused this model:\n\n" + "\n".join(f"- {r}" for r in reasons)
+    notes = f"\n## Notes\n\n{notes}\n" if notes else ""
     return f"""# Model card: {manifest.version}
 
 - Created: {manifest.created_at.isoformat()}
@@ -522,7 +544,7 @@ people outside the coaching service.
 
 | Metric | Value |
 |---|---|
-{metric_rows}
+{metric_rows}{group_table}
 
 ## Features
 

@@ -348,3 +348,35 @@ def test_cli_promote_then_rollback(registry: ModelRegistry) -> None:
     result = runner.invoke(app, ["model", "rollback", "--registry", root])
     assert result.exit_code == 0, result.output
     assert registry.champion_version() == first
+
+
+def test_model_card_tables_groups_apart_and_lists_gate_reasons() -> None:
+    from training.registry import render_model_card
+
+    record_metrics = {
+        "ndcg@10": 0.36,
+        "recall@20": 0.83,
+        "recall@20[region=FI-EA-02]": 0.6,
+        "recall@20[sex=female]": 0.8,
+    }
+    from training.registry import ModelManifest
+
+    card = render_model_card(
+        ModelManifest(
+            version="m20261202-000000-00000000",
+            created_at="2026-12-02T00:00:00+00:00",
+            feature_names=FEATURE_NAMES,
+            feature_schema_hash=FEATURE_SCHEMA_HASH,
+            library_versions={"lightgbm": lgb.__version__},
+            training_fingerprint="fp",
+            config=CONFIG.model_dump(mode="json"),
+            metrics=record_metrics,
+            model_sha256="0" * 64,
+            notes="gate refused: NDCG@10 0.36 is below 0.56; group sex=female: recall fell",
+        )
+    )
+    overall = card[card.index("## Metrics") : card.index("### By group")]
+    assert "| recall@20 | 0.8300 |" in overall and "FI-EA-02" not in overall
+    assert "| region | FI-EA-02 | recall@20 | 0.6000 |" in card
+    assert "| sex | female | recall@20 | 0.8000 |" in card
+    assert "- NDCG@10 0.36 is below 0.56\n- group sex=female: recall fell" in card
