@@ -364,7 +364,7 @@ def test_model_card_tables_groups_apart_and_lists_gate_reasons() -> None:
     card = render_model_card(
         ModelManifest(
             version="m20261202-000000-00000000",
-            created_at="2026-12-02T00:00:00+00:00",
+            created_at=datetime(2026, 12, 2, tzinfo=UTC),
             feature_names=FEATURE_NAMES,
             feature_schema_hash=FEATURE_SCHEMA_HASH,
             library_versions={"lightgbm": lgb.__version__},
