@@ -13,7 +13,7 @@ Serves the champion of ``var/bench/models`` when it has one (copied into the ser
 ``var`` folder), else the documented rule-based scorer; says which. Starts ``kohtaanto serve``
 with 2 uvicorn workers on a free loopback port, waits for ``/readyz`` and for both workers to
 finish building their engines (bounded), warms up, then sends a fixed number of requests per
-endpoint at each fixed concurrency from one asyncio httpx client in this process:
+endpoint at each fixed concurrency from asyncio aiohttp clients in this process:
 
 - ``GET /api/v1/coach/jobseekers/{id}/matches?k=20`` (with TreeSHAP factors, the default),
 - the same with ``factors=false`` (no TreeSHAP),
@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import numpy as np
 import pandas as pd
@@ -429,22 +430,30 @@ async def run_load(
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     queue = iter(requests)
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    # aiohttp, not httpx: its C parser costs the shared cores ~0.3 ms per request where
+    # httpx's pure-Python stack took ~1.5 ms, which the server's workers had to give up.
     clients = [
-        httpx.AsyncClient(base_url=base, limits=limits, timeout=60.0) for _ in range(concurrency)
+        aiohttp.ClientSession(
+            base,
+            connector=aiohttp.TCPConnector(limit=1, force_close=False),
+            timeout=aiohttp.ClientTimeout(total=60.0),
+        )
+        for _ in range(concurrency)
     ]
     try:
         for client in clients:
-            await client.get("/healthz")
+            async with client.get("/healthz") as response:
+                await response.read()
             await asyncio.sleep(0.02)
 
-        async def user(client: httpx.AsyncClient) -> None:
+        async def user(client: aiohttp.ClientSession) -> None:
             for path, params, headers in queue:
                 started = time.perf_counter()
                 try:
-                    response = await client.get(path, params=params, headers=headers)
-                    code = response.status_code
-                except httpx.HTTPError:
+                    async with client.get(path, params=params, headers=headers) as response:
+                        await response.read()
+                        code = response.status
+                except (aiohttp.ClientError, TimeoutError):
                     code = 0
                 latencies.append(time.perf_counter() - started)
                 statuses[code] = statuses.get(code, 0) + 1
@@ -460,7 +469,7 @@ async def run_load(
         server_cpu = [cpu_seconds(p) - b for p, b in zip(workers, server_before, strict=True)]
     finally:
         for client in clients:
-            await client.aclose()
+            await client.close()
     return latencies, statuses, seconds, client_cpu, server_cpu, machine_cpu
 
 
@@ -620,7 +629,7 @@ def main() -> None:
     print(
         f"\n{args.requests:,} requests per endpoint and concurrency, k={K}, as of "
         f"{prepared.as_of}, {args.workers} uvicorn workers, one keep-alive connection per "
-        f"in-flight request from asyncio httpx clients in this process.\nThe load generator "
+        f"in-flight request from asyncio aiohttp clients in this process.\nThe load generator "
         f"shares the {cores} cores with the server. CPU columns are cores busy during the "
         f"phase (of {cores}): the server's workers, the load generator, and 'other' work on "
         f"the machine (anything else running skews the figures)."
