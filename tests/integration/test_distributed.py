@@ -1,14 +1,28 @@
-"""Training the ranker on a two-worker local Dask cluster against single-machine training."""
+"""Training the ranker on a two-worker local Dask cluster against single-machine training.
+
+Why the comparison runs on a world of its own, and what "within 0.01" can mean: LightGBM's
+data-parallel learner bags each machine's rows on its own, finds each feature's bins from one
+machine's rows and estimates leaf counts from hessian sums, so the Dask model is about as far
+from the single-machine one as a model trained with another seed. The test therefore needs a
+test set on which another seed moves NDCG@10 well under 0.01. On the small world (1,500
+jobseekers, 2,039 training rows, 13 test queries) single-machine seeds alone spread by up to
+0.04 and Dask landed 0.02-0.05 off; on 16,000 jobseekers (about 360 test queries) seeds still
+spread by up to 0.027. On the 60,000-jobseeker world below (about 121,000 training rows, 1,450
+test queries), over world seeds 11-15 and Dask seeds 7-9, every Dask run was within 0.0033 of
+the single-machine run with its seed (-0.0015 to +0.0033). Generating the world takes about
+10 s of the test's 30-40 s.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from features.schema import FEATURE_NAMES
-from features.world_store import WorldTables
+from features.world_store import WorldTables, load_world
 from service.composition import build_engine
 from service.settings import Settings
 from training.dataset import DatasetConfig, build_training_set
@@ -18,10 +32,24 @@ from training.ranker import LightGBMScorer, RankerConfig, train_ranker
 
 pytestmark = pytest.mark.integration
 
-# Data-parallel LightGBM builds feature bins from each machine's own rows, so two machines do
-# not grow the single-machine trees exactly; on the small world's 13 test queries the gap
-# measured 0.02-0.05 NDCG@10 (see the report), hence a looser bound than a re-run would need.
-TOLERANCE = 0.08
+# Within this much NDCG@10 of single-machine training (the issue's bound).
+TOLERANCE = 0.01
+# The world the comparison runs on, and its split: large enough that two runs with
+# different seeds differ by well under TOLERANCE (see the module docstring).
+WORLD_SEEKERS, WORLD_VACANCIES, WORLD_SEED = 60_000, 24_000, 11
+SPLIT = DatasetConfig(valid_weeks=20, test_weeks=20)
+MIN_TEST_QUERIES = 1_000
+
+
+@pytest.fixture(scope="module")
+def large_world(tmp_path_factory: pytest.TempPathFactory) -> WorldTables:
+    from training.synthetic import WorldConfig, generate_world
+
+    out = tmp_path_factory.mktemp("dask_world")
+    generate_world(
+        WorldConfig(seekers=WORLD_SEEKERS, vacancies=WORLD_VACANCIES, seed=WORLD_SEED), out
+    )
+    return load_world(out)
 
 
 def _whole_queries(groups: np.ndarray, n: int) -> None:
@@ -47,12 +75,11 @@ def test_partitions_never_split_a_query() -> None:
         query_partitions(np.zeros(0, np.int64), 2)
 
 
-def test_dask_training_ranks_like_single_machine_training(small_world: WorldTables) -> None:
-    engine = build_engine(small_world, Settings())
-    data = build_training_set(
-        small_world, engine.data, DatasetConfig(valid_weeks=12, test_weeks=12)
-    )
+def test_dask_training_ranks_like_single_machine_training(large_world: WorldTables) -> None:
+    engine = build_engine(large_world, Settings())
+    data = build_training_set(large_world, engine.data, SPLIT)
     train, valid, test = data.part("train"), data.part("valid"), data.part("test")
+    assert len(test.groups) >= MIN_TEST_QUERIES  # else NDCG@10 is too noisy for TOLERANCE
     _whole_queries(train.groups, 2)
     config = RankerConfig(num_threads=1)
     stopped = train_ranker(train, valid, config, FEATURE_NAMES)
@@ -73,7 +100,10 @@ def test_dask_training_ranks_like_single_machine_training(small_world: WorldTabl
         )
         for name, model in (("single", single), ("dask", dask_model))
     }
-    print(f"NDCG@10 on the test part: {ndcg}")
+    print(f"NDCG@10 on {len(test.groups)} test queries with {trees} trees: {ndcg}")
+    # Both rank far better than chance (a random order scores about 0.24 on this world), so
+    # the comparison is not between two degenerate models.
+    assert all(math.isfinite(v) and v > 0.4 for v in ndcg.values()), ndcg
     assert abs(ndcg["single"] - ndcg["dask"]) <= TOLERANCE, ndcg
 
 
