@@ -229,7 +229,9 @@ def choose_model(models: Path, root: Path, use_model: bool, fingerprint: str) ->
     version = champion.read_text(encoding="utf-8").strip()
     manifest = json.loads((target / "versions" / version / "manifest.json").read_text("utf-8"))
     same = manifest.get("training_fingerprint") == fingerprint
-    trees = manifest.get("config", {}).get("num_trees", "?")
+    # The trees in the saved model (early stopping keeps fewer than the config's maximum).
+    model_text = (target / "versions" / version / "model.txt").read_text("utf-8")
+    trees = sum(1 for line in model_text.splitlines() if line.startswith("Tree="))
     return (
         f"LightGBM champion {version} from {models} ({trees} trees; trained on "
         f"{'this' if same else 'another'} world)"
