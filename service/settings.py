@@ -101,6 +101,9 @@ class ServiceSettings(BaseModel):
     #: restarted. Building the engine at start-up holds the GIL for seconds at a time on a
     #: national-size world (uvicorn's default of 5 s restarted workers that were only starting).
     worker_healthcheck_seconds: int = Field(default=60, ge=1, le=3600)
+    #: Matches and shortlists one worker computes at once; more wait in arrival order.
+    #: Matching is CPU-bound under one GIL, so more than 1 adds contention, not throughput.
+    matching_threads: int = Field(default=1, ge=1, le=64)
     #: How long a worker trusts a token it has looked up: a user disabled in the database is
     #: refused by every worker within this many seconds (0: look up every request).
     token_cache_seconds: float = Field(default=10.0, ge=0, le=3600)

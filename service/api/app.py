@@ -87,6 +87,7 @@ def build_state(settings: Settings) -> ServingState:
         pseudonym_key=pseudonym_key(settings.paths.var_dir / "pseudonym.key"),
         statistics_cache_seconds=settings.service.statistics_cache_seconds,
         callers=CallerCache(settings.service.token_cache_seconds),
+        matching_threads=settings.service.matching_threads,
     )
     state.check_model(force=True)
     return state

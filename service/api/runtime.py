@@ -15,15 +15,20 @@ swap fails no request. A champion that cannot be loaded leaves the current score
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from typing import TypeVar
 
+import anyio
+import anyio.to_thread
 import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,6 +58,7 @@ from training.registry import ModelCompatibilityError, ModelRegistry, UnknownMod
 log = logging.getLogger(__name__)
 
 RULES_VERSION = "rules"
+T = TypeVar("T")
 
 
 def record_dict(record: object, columns: tuple[str, ...]) -> dict[str, object]:
@@ -97,6 +103,11 @@ class ServingState:
     model: ModelStatus = field(default_factory=lambda: ModelStatus(RULES_VERSION, time.time()))
     #: Authenticated callers by token hash, for ``token_cache_seconds`` (see CallerCache).
     callers: CallerCache = field(default_factory=lambda: CallerCache(ttl_seconds=10.0))
+    #: Matches and shortlists this worker computes at once (see ``in_matching_slot``).
+    matching_threads: int = 1
+    _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
     _model_lock: threading.Lock = field(default_factory=threading.Lock)
     _feed_lock: threading.Lock = field(default_factory=threading.Lock)
     _audit_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -124,6 +135,21 @@ class ServingState:
         with self._audit_lock, self.write_sessions() as writer:
             yield writer
             writer.commit()
+
+    async def in_matching_slot(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on a thread once one of the worker's matching slots is free.
+
+        Matching is CPU-bound and the engine serves one query at a time under the GIL, so
+        more threads only take turns: with eight requests in flight, eight threads woke and
+        slept on the engine lock and the GIL, and which one ran next was chance, which made
+        the slowest answers wait several times as long as the median. The slots are taken in
+        arrival order (``anyio.CapacityLimiter`` is FIFO); one limiter per event loop.
+        """
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = anyio.CapacityLimiter(self.matching_threads)
+        return await anyio.to_thread.run_sync(work, limiter=slots)
 
     # ------------------------------------------------------------------ the model
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, UploadFile, status
@@ -421,7 +422,7 @@ def delete_assessment(
 
 
 @router.get("/jobseekers/{jobseeker_id}/matches", response_model=MatchesOut)
-def matches(
+async def matches(
     jobseeker_id: str,
     caller: CoachDep,
     session: SessionDep,
@@ -433,6 +434,33 @@ def matches(
     factors: Annotated[bool, Query(description="Add the model's top factors (TreeSHAP).")] = True,
 ) -> Response:
     """The best open vacancies for one of the coach's jobseekers, with reasons and skill gaps."""
+    return await state.in_matching_slot(
+        partial(
+            _matches,
+            jobseeker_id=jobseeker_id,
+            caller=caller,
+            session=session,
+            state=state,
+            k=k,
+            municipality=municipality,
+            max_distance_km=max_distance_km,
+            job_form=job_form,
+            factors=factors,
+        )
+    )
+
+
+def _matches(
+    jobseeker_id: str,
+    caller: Caller,
+    session: Session,
+    state: ServingState,
+    k: int,
+    municipality: str | None,
+    max_distance_km: float | None,
+    job_form: list[str] | None,
+    factors: bool,
+) -> Response:
     owner = session.scalar(
         select(JobseekerRecord.organisation_id).where(JobseekerRecord.jobseeker_id == jobseeker_id)
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, UploadFile, status
@@ -256,7 +257,7 @@ def close_vacancy(
 
 
 @router.get("/vacancies/{vacancy_id}/shortlist", response_model=ShortlistOut)
-def shortlist(
+async def shortlist(
     vacancy_id: str,
     caller: EmployerDep,
     session: SessionDep,
@@ -264,6 +265,14 @@ def shortlist(
     k: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
     """Pseudonymous candidates for one of the employer's vacancies, best first."""
+    return await state.in_matching_slot(
+        partial(_shortlist, vacancy_id=vacancy_id, caller=caller, session=session, state=state, k=k)
+    )
+
+
+def _shortlist(
+    vacancy_id: str, caller: Caller, session: Session, state: ServingState, k: int
+) -> Response:
     # One join for ownership and the closing day, not the whole vacancy row.
     closes_on = session.scalar(
         select(VacancyRecord.closes_on)
