@@ -420,12 +420,22 @@ def register_step(
 ) -> str:
     """Register the challenger (never promoted here) with its metrics; return its version."""
     notes = "gate passed" if decision.promote else "gate refused: " + "; ".join(decision.reasons)
+    baselines = {
+        str(ranking): {
+            str(name): float(value)
+            for name, value in report.overall.loc[ranking].items()
+            if math.isfinite(float(value))
+        }
+        for ranking in report.overall.index
+        if ranking != CHALLENGER
+    }
     record = registry.register(
         challenger,
         config=config,
         metrics=challenger_metrics(report),
         training_fingerprint=fingerprint,
         notes=notes,
+        baselines=baselines,
     )
     return record.version
 

@@ -101,6 +101,9 @@ class ModelManifest(BaseModel):
     metrics: dict[str, float]
     model_sha256: str
     notes: str = ""
+    #: The other rankings scored on the same test groups in the same run (champion, rules,
+    #: skill cosine, random, oracle): ``{ranking: {metric: value}}``.
+    baselines: dict[str, dict[str, float]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +222,7 @@ class ModelRegistry:
         metrics: dict[str, float],
         training_fingerprint: str,
         notes: str = "",
+        baselines: dict[str, dict[str, float]] | None = None,
     ) -> ModelRecord:
         """Store ``booster`` as a new version (not promoted) and return its record."""
         names = tuple(booster.feature_name())
@@ -235,6 +239,10 @@ class ModelRegistry:
             if not math.isfinite(number):
                 raise ValueError(f"metric {name!r} is not a finite number: {value!r}")
             clean_metrics[name] = number
+        clean_baselines = {
+            ranking: {k: float(v) for k, v in values.items() if math.isfinite(float(v))}
+            for ranking, values in (baselines or {}).items()
+        }
 
         created_at = self.clock()
         if created_at.tzinfo is None:
@@ -266,6 +274,7 @@ class ModelRegistry:
                     metrics=clean_metrics,
                     model_sha256=digest,
                     notes=notes,
+                    baselines=clean_baselines,
                 )
                 with model_path.open("rb") as handle:
                     os.fsync(handle.fileno())
@@ -501,6 +510,22 @@ def render_model_card(manifest: ModelManifest) -> str:
         )
     else:
         metric_rows = "| (none recorded) | |"
+    comparison = ""
+    if manifest.baselines and overall:
+        names = sorted(overall)
+        header = "| Ranking | " + " | ".join(names) + " |\n|---|" + "---|" * len(names)
+        lines = [
+            f"| {ranking} | "
+            + " | ".join(f"{values[n]:.4f}" if n in values else "-" for n in names)
+            + " |"
+            for ranking, values in [("this model", overall), *manifest.baselines.items()]
+        ]
+        comparison = (
+            "\n\n### Against the baselines on the same test groups\n\n"
+            + header
+            + "\n"
+            + "\n".join(lines)
+        )
     group_table = ""
     if by_group:
         rows = "\n".join(
@@ -544,7 +569,7 @@ people outside the coaching service.
 
 | Metric | Value |
 |---|---|
-{metric_rows}{group_table}
+{metric_rows}{comparison}{group_table}
 
 ## Features
 

@@ -87,7 +87,22 @@ def test_a_worse_challenger_is_registered_but_the_champion_kept(
     assert second.version != first.version
     assert second.version in {record.version for record in registry.list()}
     assert "champion" in second.report.overall.index
-    assert "gate refused" in registry.show(str(second.version)).manifest.notes
+    refused = registry.show(str(second.version))
+    assert "gate refused" in refused.manifest.notes
+    # The manifest keeps what the challenger was measured against, champion included, and
+    # the model card shows the comparison.
+    baselines = refused.manifest.baselines
+    assert {"champion", "rules", "skill_cosine", "random", "oracle"} <= set(baselines)
+    assert baselines["champion"]["ndcg@10"] == pytest.approx(
+        second.report.metric("champion", "ndcg@10")
+    )
+    assert baselines["rules"]["recall@20"] == pytest.approx(
+        second.report.metric("rules", "recall@20")
+    )
+    card = (refused.path / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "### Against the baselines on the same test groups" in card
+    champion_row = next(line for line in card.splitlines() if line.startswith("| champion |"))
+    assert f"{second.report.metric('champion', 'ndcg@10'):.4f}" in champion_row
     # The training data is the same world, so the fingerprints agree.
     fingerprints = {
         registry.show(str(v)).manifest.training_fingerprint for v in (first.version, second.version)
