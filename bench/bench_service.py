@@ -437,7 +437,7 @@ async def run_load(
     clients = [
         aiohttp.ClientSession(
             base,
-            connector=aiohttp.TCPConnector(limit=1, force_close=False),
+            connector=aiohttp.TCPConnector(limit=1),
             timeout=aiohttp.ClientTimeout(total=60.0),
         )
         for _ in range(concurrency)

@@ -174,8 +174,11 @@ def _gate_verdict(notes: str | None) -> str:
     """``passed``, ``refused (N reasons)`` or the manifest's notes as they are."""
     if not notes:
         return "-"
-    if notes.startswith("gate refused: "):
-        return f"refused ({len(notes.removeprefix('gate refused: ').split('; '))})"
+    from training.registry import refused_reasons
+
+    reasons = refused_reasons(notes)
+    if reasons is not None:
+        return f"refused ({len(reasons)})"
     return notes.removeprefix("gate ")
 
 

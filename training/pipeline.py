@@ -53,7 +53,12 @@ from training.dataset import DatasetConfig, TrainingSet, build_training_set
 from training.evaluation import EvaluationReport, evaluate, expected_grade_oracle
 from training.gate import GateConfig, GateDecision, decide
 from training.ranker import LightGBMScorer, RankerConfig, train_ranker
-from training.registry import ModelCompatibilityError, ModelRegistry, UnknownModelError
+from training.registry import (
+    ModelCompatibilityError,
+    ModelRegistry,
+    UnknownModelError,
+    gate_notes,
+)
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -419,23 +424,17 @@ def register_step(
     decision: GateDecision,
 ) -> str:
     """Register the challenger (never promoted here) with its metrics; return its version."""
-    notes = "gate passed" if decision.promote else "gate refused: " + "; ".join(decision.reasons)
-    baselines = {
-        str(ranking): {
-            str(name): float(value)
-            for name, value in report.overall.loc[ranking].items()
-            if math.isfinite(float(value))
-        }
-        for ranking in report.overall.index
-        if ranking != CHALLENGER
-    }
+    notes = gate_notes(decision.promote, list(decision.reasons))
     record = registry.register(
         challenger,
         config=config,
         metrics=challenger_metrics(report),
         training_fingerprint=fingerprint,
         notes=notes,
-        baselines=baselines,
+        baselines={
+            str(ranking): {str(name): float(value) for name, value in row.items()}
+            for ranking, row in report.overall.drop(index=CHALLENGER).iterrows()
+        },
     )
     return record.version
 

@@ -59,6 +59,21 @@ STALE_TEMP_SECONDS = 15 * 60
 MODEL_FILE = "model.txt"
 MANIFEST_FILE = "manifest.json"
 CARD_FILE = "MODEL_CARD.md"
+
+#: How a manifest's notes begin when the gate refused the model; the reasons follow, "; "-joined.
+GATE_REFUSED = "gate refused: "
+
+
+def gate_notes(promote: bool, reasons: list[str]) -> str:
+    """A manifest's notes for a gate decision (see :func:`refused_reasons`)."""
+    return "gate passed" if promote else GATE_REFUSED + "; ".join(reasons)
+
+
+def refused_reasons(notes: str) -> list[str] | None:
+    """The gate's reasons when ``notes`` say it refused the model, else ``None``."""
+    return notes.removeprefix(GATE_REFUSED).split("; ") if notes.startswith(GATE_REFUSED) else None
+
+
 CHAMPION_FILE = "CHAMPION"
 HISTORY_FILE = "history.jsonl"
 LOCK_FILE = ".lock"
@@ -542,8 +557,8 @@ def render_model_card(manifest: ModelManifest) -> str:
     )
     config = "\n".join(f"- `{key}`: {value}" for key, value in sorted(manifest.config.items()))
     notes = manifest.notes.strip()
-    if notes.startswith("gate refused: "):
-        reasons = notes.removeprefix("gate refused: ").split("; ")
+    reasons = refused_reasons(notes)
+    if reasons is not None:
         notes = "The gate refused this model:\n\n" + "\n".join(f"- {r}" for r in reasons)
     notes = f"\n## Notes\n\n{notes}\n" if notes else ""
     return f"""# Model card: {manifest.version}

@@ -114,21 +114,8 @@ def append(
 
 
 _TABLE: Table = AuditLogEntry.__table__  # type: ignore[assignment]
-
-
-_INSERTED_COLUMNS = (
-    "recorded_at",
-    "user_id",
-    "role",
-    "organisation_id",
-    "route",
-    "query",
-    "model_version",
-    "results",
-    "explanation_digest",
-    "prev_hash",
-    "entry_hash",
-)
+#: Every column but the sequence number, which the database assigns.
+_INSERTED_COLUMNS = tuple(column.name for column in _TABLE.columns if column.name != "seq")
 
 
 @dataclass(frozen=True)

@@ -46,14 +46,9 @@ async def get_session(
         yield session
     finally:
         if session.in_transaction():
-            await run_in_threadpool(_end, session)
+            await run_in_threadpool(session.close)  # rolls back, returns the connection
         else:
             session.close()
-
-
-def _end(session: Session) -> None:
-    session.rollback()
-    session.close()
 
 
 def release(session: Session) -> None:

@@ -69,6 +69,15 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
+def check_own_jobseeker(session: Session, caller: Caller, jobseeker_id: str) -> None:
+    """404 unless the caller's organisation serves the jobseeker (reads one column)."""
+    owner = session.scalar(
+        select(JobseekerRecord.organisation_id).where(JobseekerRecord.jobseeker_id == jobseeker_id)
+    )
+    if owner is None or owner != caller.organisation_id:
+        raise not_found("jobseeker", jobseeker_id)
+
+
 def own_jobseeker(session: Session, caller: Caller, jobseeker_id: str) -> JobseekerRecord:
     """The jobseeker if the caller's organisation serves them; 404 otherwise."""
     record = session.get(JobseekerRecord, jobseeker_id)
@@ -461,11 +470,7 @@ def _matches(
     job_form: list[str] | None,
     factors: bool,
 ) -> Response:
-    owner = session.scalar(
-        select(JobseekerRecord.organisation_id).where(JobseekerRecord.jobseeker_id == jobseeker_id)
-    )
-    if owner is None or owner != caller.organisation_id:
-        raise not_found("jobseeker", jobseeker_id)
+    check_own_jobseeker(session, caller, jobseeker_id)
     release(session)  # the change feed and the audit writer take connections of their own
     state.check_model()
     state.catch_up()
