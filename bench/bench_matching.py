@@ -31,12 +31,15 @@ import numpy as np  # noqa: E402
 from sklearn.neighbors import NearestNeighbors  # noqa: E402
 
 from features.schema import FEATURE_NAMES  # noqa: E402
+from features.taxonomy import load_taxonomy  # noqa: E402
 from features.world_store import SERVING_TABLES, load_world  # noqa: E402
 from matching.entities import PROFILE_VALUE, REQ_WEIGHT  # noqa: E402
 from service.composition import build_engine  # noqa: E402
 from service.settings import Settings  # noqa: E402
-from training.dataset import DatasetConfig, build_training_set  # noqa: E402
-from training.ranker import LightGBMScorer, RankerConfig, train_ranker  # noqa: E402
+from training.dataset import DatasetConfig, build_direction_data  # noqa: E402
+from training.pipeline import pooled_proposals  # noqa: E402
+from training.ranker import LightGBMScorer, RankerConfig, train_funnel, train_ranker  # noqa: E402
+from training.registry import DirectionalModel  # noqa: E402
 from training.synthetic import WorldConfig, generate_world  # noqa: E402
 
 K = 20
@@ -105,16 +108,32 @@ def main() -> None:
     # A trained ranker, as in production (trained here from the logged exposures).
     started = time.perf_counter()
     training_world = load_world(args.world, (*SERVING_TABLES, "exposures"))
-    dataset = build_training_set(training_world, engine.data, DatasetConfig(unshown_per_query=1))
-    booster = train_ranker(
-        dataset.part("train"), dataset.part("valid"), RankerConfig(num_trees=200), FEATURE_NAMES
+    data = build_direction_data(
+        training_world, engine.data, load_taxonomy(), DatasetConfig(unshown_per_query=1)
     )
-    engine.set_scorer(LightGBMScorer(booster, "bench-model", FEATURE_NAMES))
-    del training_world, dataset
+    funnel = train_funnel(
+        pooled_proposals([part.train for part in data.values()]),
+        pooled_proposals([part.valid for part in data.values()]),
+        RankerConfig(),
+        FEATURE_NAMES,
+    )
+    boosters = {
+        direction: train_ranker(part.train, part.valid, RankerConfig(), FEATURE_NAMES, funnel)
+        for direction, part in data.items()
+    }
+    engine.set_scorer(
+        DirectionalModel(
+            "bench-model",
+            {d: LightGBMScorer(b, "bench-model", FEATURE_NAMES) for d, b in boosters.items()},
+            {},
+        )
+    )
+    del training_world, data
     gc.collect()
     print(
-        f"trained {booster.num_trees()} trees in {time.perf_counter() - started:.1f} s "
-        "(training set + LightGBM)"
+        "trained "
+        + ", ".join(f"{d} {b.num_trees()} trees" for d, b in boosters.items())
+        + f" in {time.perf_counter() - started:.1f} s (training set + LightGBM)"
     )
 
     rng = np.random.default_rng(args.seed)

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from features.codes import lookup_codes
 from features.geography import Geography
+from features.live_state import SeekerStatus, employments, seeker_status, vacancy_hires
 from features.profiles import ProfileConfig, SkillProfiles, build_profiles, build_requirements
 from features.taxonomy import Taxonomy
 from features.world_store import WorldTables
@@ -56,7 +57,17 @@ class Vocabularies:
         return cls(taxonomy, geography, {code: i for i, code in enumerate(codes)})
 
     def occupation_isco_columns(self) -> npt.NDArray[np.int32]:
-        """For every occupation, the columns of its ISCO code's 1- to 4-digit prefixes."""
+        """For every occupation, the columns of its ISCO code's 1- to 4-digit prefixes.
+
+        Computed once per vocabulary (about 25 ms; every one-row update needs it).
+        """
+        cached: npt.NDArray[np.int32] | None = self.__dict__.get("_isco_columns")
+        if cached is None:
+            cached = self._occupation_isco_columns()
+            object.__setattr__(self, "_isco_columns", cached)
+        return cached
+
+    def _occupation_isco_columns(self) -> npt.NDArray[np.int32]:
         codes = self.taxonomy.occupations["isco_code"].astype(str).to_numpy()
         out = np.full((len(codes), 4), -1, np.int32)
         for i, code in enumerate(codes):
@@ -117,20 +128,19 @@ def _language_steps(languages: pd.Series) -> npt.NDArray[np.int8]:
     return out
 
 
-def seeker_columns(frame: pd.DataFrame, vocab: Vocabularies) -> dict[str, npt.ArrayLike]:
-    """Entity-table columns for jobseekers in the world-store schema."""
+def seeker_columns(
+    frame: pd.DataFrame, vocab: Vocabularies, status: SeekerStatus | None = None
+) -> dict[str, npt.ArrayLike]:
+    """Entity-table columns for jobseekers in the world-store schema.
+
+    ``status`` (:func:`features.live_state.seeker_status` of the rows on the day the columns
+    describe) takes employed people out of matching and dates the running unemployment spell;
+    without it everybody is in matching with their recorded ``unemployment_start``.
+    """
     n = len(frame)
     hours = pd.to_numeric(frame["max_hours_per_week"], errors="coerce").to_numpy(np.float64)
     restrictions = _list_bits(frame["restrictions"], RESTRICTIONS)
-    unemployed = pd.to_datetime(frame["unemployment_start"]).to_numpy("datetime64[D]")
-    partial = (restrictions != 0) | (np.nan_to_num(hours, nan=FULL_TIME_HOURS) < FULL_TIME_HOURS)
-    periods = membership_periods(
-        unemployed,
-        frame["birth_year"].to_numpy(np.int64),
-        frame["migrant_background"].to_numpy(bool),
-        partial,
-        DEFAULT_RULES,
-    )
+    dated = dated_seeker_columns(frame, restrictions, hours, status)
     return {
         "home": vocab.municipality_rows(frame["home_municipality"]),
         "max_commute_km": frame["max_commute_km"].to_numpy(np.float32),
@@ -140,11 +150,41 @@ def seeker_columns(frame: pd.DataFrame, vocab: Vocabularies) -> dict[str, npt.Ar
         "restrictions": restrictions,
         "languages": _language_steps(frame["languages"]),
         "driving_licence": frame["driving_licence"].to_numpy(bool),
-        "unemployed_since": unemployed,
+        **dated,
+        "profile_norm": np.zeros(n, np.float32),  # filled from the profile store
+    }
+
+
+def dated_seeker_columns(
+    frame: pd.DataFrame,
+    restrictions: npt.NDArray[np.uint8],
+    hours: npt.NDArray[np.float64],
+    status: SeekerStatus | None,
+) -> dict[str, npt.ArrayLike]:
+    """The columns that depend on the day: in matching, spell start, target-group periods.
+
+    ``restrictions`` (bit masks) and ``hours`` (NaN = full time) are the rows' work ability.
+    """
+    unemployed = pd.to_datetime(frame["unemployment_start"]).to_numpy("datetime64[D]")
+    active = np.ones(len(frame), bool)
+    if status is not None:
+        # The running spell decides unemployment-based target groups; a person whose spell
+        # is unknown keeps the recorded start.
+        unemployed = np.where(np.isnat(status.spell_start), unemployed, status.spell_start)
+        active = status.available.copy()
+    partial = (restrictions != 0) | (np.nan_to_num(hours, nan=FULL_TIME_HOURS) < FULL_TIME_HOURS)
+    periods = membership_periods(
+        unemployed,
+        frame["birth_year"].to_numpy(np.int64),
+        frame["migrant_background"].to_numpy(bool),
+        partial,
+        DEFAULT_RULES,
+    )
+    return {
+        "unemployed_since": unemployed.astype("datetime64[D]"),
         "eligible_from": periods.starts,
         "eligible_until": periods.ends,
-        "profile_norm": np.zeros(n, np.float32),  # filled from the profile store
-        "active": np.ones(n, bool),
+        "active": active,
     }
 
 
@@ -211,9 +251,9 @@ def _profile_store(profiles: SkillProfiles) -> SparseRowStore:
         * matrix.shape[1]
         + matrix.indices
     )
-    keys_evidence = lookup_codes(evidence["jobseeker_id"], profiles.row_of) * matrix.shape[
-        1
-    ] + evidence["skill_idx"].to_numpy(np.int64)
+    keys_evidence = evidence["row"].to_numpy(np.int64) * matrix.shape[1] + evidence[
+        "skill_idx"
+    ].to_numpy(np.int64)
     order = np.argsort(keys_evidence)
     position = np.searchsorted(keys_evidence[order], keys_matrix)
     position = np.minimum(position, max(len(order) - 1, 0))
@@ -265,8 +305,15 @@ def vacancy_columns(
     conditions: pd.DataFrame,
     hires: pd.Series,
     vocab: Vocabularies,
+    vacancy_hires: npt.ArrayLike | None = None,
 ) -> dict[str, npt.ArrayLike]:
-    """Entity-table columns for vacancies in the world-store schema."""
+    """Entity-table columns for vacancies in the world-store schema.
+
+    ``hires`` are the hires made per employment condition (:func:`hires_made`),
+    ``vacancy_hires`` the distinct people hired at each vacancy row
+    (:func:`features.live_state.vacancy_hires`; none when not given): a vacancy with as
+    many hires as openings is filled and leaves matching.
+    """
     n = len(frame)
     occupation = vocab.occupation_rows(frame["occupation_uri"])
     isco_codes = vocab.taxonomy.occupations["isco_code"].astype(str).to_numpy()[occupation]
@@ -309,6 +356,12 @@ def vacancy_columns(
         "hires_owed": owed.astype(np.float32),
         "isco_columns": vocab.occupation_isco_columns()[occupation],
         "requirement_norm": np.zeros(n, np.float32),  # filled from the requirement store
+        "openings": pd.to_numeric(frame["openings"], errors="coerce")
+        .fillna(1)
+        .to_numpy(np.float32),
+        "hires": np.zeros(n, np.float32)
+        if vacancy_hires is None
+        else np.asarray(vacancy_hires, np.float32),
         "active": np.ones(n, bool),
     }
 
@@ -330,8 +383,15 @@ def build_matching_data(
     vocab = Vocabularies.build(taxonomy, geography)
     seekers_frame = world.jobseekers
     seeker_ids = seekers_frame["jobseeker_id"].astype(str).to_numpy()
+    history = employments(world.outcomes, seekers_frame)
+    status = seeker_status(
+        seeker_ids,
+        pd.to_datetime(seekers_frame["unemployment_start"]).to_numpy("datetime64[D]"),
+        history,
+        np.datetime64(as_of, "D"),
+    )
     seekers = EntityTable.from_columns(
-        SEEKER_COLUMNS, seeker_ids, seeker_columns(seekers_frame, vocab)
+        SEEKER_COLUMNS, seeker_ids, seeker_columns(seekers_frame, vocab, status)
     )
     profiles = build_profiles(
         world.assessments,
@@ -351,7 +411,13 @@ def build_matching_data(
     vacancies = EntityTable.from_columns(
         VACANCY_COLUMNS,
         vacancy_ids,
-        vacancy_columns(vacancies_frame, world.employment_conditions, hires, vocab),
+        vacancy_columns(
+            vacancies_frame,
+            world.employment_conditions,
+            hires,
+            vocab,
+            vacancy_hires(world.outcomes, vacancy_ids, np.datetime64(as_of, "D")),
+        ),
     )
     requirements = build_requirements(world.vacancy_skills, taxonomy, vacancy_ids=vacancy_ids)
     requirement_store = SparseRowStore.from_csr(
@@ -426,6 +492,7 @@ def vacancy_frames(vacancy: Vacancy) -> tuple[pd.DataFrame, pd.DataFrame]:
         "physical_demand": vacancy.physical_demand.value,
         "languages": [{"language": s.language, "level": s.level.value} for s in vacancy.languages],
         "driving_licence_required": vacancy.driving_licence_required,
+        "openings": vacancy.openings,
     }
     skills = pd.DataFrame(
         [(vacancy.vacancy_id, s.skill_uri, s.required, s.min_level) for s in vacancy.skills],
@@ -441,10 +508,25 @@ def seeker_update(
     vocab: Vocabularies,
     as_of: date,
     profile_config: ProfileConfig | None = None,
+    outcomes: pd.DataFrame | None = None,
 ) -> RowUpdate:
-    """The engine update for one jobseeker (assessments in the world-store schema)."""
+    """The engine update for one jobseeker (assessments and outcomes in the world schema).
+
+    ``outcomes`` are the person's outcome events; a running employment takes the person out
+    of matching (:mod:`features.live_state`), exactly as a whole-world build does.
+    """
     frame = jobseeker_frame(person)
-    values = {name: np.asarray(col)[0] for name, col in seeker_columns(frame, vocab).items()}
+    status = None
+    if outcomes is not None:
+        status = seeker_status(
+            frame["jobseeker_id"].to_numpy(object),
+            pd.to_datetime(frame["unemployment_start"]).to_numpy("datetime64[D]"),
+            employments(outcomes, frame),
+            np.datetime64(as_of, "D"),
+        )
+    values = {
+        name: np.asarray(col)[0] for name, col in seeker_columns(frame, vocab, status).items()
+    }
     profiles = build_profiles(
         assessments,
         observations,
@@ -473,12 +555,13 @@ def vacancy_update(
     conditions: pd.DataFrame,
     hires: pd.Series,
     vocab: Vocabularies,
+    hired_here: int = 0,
 ) -> RowUpdate:
-    """The engine update for one vacancy."""
+    """The engine update for one vacancy; ``hired_here`` people were hired at it so far."""
     frame, skills = vacancy_frames(vacancy)
     values = {
         name: np.asarray(col)[0]
-        for name, col in vacancy_columns(frame, conditions, hires, vocab).items()
+        for name, col in vacancy_columns(frame, conditions, hires, vocab, [hired_here]).items()
     }
     requirements = build_requirements(skills, vocab.taxonomy, vacancy_ids=[vacancy.vacancy_id])
     columns = requirements.weights.indices.astype(np.int64)

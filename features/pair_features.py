@@ -16,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from features.schema import FEATURE_INDEX, FEATURE_NAMES, MAX_DAYS_FEATURE
-from matching.domain import PhysicalDemand, WorkRestriction
+from matching.commute import commute_fit
+from matching.domain import AssessmentMethod, PhysicalDemand, WorkRestriction
 from matching.eligibility import pair_eligibility
 from matching.entities import (
     PHYSICAL_DEMANDS,
@@ -35,6 +36,7 @@ from matching.entities import (
 FloatArray = npt.NDArray[np.float32]
 CHUNK_PAIRS = 200_000
 _HEAVY = PHYSICAL_DEMANDS.index(PhysicalDemand.HEAVY)
+_MODERATE = PHYSICAL_DEMANDS.index(PhysicalDemand.MODERATE)
 
 
 def _share(sums: npt.ArrayLike, counts: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -112,6 +114,22 @@ def _chunk(
     put("required_coverage", _share(np.bincount(owner, ratio * required, n), n_required))
     optional = 1.0 - required
     put("optional_coverage", _share(np.bincount(owner, ratio * optional, n), n_skills - n_required))
+    # Observed by a coach (not only credited through related skills) at the required level.
+    observed = (held[:, PROFILE_METHOD] >= 0) & (strength > 0)
+    assessed = observed & (held[:, PROFILE_LEVEL] >= min_level) & (required > 0)
+    put("assessed_coverage", _share(np.bincount(owner, assessed, n), n_required))
+    # The same per kind of evidence (the strongest method that observed each skill): how
+    # much each method's word is worth differs between labour markets and is learnt.
+    best = held[:, PROFILE_METHOD].astype(np.int64)
+    for index, method in enumerate(AssessmentMethod):
+        of_method = assessed & (best == index)
+        put(f"coverage_{method.value}", _share(np.bincount(owner, of_method, n), n_required))
+    surplus = np.maximum(0.0, level - min_level) * required
+    put("level_surplus", _share(np.bincount(owner, surplus, n), n_required))
+    # The weakest link: the lowest level ratio among required skills (1 when none required).
+    weakest = np.ones(n, np.float64)
+    np.minimum.at(weakest, owner[required > 0], ratio[required > 0])
+    put("weakest_required", weakest)
     shortfall = np.maximum(0.0, min_level - level) * required
     put("level_shortfall", _share(np.bincount(owner, shortfall, n), n_required))
     matched = required * (value > 0)
@@ -137,6 +155,15 @@ def _chunk(
     distance = data.distance_km[home, workplace]
     put("distance_km", distance)
     put("within_commute", distance <= seekers["max_commute_km"][s])
+    put(
+        "commute_fit",
+        commute_fit(
+            distance,
+            vacancies["remote_share"][v],
+            seekers["max_commute_km"][s],
+            seekers["relocate"][s],
+        ),
+    )
     put("same_labour_area", data.labour_area[home] == data.labour_area[workplace])
     put("same_region", data.region[home] == data.region[workplace])
     put("remote_share", vacancies["remote_share"][v])
@@ -158,9 +185,16 @@ def _chunk(
     put(
         "shift_conflict", shift & has_bit(restrictions, WorkRestriction.NO_SHIFT_WORK, RESTRICTIONS)
     )
+    standing = vacancies["physical_demand"][v] >= _MODERATE
+    put(
+        "standing_conflict",
+        standing & has_bit(restrictions, WorkRestriction.NO_PROLONGED_STANDING, RESTRICTIONS),
+    )
     gap = vacancies["languages"][v].astype(np.int16) - seekers["languages"][s].astype(np.int16)
     put("language_gap", np.maximum(gap, 0).max(axis=1))
     put("driving_licence_missing", vacancies["driving_licence"][v] & ~seekers["driving_licence"][s])
+    put("driving_licence_held", seekers["driving_licence"][s])
+    put("occupation_major_group", vacancies["isco"][v] // 1000)
     form_bit = np.left_shift(1, vacancies["job_form"][v].astype(np.int64))
     put("job_form_accepted", (seekers["accepted_forms"][s].astype(np.int64) & form_bit) != 0)
 
@@ -180,7 +214,4 @@ def _chunk(
     since = seekers["unemployed_since"][s]
     spell = np.where(np.isnat(since), 0.0, _days(today, since))
     put("unemployment_days", np.maximum(spell, 0))
-    put("days_since_opened", np.maximum(_days(today, vacancies["opens_on"][v]), 0))
-    put("hires_owed", vacancies["hires_owed"][v])
-    put("days_to_deadline", _days(vacancies["deadline"][v], today))
     return f

@@ -29,7 +29,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
-from features.codes import lookup_codes
+from features.codes import index_in, lookup_codes
 from features.taxonomy import Taxonomy
 from matching.domain import SKILL_LEVEL_MAX, AssessmentMethod
 
@@ -72,7 +72,7 @@ class SkillProfiles:
     """Profiles of many jobseekers: row ``i`` of ``matrix`` belongs to ``jobseeker_ids[i]``.
 
     ``direct`` holds only evidenced skills; ``matrix`` adds the partial credit. ``evidence``
-    has one row per (jobseeker, evidenced skill) with the summary an explanation shows:
+    has one row per (profile row, evidenced skill) with the summary an explanation shows:
     ``level`` (weighted), ``strength`` (0..1), ``observations``, ``best_method``,
     ``last_assessed``.
     """
@@ -90,8 +90,22 @@ class SkillProfiles:
             raise KeyError(f"jobseeker_id {jobseeker_id!r} has no profile") from None
 
 
+#: Propagation matrices per taxonomy object (built once: every one-person update needs them).
+_PROPAGATION: dict[int, tuple[Taxonomy, tuple[sp.csr_matrix, sp.csr_matrix]]] = {}
+
+
 def _propagation_matrices(taxonomy: Taxonomy) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Skill → broader skill (depth 1) and skill ↔ related skill, as 0/1 sparse matrices."""
+    cached = _PROPAGATION.get(id(taxonomy))
+    if cached is not None and cached[0] is taxonomy:
+        return cached[1]
+    matrices = _build_propagation(taxonomy)
+    _PROPAGATION.clear()  # one taxonomy serves a process; do not keep replaced ones alive
+    _PROPAGATION[id(taxonomy)] = (taxonomy, matrices)
+    return matrices
+
+
+def _build_propagation(taxonomy: Taxonomy) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     n = len(taxonomy.skills)
     ancestors = taxonomy.skill_ancestors
     nearest = ancestors[ancestors["depth"] == 1]
@@ -110,6 +124,20 @@ def _propagation_matrices(taxonomy: Taxonomy) -> tuple[sp.csr_matrix, sp.csr_mat
     return broader, related
 
 
+def _rows_of_people(
+    ids: npt.NDArray[np.object_],
+) -> tuple[dict[str, int], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """People (unique ids) and, per person, the result rows that describe them.
+
+    Returns ``person_of`` (id → person number), ``starts`` (per person, offsets into
+    ``rows``, one extra at the end) and ``rows`` (result rows grouped by person).
+    """
+    codes, people = pd.factorize(pd.Index(ids.astype(str)))
+    order = np.argsort(codes, kind="stable").astype(np.int64)
+    starts = np.searchsorted(codes[order], np.arange(len(people) + 1)).astype(np.int64)
+    return {str(p): i for i, p in enumerate(people)}, starts, order
+
+
 def build_profiles(
     assessments: pd.DataFrame,
     observations: pd.DataFrame,
@@ -118,6 +146,7 @@ def build_profiles(
     *,
     config: ProfileConfig | None = None,
     jobseeker_ids: npt.ArrayLike | None = None,
+    row_days: npt.ArrayLike | None = None,
 ) -> SkillProfiles:
     """Build skill profiles from assessments and their skill observations.
 
@@ -133,14 +162,15 @@ def build_profiles(
         The rows of the result, in order; by default every jobseeker with an assessment
         (even one dated after ``as_of``).
         People without evidence get empty rows.
+    row_days
+        One day per row of ``jobseeker_ids`` (which may then repeat a person): each row is
+        the person's profile as of its own day, from the assessments made by then and with
+        recency counted to that day (the point-in-time profiles of a training replay).
     """
     config = config or ProfileConfig()
     # Everything per assessment first (575k rows), then gathered per observation by position:
     # no string merge and no per-observation string arrays (memory at national scale).
-    assessment_ids = assessments["assessment_id"].astype(str).to_numpy()
-    position = lookup_codes(
-        observations["assessment_id"], {a: i for i, a in enumerate(assessment_ids)}
-    )
+    position = index_in(observations["assessment_id"], assessments["assessment_id"])
     method_codes = lookup_codes(assessments["method"], _METHOD_RANK)
     method_names = np.array(list(_METHOD_RANK), dtype=object)
     weights_by_method = np.array([config.method_weights.get(m, np.nan) for m in method_names])
@@ -153,8 +183,21 @@ def build_profiles(
         if jobseeker_ids is not None
         else np.asarray(sorted(assessments["jobseeker_id"].astype(str).unique()), dtype=object)
     )
-    row_of = {str(jid): i for i, jid in enumerate(ids)}
-    assessment_row = lookup_codes(assessments["jobseeker_id"], row_of)
+    if row_days is None:
+        row_of = {str(jid): i for i, jid in enumerate(ids)}
+        person_of = row_of
+        person_starts = np.arange(len(ids) + 1, dtype=np.int64)
+        person_rows = np.arange(len(ids), dtype=np.int64)
+        day_of_row = np.full(len(ids), np.datetime64(as_of, "D"))
+    else:
+        day_of_row = np.asarray(row_days, dtype="datetime64[D]")
+        if day_of_row.shape != ids.shape:
+            raise ValueError("row_days needs one day per jobseeker id")
+        person_of, person_starts, person_rows = _rows_of_people(ids)
+        row_of = {
+            f"{jid}@{day}": i for i, (jid, day) in enumerate(zip(ids, day_of_row, strict=True))
+        }
+    assessment_person = lookup_codes(assessments["jobseeker_id"], person_of)
     assessment_day = pd.to_datetime(assessments["assessed_on"]).to_numpy("datetime64[D]")
 
     skill_idx = lookup_codes(observations["skill_uri"], taxonomy.skill_positions)
@@ -163,31 +206,40 @@ def build_profiles(
         raise KeyError(f"skill_uri {bad!r} is not an ESCO skill")
     known = position >= 0
     safe = np.maximum(position, 0)
-    assessed_on = assessment_day[safe]
-    age_days = (np.datetime64(as_of, "D") - assessed_on).astype(np.int64)
-    rows = assessment_row[safe]
-    keep = known & (age_days >= 0) & (rows >= 0)
-    method_rank = method_codes[safe][keep]
+    person = np.where(known, assessment_person[safe], -1)
+    # Every observation once per result row of its person (once per person normally; once
+    # per replayed day for point-in-time profiles).
+    counts = np.where(
+        person >= 0, person_starts[person + 1] - person_starts[np.maximum(person, 0)], 0
+    )
+    source = np.repeat(np.arange(len(person), dtype=np.int64), counts)
+    offset = np.arange(len(source), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    rows = person_rows[person_starts[person[source]] + offset]
+    assessed_on = assessment_day[safe[source]]
+    age_days = (day_of_row[rows] - assessed_on).astype(np.int64)
+    keep = age_days >= 0
+    rows, source, assessed_on = rows[keep], source[keep], assessed_on[keep]
+    method_rank = method_codes[safe[source]]
     weight = (
         weights_by_method[method_rank]
-        * observations["confidence"].to_numpy(np.float64)[keep]
+        * observations["confidence"].to_numpy(np.float64)[source]
         * np.power(0.5, age_days[keep] / config.half_life_days)
     )
+    observed_level = observations["level"].to_numpy(np.float64)[source]
+    observed_skill = skill_idx[source]
 
     n_skills = len(taxonomy.skills)
-    key = rows[keep] * n_skills + skill_idx[keep]
+    key = rows * n_skills + observed_skill
     w = weight
     unique_keys, inverse = np.unique(key, return_inverse=True)
     sums = np.bincount(inverse, w, len(unique_keys))
     log_miss = np.bincount(inverse, np.log1p(-np.minimum(w, 0.999999)), len(unique_keys))
-    weighted_level = np.bincount(
-        inverse, w * observations["level"].to_numpy(np.float64)[keep], len(unique_keys)
-    )
+    weighted_level = np.bincount(inverse, w * observed_level, len(unique_keys))
     count = np.bincount(inverse, minlength=len(unique_keys))
     best_rank = np.full(len(unique_keys), len(_METHOD_RANK), np.int64)
     np.minimum.at(best_rank, inverse, method_rank)
     last_day = np.full(len(unique_keys), np.datetime64("1970-01-01", "D"))
-    np.maximum.at(last_day, inverse, assessed_on[keep])
+    np.maximum.at(last_day, inverse, assessed_on)
 
     strength = -np.expm1(log_miss)
     level = weighted_level / np.maximum(sums, 1e-12)
@@ -204,10 +256,15 @@ def build_profiles(
     matrix = matrix.astype(np.float32)
 
     methods = np.array(list(_METHOD_RANK), dtype=object)
+    person_codes, people = pd.factorize(pd.Index(ids.astype(str)))
     evidence = pd.DataFrame(
         {
+            "row": row_idx.astype(np.int64),
             # Categoricals over the id and URI lists: millions of rows, no string copies.
-            "jobseeker_id": pd.Categorical.from_codes(row_idx, categories=pd.Index(ids)),
+            "jobseeker_id": pd.Categorical.from_codes(
+                person_codes[row_idx],
+                categories=pd.Index(people),  # type: ignore[arg-type]  # str ids, not bool
+            ),
             "skill_idx": col_idx.astype(np.int32),
             "skill_uri": pd.Categorical.from_codes(
                 col_idx, categories=pd.Index(taxonomy.skills["uri"])

@@ -17,6 +17,13 @@ person's work ability themselves need them:
 
 ``unemployment_days`` is the length of the current unemployment spell: it is the labour-market
 position the whole service exists to serve, not a protected attribute.
+
+Not features, on purpose: how long a vacancy has been open, how many hires its contract still
+owes and how near the deadline is. They describe the race between candidates, not whether a
+person and a job fit: learnt from the log they ranked vacancies for a person by how the
+contract was doing (an earlier model pushed old, often filled vacancies up), and a person who
+fits a job perfectly fell below jobs they fit less. The engine still keeps them (filled and
+closed vacancies leave matching, explanations name the deadline).
 """
 
 from __future__ import annotations
@@ -38,6 +45,16 @@ class Feature:
 
 FEATURES: tuple[Feature, ...] = (
     Feature("required_coverage", "skills", "coverage of the required skills"),
+    Feature(
+        "assessed_coverage", "skills", "required skills a coach observed at the required level"
+    ),
+    Feature("weakest_required", "skills", "the least covered required skill"),
+    Feature("coverage_work_trial", "skills", "required skills shown in a work trial"),
+    Feature("coverage_observation", "skills", "required skills a coach observed"),
+    Feature("coverage_test", "skills", "required skills shown in a test"),
+    Feature("coverage_certificate", "skills", "required skills with a certificate"),
+    Feature("coverage_self_report", "skills", "required skills only self-reported"),
+    Feature("level_surplus", "skills", "levels above the required minimum"),
     Feature("optional_coverage", "skills", "coverage of the optional skills"),
     Feature("level_shortfall", "skills", "levels below the required minimum"),
     Feature("evidence_strength", "skills", "strength of the evidence for the matched skills"),
@@ -46,6 +63,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("isco_proximity", "preference", "closeness to the person's occupations"),
     Feature("distance_km", "region", "distance to the workplace"),
     Feature("within_commute", "region", "the workplace is within the commute radius"),
+    Feature("commute_fit", "region", "the commute, less remote days, against the radius"),
     Feature("same_labour_area", "region", "same employment area / labour-market region"),
     Feature("same_region", "region", "same region"),
     Feature("remote_share", "region", "share of remote work"),
@@ -53,15 +71,15 @@ FEATURES: tuple[Feature, ...] = (
     Feature("physical_conflict", "work_ability", "physically heavy work against a restriction"),
     Feature("night_conflict", "work_ability", "night work against a restriction"),
     Feature("shift_conflict", "work_ability", "shift work against a restriction"),
+    Feature("standing_conflict", "work_ability", "standing work against a restriction"),
     Feature("language_gap", "skills", "language level below the requirement (CEFR steps)"),
     Feature("driving_licence_missing", "skills", "a required driving licence is missing"),
+    Feature("driving_licence_held", "region", "the person has a driving licence"),
     Feature("job_form_accepted", "preference", "the person accepts this form of job"),
+    Feature("occupation_major_group", "preference", "the kind of work (ISCO major group)"),
     Feature("condition_eligible", "condition", "the person counts toward the condition"),
     Feature("days_until_eligible", "condition", "days until the person counts (capped)"),
     Feature("unemployment_days", "timing", "length of the unemployment spell"),
-    Feature("days_since_opened", "timing", "days since the vacancy opened"),
-    Feature("hires_owed", "condition", "hires still owed on the contract"),
-    Feature("days_to_deadline", "condition", "days to the condition's deadline (capped)"),
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)

@@ -118,6 +118,8 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("birth_year", pa.int16()),
         ("sex", _CAT),
         ("migrant_background", pa.bool_()),
+        # The start of the spell the person registered with; after an employment ends, the
+        # next spell starts at its `employment_ended` outcome (features.live_state).
         ("unemployment_start", _DATE),
         ("driving_licence", pa.bool_()),
         ("max_hours_per_week", pa.float64()),  # null = full time
@@ -209,20 +211,25 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("event_id", _STR),
         ("jobseeker_id", _STR),
         ("vacancy_id", _STR),
+        # proposed | interviewed | hired | retained_6m | retained_12m | employment_ended |
+        # declined_by_employer | declined_by_jobseeker (| suggested); people in work and
+        # filled vacancies are derived from these (features.live_state): no status columns.
         ("stage", _CAT),
         ("reason", _CAT),  # null unless the stage is a decline
         ("occurred_at", _TS),
     ),
     "exposures": _schema(
         ("exposure_id", _STR),
-        ("query_kind", _CAT),  # 'vacancy_shortlist'
-        ("query_id", _STR),  # the vacancy_id of the shortlist
+        # 'vacancy_shortlist' (people shown for a vacancy) or 'jobseeker_matches' (vacancies
+        # shown to a coach searching for a person)
+        ("query_kind", _CAT),
+        ("query_id", _STR),  # the vacancy_id of a shortlist, a search's own id
         ("jobseeker_id", _STR),
         ("vacancy_id", _STR),
         ("position", pa.int16()),  # 1-based rank shown
         ("shown_at", _TS),
         ("propensity", pa.float64()),  # P(logging policy proposes | shown)
-        ("policy", _CAT),  # 'coach_rules'
+        ("policy", _CAT),  # the logging policy, e.g. 'coach_rules' or 'service:<model>'
     ),
 }
 

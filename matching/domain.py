@@ -122,6 +122,7 @@ class Sex(StrEnum):
 
 
 class TargetGroup(StrEnum):
+    REGISTERED_UNEMPLOYED = "registered_unemployed"  # registered unemployed, any duration
     UNEMPLOYED_3M = "unemployed_3m"
     LONG_TERM_UNEMPLOYED = "long_term_unemployed"
     YOUNG = "young"
@@ -142,6 +143,8 @@ class OutcomeStage(StrEnum):
     HIRED = "hired"
     RETAINED_6M = "retained_6m"
     RETAINED_12M = "retained_12m"
+    #: The employment that began with a hire ended: the person is a jobseeker again.
+    EMPLOYMENT_ENDED = "employment_ended"
     DECLINED_BY_EMPLOYER = "declined_by_employer"
     DECLINED_BY_JOBSEEKER = "declined_by_jobseeker"
 

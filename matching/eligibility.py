@@ -69,63 +69,161 @@ _THRESHOLD_KINDS = frozenset(
     {RuleKind.UNEMPLOYED_AT_LEAST_MONTHS, RuleKind.AGE_UNDER, RuleKind.AGE_AT_LEAST}
 )
 
-# The 2025 reform moved employment services to the municipalities.
-_RULES_IN_FORCE_FROM = date(2025, 1, 1)
+# Every rule carries the period its legal basis was in force, so that history replays with the
+# rule of its day. Finland's 2025 reform (Act 380/2023 on the organisation of employment
+# services) moved employment services to the municipalities on 2025-01-01 and replaced the Act
+# on public employment and business service (916/2012, in force 2013-01-01 .. 2024-12-31); the
+# integration act 681/2023 replaced 1386/2010 on the same day. The youth guarantee's age limit
+# rose from 25 to 30 with the reinforced EU recommendation of 2020-10-30.
+_ACT_916_2012 = (date(2013, 1, 1), date(2024, 12, 31))
+_ACT_380_2023 = (date(2025, 1, 1), None)
+
+
+def _dated(
+    group: TargetGroup,
+    kind: RuleKind,
+    threshold: int | None,
+    description: str,
+    periods: tuple[tuple[str, str, tuple[date, date | None]], ...],
+) -> tuple[TargetGroupRule, ...]:
+    """One rule per legal basis: (suffix of the rule id, source, (valid_from, valid_until))."""
+    return tuple(
+        TargetGroupRule(
+            rule_id=f"{group.value}/{suffix}",
+            group=group,
+            kind=kind,
+            threshold=threshold,
+            description=description,
+            source=source,
+            valid_from=valid[0],
+            valid_until=valid[1],
+        )
+        for suffix, source, valid in periods
+    )
+
 
 DEFAULT_RULES: tuple[TargetGroupRule, ...] = (
-    TargetGroupRule(
-        rule_id="unemployed_3m/2025",
-        group=TargetGroup.UNEMPLOYED_3M,
-        kind=RuleKind.UNEMPLOYED_AT_LEAST_MONTHS,
-        threshold=3,
-        description="Unemployed for at least 3 months without interruption",
-        source="Employment-condition model terms (Työllisyyden kuntakokeilu / TEM guide 2021)",
-        valid_from=_RULES_IN_FORCE_FROM,
+    *_dated(
+        TargetGroup.REGISTERED_UNEMPLOYED,
+        RuleKind.UNEMPLOYED_AT_LEAST_MONTHS,
+        0,
+        "Registered as an unemployed jobseeker, any duration",
+        (
+            (
+                "2013",
+                "Act on public employment and business service 916/2012, ch. 2",
+                _ACT_916_2012,
+            ),
+            ("2025", "Act on the organisation of employment services 380/2023", _ACT_380_2023),
+        ),
     ),
-    TargetGroupRule(
-        rule_id="long_term_unemployed/2025",
-        group=TargetGroup.LONG_TERM_UNEMPLOYED,
-        kind=RuleKind.UNEMPLOYED_AT_LEAST_MONTHS,
-        threshold=12,
-        description="Long-term unemployed: unemployed for at least 12 months without interruption",
-        source="Statistics Finland / SCB definition of long-term unemployment (12 months)",
-        valid_from=_RULES_IN_FORCE_FROM,
+    *_dated(
+        TargetGroup.UNEMPLOYED_3M,
+        RuleKind.UNEMPLOYED_AT_LEAST_MONTHS,
+        3,
+        "Unemployed for at least 3 months without interruption",
+        (
+            (
+                "2013",
+                "Employment-condition model terms (TEM guide 2021) under Act 916/2012",
+                _ACT_916_2012,
+            ),
+            (
+                "2025",
+                "Employment-condition model terms (TEM guide 2021) under Act 380/2023",
+                _ACT_380_2023,
+            ),
+        ),
     ),
-    TargetGroupRule(
-        rule_id="young/2025",
-        group=TargetGroup.YOUNG,
-        kind=RuleKind.AGE_UNDER,
-        threshold=30,
-        description="Young: under 30 years of age during the calendar year",
-        source="Youth guarantee (EU Council Recommendation 2020/C 372/01), age limit 30",
-        valid_from=_RULES_IN_FORCE_FROM,
+    *_dated(
+        TargetGroup.LONG_TERM_UNEMPLOYED,
+        RuleKind.UNEMPLOYED_AT_LEAST_MONTHS,
+        12,
+        "Long-term unemployed: unemployed for at least 12 months without interruption",
+        (
+            (
+                "2013",
+                "Statistics Finland / SCB definition of long-term unemployment (12 months); "
+                "Act 916/2012",
+                _ACT_916_2012,
+            ),
+            (
+                "2025",
+                "Statistics Finland / SCB definition of long-term unemployment (12 months); "
+                "Act 380/2023",
+                _ACT_380_2023,
+            ),
+        ),
     ),
-    TargetGroupRule(
-        rule_id="older/2025",
-        group=TargetGroup.OLDER,
-        kind=RuleKind.AGE_AT_LEAST,
-        threshold=55,
-        description="Older: 55 years of age or more during the calendar year",
-        source="Act on public employment services 380/2023, section on persons aged 55+",
-        valid_from=_RULES_IN_FORCE_FROM,
+    *_dated(
+        TargetGroup.YOUNG,
+        RuleKind.AGE_UNDER,
+        25,
+        "Young: under 25 years of age during the calendar year",
+        (
+            (
+                "2013",
+                "Youth guarantee (EU Council Recommendation 2013/C 120/01), age limit 25",
+                (date(2013, 4, 22), date(2020, 10, 29)),
+            ),
+        ),
     ),
-    TargetGroupRule(
-        rule_id="migrant_background/2025",
-        group=TargetGroup.MIGRANT_BACKGROUND,
-        kind=RuleKind.MIGRANT_BACKGROUND,
-        threshold=None,
-        description="Migrant background as recorded in the integration plan",
-        source="Act on the promotion of integration 681/2023",
-        valid_from=_RULES_IN_FORCE_FROM,
+    *_dated(
+        TargetGroup.YOUNG,
+        RuleKind.AGE_UNDER,
+        30,
+        "Young: under 30 years of age during the calendar year",
+        (
+            (
+                "2020",
+                "Reinforced youth guarantee (EU Council Recommendation 2020/C 372/01), "
+                "age limit 30",
+                (date(2020, 10, 30), None),
+            ),
+        ),
     ),
-    TargetGroupRule(
-        rule_id="partial_work_capacity/2025",
-        group=TargetGroup.PARTIAL_WORK_CAPACITY,
-        kind=RuleKind.PARTIAL_WORK_CAPACITY,
-        threshold=None,
-        description="Partial work capacity recorded by a coach (reduced hours or restrictions)",
-        source="Act on public employment services 380/2023, pay subsidy for partial capacity",
-        valid_from=_RULES_IN_FORCE_FROM,
+    *_dated(
+        TargetGroup.OLDER,
+        RuleKind.AGE_AT_LEAST,
+        55,
+        "Older: 55 years of age or more during the calendar year",
+        (
+            ("2013", "Act on public employment and business service 916/2012", _ACT_916_2012),
+            ("2025", "Act on the organisation of employment services 380/2023", _ACT_380_2023),
+        ),
+    ),
+    *_dated(
+        TargetGroup.MIGRANT_BACKGROUND,
+        RuleKind.MIGRANT_BACKGROUND,
+        None,
+        "Migrant background as recorded in the integration plan",
+        (
+            (
+                "2011",
+                "Act on the promotion of immigrant integration 1386/2010",
+                (date(2011, 9, 1), date(2024, 12, 31)),
+            ),
+            ("2025", "Act on the promotion of integration 681/2023", _ACT_380_2023),
+        ),
+    ),
+    *_dated(
+        TargetGroup.PARTIAL_WORK_CAPACITY,
+        RuleKind.PARTIAL_WORK_CAPACITY,
+        None,
+        "Partial work capacity recorded by a coach (reduced hours or restrictions)",
+        (
+            (
+                "2013",
+                "Act on public employment and business service 916/2012, pay subsidy ch. 7",
+                _ACT_916_2012,
+            ),
+            (
+                "2025",
+                "Act on the organisation of employment services 380/2023, pay subsidy for "
+                "partial capacity",
+                _ACT_380_2023,
+            ),
+        ),
     ),
 )
 

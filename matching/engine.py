@@ -6,15 +6,19 @@ Every request runs the same steps:
    skills) plus the region (everything within the commute radius, from per-municipality
    lists); when no more than ``exhaustive_limit`` pass the filters all are scored, otherwise
    the best ``candidate_pool`` by skill and the nearest quarter of that;
-2. **hard filters**: open and active, within the commute radius unless the job is mostly
-   remote or the person will relocate, no work-ability conflict (night work, heavy lifting,
-   shift work against a recorded restriction), eligibility when the vacancy's employment
-   condition requires it, and the request's own filters;
+2. **hard filters**: the person is in matching (not employed, not erased) and the vacancy
+   open that day and not filled (:mod:`features.live_state`); within reach of the commute
+   radius (a preference with some slack, :mod:`matching.commute`) unless the job is mostly
+   remote or the person will relocate; no work-ability conflict (night work, heavy lifting,
+   shift work against a recorded restriction, more weekly hours than the person can do);
+   eligibility when the vacancy's employment condition requires it; the request's filters;
 3. compute the candidates' **pair features**;
 4. **rank** with the scorer (LightGBM when loaded, else the rule-based score);
-5. **re-rank** shortlists with the exposure cap: a jobseeker already on more than
-   ``exposure_cap`` open shortlists is pushed down, so the same few people are not proposed
-   everywhere;
+5. **re-rank**: pairs that meet every stated requirement on evidence (each required skill
+   observed by a coach at the level, within the commute radius, languages and licence met)
+   come first, each tier in the model's order; in shortlists a jobseeker already on more
+   than ``exposure_cap`` open shortlists is pushed down, so the same few people are not
+   proposed everywhere;
 6. **explain** the top ``k``: matched required skills with evidence, missing ones (the skill
    gap for the employment plan), distance and region, the eligibility rule, and the feature
    contributions in plain words.
@@ -31,6 +35,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from matching.commute import effective_distance, reach
 from matching.domain import AssessmentMethod, PhysicalDemand, WorkRestriction
 from matching.eligibility import DEFAULT_RULES, pair_eligibility
 from matching.entities import (
@@ -50,7 +55,13 @@ from matching.entities import (
     bitmask,
     has_bit,
 )
-from matching.scoring import RuleBasedScorer, Scorer
+from matching.scoring import (
+    Direction,
+    RankingModel,
+    RuleBasedScorer,
+    Scorer,
+    as_ranking_model,
+)
 from matching.sparse_store import InvertedIndex, RowEntries
 
 IntArray = npt.NDArray[np.int64]
@@ -60,20 +71,25 @@ _METHODS = tuple(AssessmentMethod)
 _EPOCH = date(1970, 1, 1)
 
 
-def _pack_bits(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
-    """Rows of up to 8 booleans as one byte each (bit j = column j)."""
-    weights = (1 << np.arange(flags.shape[1], dtype=np.uint16)).astype(np.uint16)
-    return (flags.astype(np.uint16) @ weights).astype(np.uint8)
+def _pack_bits(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint32]:
+    """Rows of up to 32 booleans (one per target-group rule) as one word each (bit j = column j)."""
+    if flags.shape[1] > 32:
+        raise ValueError(f"{flags.shape[1]} rules do not fit the 32 membership bits")
+    weights = (np.uint64(1) << np.arange(flags.shape[1], dtype=np.uint64)).astype(np.uint64)
+    return (flags.astype(np.uint64) @ weights).astype(np.uint32)
 
 
 def _bits_on(
     starts: npt.NDArray[np.datetime64], ends: npt.NDArray[np.datetime64], day: date
-) -> npt.NDArray[np.uint8]:
+) -> npt.NDArray[np.uint32]:
     """Membership bits of each row's rule periods on ``day``."""
     today = np.datetime64(day, "D")
     member = ~np.isnat(starts) & (starts <= today) & (ends >= today)
     return _pack_bits(member)
 
+
+#: Explanation factors compare a result with at least this many rows of its list.
+FACTOR_REFERENCE = 20
 
 #: Features the first-stage prior of shortlists uses (exactly computable per person).
 PRIOR_FEATURES = (
@@ -85,6 +101,64 @@ PRIOR_FEATURES = (
     "job_form_accepted",
     "hours_fit",
 )
+
+
+def admissible_pairs(
+    data: MatchingData,
+    config: MatchingConfig,
+    s: IntArray,
+    v: IntArray,
+    days: npt.ArrayLike,
+) -> npt.NDArray[np.bool_]:
+    """The engine's hard filters for aligned pairs, each on its own day.
+
+    The same rules as a request (:meth:`MatchingEngine._vacancy_filter` and
+    ``_seeker_filter``, a test checks they agree), without the request's own filters: used
+    to replay which candidates the engine could have offered on a past day.
+    """
+    seekers, vacancies = data.seekers, data.vacancies
+    day = np.broadcast_to(np.asarray(days, dtype="datetime64[D]"), s.shape)
+    ok = seekers["active"][s] & vacancies["active"][v]
+    ok &= (vacancies["opens_on"][v] <= day) & (vacancies["closes_on"][v] >= day)
+    ok &= vacancies["hires"][v] < vacancies["openings"][v]
+    distance = data.distance_km[seekers["home"][s], vacancies["municipality"][v]]
+    remote = vacancies["remote_share"][v]
+    within = effective_distance(distance, remote) <= reach(
+        seekers["max_commute_km"][s], config.commute_slack_share, config.commute_slack_km
+    )
+    ok &= within | (remote >= config.remote_threshold) | seekers["relocate"][s]
+    ok &= ~work_conflicts(data, s, v)
+    eligible, _, _ = pair_eligibility(
+        seekers["eligible_from"][s],
+        seekers["eligible_until"][s],
+        vacancies["condition_rules"][v],
+        # datetime64 + timedelta64 is datetime64 (numpy's stubs say timedelta64).
+        day + np.timedelta64(config.eligibility_horizon_days, "D"),  # type: ignore[arg-type]
+    )
+    has_condition = vacancies["has_condition"][v] & vacancies["condition_rules"][v].any(axis=1)
+    ok &= ~has_condition | eligible
+    result: npt.NDArray[np.bool_] = ok
+    return result
+
+
+def work_conflicts(data: MatchingData, s: IntArray, v: IntArray) -> npt.NDArray[np.bool_]:
+    """Work that the person's recorded work ability rules out: night work, heavy lifting
+    or shift work against a restriction, and more weekly hours than the person can do."""
+    restrictions = data.seekers["restrictions"][s]
+    vacancies = data.vacancies
+    night = vacancies["night_work"][v] & has_bit(
+        restrictions, WorkRestriction.NO_NIGHT_WORK, RESTRICTIONS
+    )
+    heavy = (vacancies["physical_demand"][v] == _HEAVY) & has_bit(
+        restrictions, WorkRestriction.NO_HEAVY_LIFTING, RESTRICTIONS
+    )
+    shift = vacancies["shift_work"][v] & has_bit(
+        restrictions, WorkRestriction.NO_SHIFT_WORK, RESTRICTIONS
+    )
+    # More weekly hours than the person's recorded capacity (inf when full time).
+    hours = vacancies["hours"][v] > data.seekers["max_hours"][s]
+    conflicts: npt.NDArray[np.bool_] = night | heavy | shift | hours
+    return conflicts
 
 
 class UnknownEntityError(KeyError):
@@ -99,10 +173,18 @@ class MatchingConfig:
     exhaustive_limit: int = 1500  # at most this many within reach: score them all
     prior_pool: int = 600  # shortlist candidates taken by the first-stage prior
     remote_threshold: float = 0.5  # at least this share of remote work: distance is no filter
+    # The commute radius is a preference: jobs up to the radius plus this share of it (at
+    # least commute_slack_km) stay possible, at a cost (matching.commute).
+    commute_slack_share: float = 0.5
+    commute_slack_km: float = 10.0
     eligibility_horizon_days: int = 0  # also admit people who become eligible this soon
     exposure_cap: int = 5  # open shortlists a person may be on before being down-weighted
     exposure_weight: float = 0.25  # per shortlist over the cap, in standard deviations of score
     explain_factors: int = 3
+    # Pairs that meet every stated requirement on evidence (see _qualified) come first, each
+    # tier in the model's order: a person who has shown every required skill at the level,
+    # nearby, is never listed below people who have not.
+    qualified_first: bool = True
     covered_share: float = 0.75  # a required skill counts as held at this share of its level
 
 
@@ -134,8 +216,12 @@ class Factor:
 
     @property
     def sentence(self) -> str:
+        # Contributions are measured against the rest of the list (see _explain).
         direction = "raised" if self.contribution >= 0 else "lowered"
-        return f"{self.description} {direction} the score ({self.contribution:+.3f})"
+        return (
+            f"{self.description} {direction} the score against the rest of the list "
+            f"({self.contribution:+.3f})"
+        )
 
 
 @dataclass(frozen=True)
@@ -159,8 +245,11 @@ class Match:
     jobseeker_id: str
     vacancy_id: str
     rank: int
-    score: float
+    score: float  # the ranking score (what orders the list)
     explanation: Explanation
+    #: The calibrated probability of a hire lasting six months if proposed (None when the
+    #: serving model is not calibrated, e.g. the rule-based score).
+    probability: float | None = None
 
 
 @dataclass(frozen=True)
@@ -203,7 +292,7 @@ class MatchingEngine:
         featurizer: Featurizer,
         feature_names: tuple[str, ...],
         feature_descriptions: Mapping[str, str],
-        scorer: Scorer | None = None,
+        scorer: Scorer | RankingModel | None = None,
         config: MatchingConfig | None = None,
     ) -> None:
         self.data = data
@@ -212,28 +301,29 @@ class MatchingEngine:
         self.feature_descriptions = dict(feature_descriptions)
         self.config = config or MatchingConfig()
         self._rules = RuleBasedScorer(feature_names)
-        self.scorer: Scorer = scorer or self._rules
+        #: The serving model (a scorer per direction); the rule-based score by default.
+        self.scorer: RankingModel = as_ranking_model(scorer) if scorer else self._rules
         self._check_scorer(self.scorer)
         self.vacancy_index = InvertedIndex(data.requirements, channel=REQ_WEIGHT)
         self.seeker_index = InvertedIndex(data.profiles, channel=PROFILE_VALUE)
         self._exposure = _Exposure(np.zeros(len(data.seekers), np.float32))
-        self._bits_by_day: dict[date, npt.NDArray[np.uint8]] = {}
-        self._vacancy_bits: npt.NDArray[np.uint8] | None = None
+        self._bits_by_day: dict[date, npt.NDArray[np.uint32]] = {}
+        self._vacancy_bits: npt.NDArray[np.uint32] | None = None
         self._region_cache: dict[str, tuple[IntArray, IntArray]] = {}
-        self._prior_cache: dict[int, tuple[Scorer, npt.NDArray[np.float64]]] = {}
+        self._prior_cache: dict[int, tuple[RankingModel, npt.NDArray[np.float64]]] = {}
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ model
-    def _check_scorer(self, scorer: Scorer) -> None:
+    def _check_scorer(self, scorer: RankingModel) -> None:
         if tuple(scorer.feature_names) != self.feature_names:
             raise ValueError(
                 f"scorer {scorer.version} expects features {scorer.feature_names[:3]}..., "
                 "not the engine's schema"
             )
 
-    def set_scorer(self, scorer: Scorer | None) -> None:
+    def set_scorer(self, scorer: Scorer | RankingModel | None) -> None:
         """Swap the ranking model; requests in flight finish with the one they started with."""
-        chosen = scorer or self._rules
+        chosen = as_ranking_model(scorer) if scorer else self._rules
         self._check_scorer(chosen)
         self.scorer = chosen
 
@@ -255,7 +345,10 @@ class MatchingEngine:
         on = on or date.today()
         with self._lock:
             s = self._seeker_row(jobseeker_id)
-            candidates = self._retrieve_vacancies(s, on, filters or MatchFilters())
+            if self.data.seekers["active"][s]:
+                candidates = self._retrieve_vacancies(s, on, filters or MatchFilters())
+            else:  # in work (or erased): out of matching in both directions
+                candidates = np.zeros(0, np.int64)
             return self._rank(
                 "matches",
                 jobseeker_id,
@@ -303,8 +396,11 @@ class MatchingEngine:
         """Peer for benchmarks: score every open vacancy that passes the hard filters."""
         s = self._seeker_row(jobseeker_id)
         everything = np.arange(len(self.data.vacancies), dtype=np.int64)
+        if not self.data.seekers["active"][s]:
+            return []
         v = everything[self._vacancy_filter(s, everything, on, MatchFilters())]
-        scores = self.scorer.score(self.featurizer(self.data, np.full(len(v), s), v, on))
+        scorer = self.scorer.for_direction("matches")
+        scores = scorer.score(self.featurizer(self.data, np.full(len(v), s), v, on))
         order = np.lexsort((v, -scores))[:k]
         return [self.data.vacancies.ids[i] for i in v[order]]
 
@@ -313,7 +409,8 @@ class MatchingEngine:
         v = self._vacancy_row(vacancy_id)
         everything = np.arange(len(self.data.seekers), dtype=np.int64)
         s = everything[self._seeker_filter(v, everything, on, MatchFilters())]
-        scores = self.scorer.score(self.featurizer(self.data, s, np.full(len(s), v), on))
+        scorer = self.scorer.for_direction("shortlist")
+        scores = scorer.score(self.featurizer(self.data, s, np.full(len(s), v), on))
         order = np.lexsort((s, -scores))[:k]
         return [self.data.seekers.ids[i] for i in s[order]]
 
@@ -399,13 +496,12 @@ class MatchingEngine:
     ) -> npt.NDArray[np.bool_]:
         """Hard filters for one jobseeker against vacancy rows ``v``."""
         data, seekers, vacancies = self.data, self.data.seekers, self.data.vacancies
-        day = np.datetime64(on, "D")
-        ok = vacancies["active"][v] & (vacancies["opens_on"][v] <= day)
-        ok &= vacancies["closes_on"][v] >= day
+        ok = self._open(v, on)
         distance = data.distance_km[seekers["home"][s], vacancies["municipality"][v]]
+        remote = vacancies["remote_share"][v]
         ok &= (
-            (distance <= seekers["max_commute_km"][s])
-            | (vacancies["remote_share"][v] >= self.config.remote_threshold)
+            (effective_distance(distance, remote) <= self._reach(seekers["max_commute_km"][s]))
+            | (remote >= self.config.remote_threshold)
             | bool(seekers["relocate"][s])
         )
         ok &= ~self._conflicts(np.full(len(v), s), v)
@@ -418,9 +514,13 @@ class MatchingEngine:
         """Hard filters for one vacancy against jobseeker rows ``s``."""
         data, seekers, vacancies = self.data, self.data.seekers, self.data.vacancies
         ok = seekers["active"][s].copy()
+        if not self._open(np.array([v], np.int64), on)[0]:
+            return np.zeros(len(s), bool)  # closed or filled: nobody is shortlisted
         distance = data.distance_km[seekers["home"][s], vacancies["municipality"][v]]
-        if vacancies["remote_share"][v] < self.config.remote_threshold:
-            ok &= (distance <= seekers["max_commute_km"][s]) | seekers["relocate"][s]
+        remote = float(vacancies["remote_share"][v])
+        if remote < self.config.remote_threshold:
+            near = effective_distance(distance, remote) <= self._reach(seekers["max_commute_km"][s])
+            ok &= near | seekers["relocate"][s]
         ok &= ~self._conflicts(s, np.full(len(s), v))
         ok &= self._eligible_or_free(s, np.full(len(s), v), on)
         if filters.municipality is not None:
@@ -431,6 +531,18 @@ class MatchingEngine:
             wanted = bitmask(filters.job_forms, JOB_FORMS)
             ok &= (seekers["accepted_forms"][s] & wanted) != 0
         return ok
+
+    def _open(self, v: IntArray, on: date) -> npt.NDArray[np.bool_]:
+        """Vacancies open for applications on ``on`` and not yet filled."""
+        vacancies = self.data.vacancies
+        day = np.datetime64(on, "D")
+        ok: npt.NDArray[np.bool_] = vacancies["active"][v] & (vacancies["opens_on"][v] <= day)
+        ok &= vacancies["closes_on"][v] >= day
+        ok &= vacancies["hires"][v] < vacancies["openings"][v]
+        return ok
+
+    def _reach(self, radius_km: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        return reach(radius_km, self.config.commute_slack_share, self.config.commute_slack_km)
 
     def _request_filters(
         self, distance: npt.NDArray[np.float32], v: IntArray, filters: MatchFilters
@@ -447,22 +559,9 @@ class MatchingEngine:
         return ok
 
     def _conflicts(self, s: IntArray, v: IntArray) -> npt.NDArray[np.bool_]:
-        """Work that the person's recorded restrictions rule out."""
-        restrictions = self.data.seekers["restrictions"][s]
-        vacancies = self.data.vacancies
-        night = vacancies["night_work"][v] & has_bit(
-            restrictions, WorkRestriction.NO_NIGHT_WORK, RESTRICTIONS
-        )
-        heavy = (vacancies["physical_demand"][v] == _HEAVY) & has_bit(
-            restrictions, WorkRestriction.NO_HEAVY_LIFTING, RESTRICTIONS
-        )
-        shift = vacancies["shift_work"][v] & has_bit(
-            restrictions, WorkRestriction.NO_SHIFT_WORK, RESTRICTIONS
-        )
-        conflicts: npt.NDArray[np.bool_] = night | heavy | shift
-        return conflicts
+        return work_conflicts(self.data, s, v)
 
-    def _membership_bits(self, day: date) -> npt.NDArray[np.uint8]:
+    def _membership_bits(self, day: date) -> npt.NDArray[np.uint32]:
         """Per jobseeker, the target-group rules they belong to on ``day`` as bits.
 
         Computed once per day for everybody (a few ms) and kept for the next requests;
@@ -477,7 +576,7 @@ class MatchingEngine:
             self._bits_by_day[day] = bits
         return bits
 
-    def _condition_bits(self) -> npt.NDArray[np.uint8]:
+    def _condition_bits(self) -> npt.NDArray[np.uint32]:
         """Per vacancy, the rules its employment condition accepts as bits (0: no condition)."""
         vacancies = self.data.vacancies
         if self._vacancy_bits is None or len(self._vacancy_bits) != len(vacancies):
@@ -571,10 +670,11 @@ class MatchingEngine:
         Fitted on the candidates of a fixed sample of open vacancies, scores centred per
         vacancy (only the order within one shortlist matters).
         """
-        scorer = self.scorer
-        cached = self._prior_cache.get(id(scorer))
-        if cached is not None and cached[0] is scorer:
+        model = self.scorer
+        cached = self._prior_cache.get(id(model))
+        if cached is not None and cached[0] is model:
             return cached[1]
+        scorer = model.for_direction("shortlist")
         index = [self.feature_names.index(n) for n in PRIOR_FEATURES if n in self.feature_names]
         if len(index) != len(PRIOR_FEATURES):
             return None
@@ -600,7 +700,7 @@ class MatchingEngine:
         if not designs:
             return None
         weights, *_ = np.linalg.lstsq(np.vstack(designs), np.concatenate(targets), rcond=None)
-        self._prior_cache = {id(scorer): (scorer, weights)}
+        self._prior_cache = {id(model): (model, weights)}
         return weights
 
     def _trim(
@@ -622,7 +722,9 @@ class MatchingEngine:
             self.vacancy_index, data.profiles.rows([s]), PROFILE_VALUE, len(vacancies)
         )
         home = seekers["home"][s]
-        places = np.flatnonzero(data.distance_km[home] <= seekers["max_commute_km"][s])
+        # Municipalities within reach; partly remote jobs farther away whose effective
+        # distance is within reach come from the skill index.
+        places = np.flatnonzero(data.distance_km[home] <= self._reach(seekers["max_commute_km"][s]))
         mask = np.zeros(len(vacancies), bool)  # a mask is cheaper than set unions
         mask[skilled] = True
         mask[self._rows_in("vacancies", places.astype(np.int64))] = True
@@ -642,8 +744,8 @@ class MatchingEngine:
         if vacancies["remote_share"][v] >= cfg.remote_threshold:
             regional = np.zeros(0, np.int64)  # everybody qualifies: rely on skills
         else:
-            reach = float(seekers["max_commute_km"].max()) if len(seekers) else 0.0
-            places = np.flatnonzero(data.distance_km[workplace] <= reach).astype(np.int64)
+            farthest = float(self._reach(seekers["max_commute_km"].max())) if len(seekers) else 0.0
+            places = np.flatnonzero(data.distance_km[workplace] <= farthest).astype(np.int64)
             regional = self._rows_in("seekers", places)
         mask = np.zeros(len(seekers), bool)
         mask[skilled] = True
@@ -670,9 +772,11 @@ class MatchingEngine:
         v: IntArray,
         k: int,
         on: date,
-        scorer: Scorer,
+        model: RankingModel,
         with_factors: bool = True,
     ) -> MatchList:
+        direction: Direction = kind
+        scorer = model.for_direction(direction)
         features = self.featurizer(self.data, s, v, on)
         scores = scorer.score(features) if len(s) else np.zeros(0)
         adjusted = scores
@@ -682,9 +786,22 @@ class MatchingEngine:
             spread = float(scores.std()) or 1.0
             adjusted = scores - self.config.exposure_weight * spread * over
         other = s if kind == "shortlist" else v
-        order = np.lexsort((other, -adjusted))[:k]
+        tier = self._qualified(features) if self.config.qualified_first else np.zeros(len(s))
+        # Qualified pairs first, then by score; ties are broken by the row number of the other
+        # side: the same data always gives the same order.
+        ranking = np.lexsort((other, -adjusted, -tier))
+        order = ranking[:k]
+        probabilities = model.probability(direction, scores[order]) if len(order) else None
+        # Factors are what sets a result apart from the rest of its list: contributions are
+        # compared with their mean over the list's top (at least FACTOR_REFERENCE rows).
+        reference = ranking[: max(k, FACTOR_REFERENCE)]  # the results first
         explanations = self._explain(
-            s[order], v[order], on, scorer if with_factors else None, features[order]
+            s[order],
+            v[order],
+            on,
+            scorer if with_factors else None,
+            features[order],
+            features[reference],
         )
         results = tuple(
             Match(
@@ -693,17 +810,34 @@ class MatchingEngine:
                 rank=rank,
                 score=float(adjusted[i]),
                 explanation=explanation,
+                probability=None if probabilities is None else float(probabilities[rank - 1]),
             )
             for rank, (i, explanation) in enumerate(zip(order, explanations, strict=True), 1)
         )
         return MatchList(
             kind=kind,
             query_id=query_id,
-            model_version=scorer.version,
+            model_version=model.version,
             on=on,
             candidates=len(s),
             results=results,
         )
+
+    def _qualified(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """1 where the pair meets every stated requirement on evidence: each required skill
+        observed by a coach at the required level, the commute within the person's radius,
+        the languages at the level asked, a required driving licence held."""
+        column = {name: i for i, name in enumerate(self.feature_names)}
+        needed = ("assessed_coverage", "within_commute", "language_gap", "driving_licence_missing")
+        if any(name not in column for name in needed):
+            return np.zeros(len(features))
+        met = (
+            (features[:, column["assessed_coverage"]] >= 1.0)
+            & (features[:, column["within_commute"]] > 0)
+            & (features[:, column["language_gap"]] <= 0)
+            & (features[:, column["driving_licence_missing"]] <= 0)
+        )
+        return met.astype(np.float64)
 
     def _explain(
         self,
@@ -712,8 +846,15 @@ class MatchingEngine:
         on: date,
         scorer: Scorer | None,
         features: npt.NDArray[np.float32],
+        reference: npt.NDArray[np.float32] | None = None,
     ) -> list[Explanation]:
-        """Explanations of the pairs (s[i], v[i]), computed together for the top results."""
+        """Explanations of the pairs (s[i], v[i]), computed together for the top results.
+
+        ``reference`` are the feature rows of the top of the list the results come from,
+        beginning with the results themselves: a factor is a contribution minus its mean
+        over them, so a feature that is the same for every row of the list (the vacancy's
+        own hours in a shortlist, say) explains nothing.
+        """
         if len(s) == 0:
             return []
         data, seekers, vacancies = self.data, self.data.seekers, self.data.vacancies
@@ -737,11 +878,13 @@ class MatchingEngine:
         )
         has_condition = vacancies["has_condition"][v]
         n_factors = self.config.explain_factors if scorer is not None else 0
-        contributions = (
-            scorer.contributions(features)[:, :-1]
-            if scorer is not None
-            else np.zeros_like(features, dtype=np.float64)
-        )
+        contributions = np.zeros_like(features, dtype=np.float64)
+        if scorer is not None and n_factors:
+            rows = features if reference is None else reference
+            raw = scorer.contributions(rows)[:, :-1]
+            contributions = raw[: len(features)] - raw.mean(axis=0)
+            # Below this a contribution is rounding, not a reason.
+            contributions[np.abs(contributions) < 1e-9] = 0.0
         top_terms = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :n_factors]
 
         out: list[Explanation] = []

@@ -54,6 +54,7 @@ SEEKER_COLUMNS: Mapping[str, tuple[str, tuple[int, ...]]] = {
     "eligible_from": ("datetime64[D]", (N_RULES,)),  # per target-group rule
     "eligible_until": ("datetime64[D]", (N_RULES,)),
     "profile_norm": ("float32", ()),
+    #: In matching: registered, not erased and not employed (see features.live_state).
     "active": ("bool", ()),
 }
 
@@ -77,6 +78,9 @@ VACANCY_COLUMNS: Mapping[str, tuple[str, tuple[int, ...]]] = {
     "hires_owed": ("float32", ()),
     "isco_columns": ("int32", (4,)),  # columns of the ISCO prefixes, see MatchingData
     "requirement_norm": ("float32", ()),
+    "openings": ("float32", ()),
+    "hires": ("float32", ()),  # distinct people hired so far; filled when hires >= openings
+    #: Not withdrawn; whether it is open on a day also takes dates and hires into account.
     "active": ("bool", ()),
 }
 
@@ -130,6 +134,13 @@ class EntityTable:
         if len(table.row_of) != len(id_list):
             raise ValueError("ids are not unique")
         return table
+
+    def take(self, rows: npt.ArrayLike, ids: Iterable[str]) -> EntityTable:
+        """A new table of the given rows (repeats allowed) under new, unique ids."""
+        positions = np.asarray(rows, np.int64)
+        return EntityTable.from_columns(
+            self.spec, ids, {name: self[name][positions] for name in self.spec}
+        )
 
     def upsert(self, entity_id: str, values: Mapping[str, Any]) -> int:
         """Set one row's values (adding the row when the id is new); returns its row number."""

@@ -119,6 +119,13 @@ class SparseRowStore:
         entries = self.rows(np.arange(self.n_rows))
         self._set_base(entries.indptr, entries.columns, entries.values, self.n_rows)
 
+    def take(self, rows: npt.ArrayLike) -> SparseRowStore:
+        """A new store whose row ``i`` is this store's row ``rows[i]`` (repeats allowed)."""
+        entries = self.rows(rows)
+        taken = SparseRowStore(self.n_columns, self.channels)
+        taken._set_base(entries.indptr, entries.columns, entries.values, len(entries.indptr) - 1)
+        return taken
+
     def to_csr(self, channel: int = 0) -> sp.csr_matrix:
         entries = self.rows(np.arange(self.n_rows))
         return sp.csr_matrix(

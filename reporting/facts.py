@@ -167,8 +167,9 @@ def _eligibility(
 
 
 def _form_allowed(hires: pd.DataFrame) -> np.ndarray:
+    # A vacancy without an employment condition has no allowed forms (NaN after the join).
     allowed = [
-        forms is not None and form in list(forms)
+        isinstance(forms, list | tuple | np.ndarray) and form in list(forms)
         for form, forms in zip(hires["job_form"], hires["allowed_job_forms"], strict=True)
     ]
     return np.asarray(allowed, dtype=bool)

@@ -53,9 +53,22 @@ def generate(
     as_of: Annotated[
         str | None, typer.Option(help="The world's 'today' (YYYY-MM-DD); a fixed default.")
     ] = None,
+    hidden_model: Annotated[
+        str,
+        typer.Option(
+            "--hidden-model",
+            help="The hidden world: additive (default; every term linear), thresholds "
+            "(cut-offs, weakest skill, unreliable certificates) or interactions (skills × "
+            "work-ability fit × reach, unreliable observation).",
+        ),
+    ] = "additive",
 ) -> None:
     """Generate a synthetic world: people, assessments, contracts, vacancies, outcomes."""
-    from training.synthetic import WorldConfig, generate_world
+    from training.synthetic import HIDDEN_MODEL_NAMES, WorldConfig, generate_world
+
+    if hidden_model not in HIDDEN_MODEL_NAMES:
+        message = f"{hidden_model!r} is not one of {', '.join(HIDDEN_MODEL_NAMES)}"
+        raise typer.BadParameter(message, param_hint="--hidden-model")
 
     day = None
     if as_of is not None:
@@ -65,7 +78,9 @@ def generate(
             message = f"{as_of!r} is not a date YYYY-MM-DD"
             raise typer.BadParameter(message, param_hint="--as-of") from None
     try:
-        config = WorldConfig(seekers=seekers, vacancies=vacancies, seed=seed)
+        config = WorldConfig.model_validate(
+            {"seekers": seekers, "vacancies": vacancies, "seed": seed, "hidden_model": hidden_model}
+        )
         if day is not None:
             config = config.model_copy(update={"as_of": day})
     except ValueError as error:
@@ -149,25 +164,25 @@ def model_list(registry: RegistryOption = None) -> None:
     if not records:
         console.print(f"No models in the registry {models.root}.")
         return
-    # The headline figures only, in plain columns that fit 80 characters: a manifest also
-    # holds recall@20 for every group (a hundred regions) and the training-data fingerprint,
-    # which `model show VERSION` lists.
+    # The headline figures only (outcome concordance of each direction), in plain columns that
+    # fit 80 characters: a manifest also holds recall@20 for every group (a hundred regions)
+    # and the training-data fingerprint, which `model show VERSION` lists.
     console.print(f"Models in {models.root} (* the champion):", soft_wrap=True)
-    console.print(f"  {'version':<27} {'created (UTC)':<16} {'NDCG@10':>7} {'recall@20':>9}  gate")
+    console.print(f"  {'version':<27} {'created (UTC)':<16} {'shortl.':>7} {'matches':>7}  gate")
     for record in records:
         metrics = record.manifest.metrics
         figures = [f"{metrics[n]:.4f}" if n in metrics else "-" for n in LISTED_METRICS]
         mark = "*" if record.version == champion else " "
         console.print(
             f"{mark} {record.version:<27} {record.created_at:%Y-%m-%d %H:%M} "
-            f"{figures[0]:>7} {figures[1]:>9}  {_gate_verdict(record.manifest.notes)}",
+            f"{figures[0]:>7} {figures[1]:>7}  {_gate_verdict(record.manifest.notes)}",
             soft_wrap=True,
             highlight=False,
         )
 
 
-#: The overall metrics ``model list`` shows per version.
-LISTED_METRICS = ("ndcg@10", "recall@20")
+#: The headline figure ``model list`` shows per version: outcome concordance per direction.
+LISTED_METRICS = ("shortlist/outcome_concordance", "matches/outcome_concordance")
 
 
 def _gate_verdict(notes: str | None) -> str:
@@ -201,6 +216,9 @@ def model_show(
     console.print(f"  created:             {manifest.created_at.isoformat()}")
     console.print(f"  folder:              {record.path}")
     console.print(f"  model sha256:        {manifest.model_sha256}")
+    for direction, digest in sorted(manifest.model_files.items()):
+        calibrated = "calibrated" if direction in manifest.calibration else "not calibrated"
+        console.print(f"  {direction + ':':<20} sha256 {digest[:16]}..., {calibrated}")
     console.print(f"  feature schema hash: {manifest.feature_schema_hash}")
     console.print(f"  training data:       {manifest.training_fingerprint}")
     libs = ", ".join(f"{k} {v}" for k, v in manifest.library_versions.items())
@@ -264,7 +282,8 @@ def retrain(
         ),
     ] = None,
     objective: Annotated[
-        str | None, typer.Option(help="Ranking objective: lambdarank or rank_xendcg.")
+        str | None,
+        typer.Option(help="Objective: binary (P(hire | proposed)), lambdarank or rank_xendcg."),
     ] = None,
     num_trees: Annotated[
         int | None,
@@ -296,9 +315,9 @@ def retrain(
     from training.pipeline import STEPS, RetrainConfig, RetrainConfigError, load_retrain_config
     from training.pipeline import retrain as run_retrain
 
-    if objective is not None and objective not in ("lambdarank", "rank_xendcg"):
+    if objective is not None and objective not in ("binary", "lambdarank", "rank_xendcg"):
         raise typer.BadParameter(
-            f"{objective!r} is not lambdarank or rank_xendcg", param_hint="--objective"
+            f"{objective!r} is not binary, lambdarank or rank_xendcg", param_hint="--objective"
         )
     if dask is not None and dask_local is not None:
         console.print("[red]--dask and --dask-local are mutually exclusive; give one[/]")
@@ -369,13 +388,20 @@ def retrain(
         raise typer.Exit(1) from error
     timings = ", ".join(f"{name} {secs:.2f} s" for name, secs in result.step_seconds.items())
     console.print(f"Steps: {timings}")
-    overall = result.report.overall
-    for ranking in overall.index:
-        name = str(ranking)
+    for direction, report in result.reports.items():
         console.print(
-            f"  {name:<13} NDCG@10 {result.report.metric(name, 'ndcg@10'):.4f}  "
-            f"recall@20 {result.report.metric(name, 'recall@20'):.4f}"
+            f"  {direction}: {'ranking':<13} {'concordance':>15} {'SNIPS hires@10':>14} "
+            f"{'logged NDCG@10':>14}"
         )
+        for ranking in report.overall.index:
+            name = str(ranking)
+            console.print(
+                f"  {'':<{len(direction) + 1}} {name:<13} "
+                f"{report.metric(name, 'outcome_concordance'):>15.4f} "
+                f"{report.metric(name, 'snips_hires@10'):>14.4f} "
+                f"{report.metric(name, 'ndcg@10'):>14.4f}",
+                highlight=False,
+            )
     if result.promoted:
         console.print(
             f"Promoted [bold]{result.version}[/] (was {result.champion_before or 'none'}); "

@@ -47,16 +47,19 @@ class DemoResult:
 
 
 def _pick_people(world: WorldTables, engine: MatchingEngine, count: int, top: int) -> list[str]:
-    """Demo people: of the best-evidenced jobseekers, those whose best match scores highest,
-    alternating between Finland and Sweden."""
+    """Demo people: of the best-evidenced jobseekers in matching (not in work), those whose
+    best match scores highest, alternating between Finland and Sweden."""
     data = engine.data
     strength = data.profiles.to_csr(PROFILE_STRENGTH)
     strength.eliminate_zeros()  # credited-only skills carry strength 0
-    evidenced = np.diff(strength.indptr)  # skills a coach observed, per person
+    # Skills a coach observed, per person; people out of matching (in work) are not shown.
+    evidenced = np.where(data.seekers["active"], np.diff(strength.indptr), -1)
     order = np.lexsort((np.arange(len(evidenced)), -evidenced))[: 30 * count]
     homes = world.jobseekers.set_index("jobseeker_id")["home_municipality"].astype(str)
     best: dict[str, list[tuple[float, str]]] = {"FI": [], "SE": []}
     for row in order.tolist():
+        if evidenced[row] < 0:
+            break  # only people out of matching are left
         jobseeker_id = data.seekers.ids[row]
         results = engine.matches_for_jobseeker(jobseeker_id, k=top, on=world.as_of).results
         if results:
@@ -80,7 +83,14 @@ def run_demo(world_dir: Path, settings: Settings, *, people: int = 3, top: int =
     as_of = world.as_of
     vacancies = engine.data.vacancies
     day = np.datetime64(as_of, "D")
-    open_count = int(((vacancies["opens_on"] <= day) & (vacancies["closes_on"] >= day)).sum())
+    open_count = int(
+        (
+            vacancies["active"]
+            & (vacancies["opens_on"] <= day)
+            & (vacancies["closes_on"] >= day)
+            & (vacancies["hires"] < vacancies["openings"])  # filled ones are not open
+        ).sum()
+    )
     seekers = world.jobseekers.set_index(world.jobseekers["jobseeker_id"].astype(str), drop=False)
     names = engine.data.municipality_names
     shown: list[DemoPerson] = []
@@ -140,6 +150,14 @@ def reason_lines(match: Match) -> list[str]:
     return lines
 
 
+def readable_score(match: Match) -> str:
+    """The number a coach can read: the calibrated chance of a lasting hire when the model
+    gives one, else the ranking score (the rule-based score is no probability)."""
+    if match.probability is not None:
+        return f"{match.probability:.0%} chance of a hire lasting 6 months"
+    return f"score {match.score:.2f}"
+
+
 def render_demo(result: DemoResult, console: Console) -> None:
     """Print the demo for a person at a terminal (readable at any width)."""
     console.print(
@@ -158,7 +176,7 @@ def render_demo(result: DemoResult, console: Console) -> None:
             e = match.explanation
             console.print(
                 f"\n  [bold]{match.rank}. {title}[/] ({match.vacancy_id}) · {e.workplace}, "
-                f"{e.distance_km:.0f} km · score {match.score:.2f}"
+                f"{e.distance_km:.0f} km · {readable_score(match)}"
             )
             for line in reason_lines(match):
                 console.print(f"     {line}", highlight=False)

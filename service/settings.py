@@ -63,11 +63,14 @@ class MatchingSettings(BaseModel):
     exhaustive_limit: int = Field(default=1500, ge=0, le=100_000)
     prior_pool: int = Field(default=600, ge=0, le=10_000)
     remote_threshold: float = Field(default=0.5, ge=0, le=1)
+    commute_slack_share: float = Field(default=0.5, ge=0, le=10)
+    commute_slack_km: float = Field(default=10.0, ge=0, le=500)
     eligibility_horizon_days: int = Field(default=0, ge=0, le=365)
     exposure_cap: int = Field(default=5, ge=0)
     exposure_weight: float = Field(default=0.25, ge=0)
     explain_factors: int = Field(default=3, ge=0, le=25)
     covered_share: float = Field(default=0.75, gt=0, le=1)
+    qualified_first: bool = True
 
 
 class ReloadSettings(BaseModel):

@@ -44,6 +44,28 @@ def small_world(small_world_dir: Path) -> WorldTables:
     return load_world(small_world_dir)
 
 
+@pytest.fixture(scope="session")
+def training_world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A world to retrain on: 3,000 jobseekers and 3,000 vacancies, written once per process.
+
+    Both directions need test queries. A coach's search shows vacancies of the person's area
+    and occupations, falling back to the region and the country where the area has few; in the
+    small world most of them are beyond the person's reach, so its ``matches`` direction keeps
+    no test query the engine could have served. This one keeps a few dozen (16 + 16 weeks of
+    validation and test) and hires in both directions' training proposals.
+    """
+    from training.synthetic import WorldConfig, generate_world
+
+    out = tmp_path_factory.mktemp("training_world")
+    generate_world(WorldConfig(seekers=3000, vacancies=3000, seed=11), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def training_world(training_world_dir: Path) -> WorldTables:
+    return load_world(training_world_dir)
+
+
 # --------------------------------------------------------------------------------------------
 # Databases: every storage test runs on SQLite and on PostgreSQL
 # --------------------------------------------------------------------------------------------

@@ -34,9 +34,16 @@ if TYPE_CHECKING:
     from distributed import Client
 
 
-def sklearn_params(config: RankerConfig) -> dict[str, Any]:
+def sklearn_params(config: RankerConfig, feature_names: Sequence[str] = ()) -> dict[str, Any]:
     """:meth:`RankerConfig.lightgbm_params` under the scikit-learn API's names."""
+    native = config.lightgbm_params(tuple(feature_names))
+    extra: dict[str, Any] = {
+        key: native[key]
+        for key in ("label_gain", "monotone_constraints", "monotone_constraints_method", "max_bin")
+        if key in native
+    }
     return {
+        **extra,
         "objective": config.objective,
         "learning_rate": config.learning_rate,
         "num_leaves": config.num_leaves,
@@ -48,7 +55,6 @@ def sklearn_params(config: RankerConfig) -> dict[str, Any]:
         "reg_lambda": config.lambda_l2,
         "random_state": config.seed,
         # Passed through to LightGBM as they are.
-        "label_gain": [0, 1, 3, 7, 15],
         "deterministic": True,
         "force_row_wise": True,
         "verbosity": -1,
@@ -96,13 +102,22 @@ def train_ranker_dask(
     client: Client,
     num_trees: int,
     n_partitions: int | None = None,
+    targets: npt.NDArray[np.float64] | None = None,
 ) -> lgb.Booster:
     """Train ``num_trees`` trees on the cluster behind ``client``; return the booster.
 
-    ``n_partitions`` defaults to the number of workers; partitions hold whole queries.
+    ``n_partitions`` defaults to the number of workers; partitions hold whole queries. With
+    the ``funnel`` objective the cluster fits the distillation: a regression on ``targets``
+    (the funnel's log-probabilities of ``train``'s rows, :func:`training.ranker.distil`).
     """
     import dask.array as da
-    from lightgbm.dask import DaskLGBMRanker
+    from lightgbm.dask import DaskLGBMClassifier, DaskLGBMRanker, DaskLGBMRegressor
+
+    if config.objective == "funnel" and targets is None:
+        raise ValueError("the funnel's distillation needs its targets")
+    if config.objective != "funnel":
+        # As training.ranker.train_ranker: the other objectives learn from proposals only.
+        train = train.subset(train.proposed)
 
     if num_trees < 1:
         raise ValueError("num_trees must be at least 1")
@@ -118,9 +133,15 @@ def train_ranker_dask(
     for i in range(len(row_chunks)):
         rows = slice(int(row_ends[i]), int(row_ends[i + 1]))
         queries = slice(int(group_ends[i]), int(group_ends[i + 1]))
+        if config.objective == "funnel":
+            outcome: npt.NDArray[np.generic] = np.asarray(targets, np.float64)
+        elif config.objective == "binary":
+            outcome = train.hired.astype(np.int32)
+        else:
+            outcome = train.outcome_grade
         part = [
             da.from_array(train.features[rows], chunks=-1),
-            da.from_array(train.labels[rows], chunks=-1),
+            da.from_array(outcome[rows], chunks=-1),
             da.from_array(train.weights[rows], chunks=-1),
             da.from_array(train.groups[queries], chunks=-1),
         ]
@@ -129,17 +150,32 @@ def train_ranker_dask(
         for collected, piece in zip(pieces, part, strict=True):
             collected.append(piece)
     features, labels, weights, groups = (da.concatenate(p) for p in pieces)
-    model = DaskLGBMRanker(client=client, n_estimators=num_trees, **sklearn_params(config))
+    params = sklearn_params(config, feature_names)
     with warnings.catch_warnings():
         # The scikit-learn API always passes n_jobs; on Dask each worker uses its own threads.
         warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
-        model.fit(
-            features,
-            labels,
-            sample_weight=weights,
-            group=groups,
-            feature_name=list(feature_names),
-        )
+        model: DaskLGBMClassifier | DaskLGBMRanker | DaskLGBMRegressor
+        if config.objective == "funnel":
+            params["objective"] = "regression"
+            model = DaskLGBMRegressor(client=client, n_estimators=num_trees, **params)
+            model.fit(
+                features,
+                labels,
+                sample_weight=weights,
+                feature_name=list(feature_names),
+            )
+        elif config.objective == "binary":
+            model = DaskLGBMClassifier(client=client, n_estimators=num_trees, **params)
+            model.fit(features, labels, sample_weight=weights, feature_name=list(feature_names))
+        else:
+            model = DaskLGBMRanker(client=client, n_estimators=num_trees, **params)
+            model.fit(
+                features,
+                labels,
+                sample_weight=weights,
+                group=groups,
+                feature_name=list(feature_names),
+            )
     booster: lgb.Booster = model.booster_
     if tuple(booster.feature_name()) != tuple(feature_names):
         raise RuntimeError("the Dask-trained booster lost the feature names")

@@ -1,7 +1,21 @@
 """Offline evaluation of rankings on held-out query groups: the model, baselines, the oracle.
 
-Every ranking is scored on the same test groups with the same metrics
-(:mod:`training.metrics`): NDCG@5/10/20, recall@20, MAP and catalogue coverage of the top 20.
+Every ranking is scored on the same test groups of one direction with the same figures:
+
+- on **logged labels** (:mod:`training.metrics`): NDCG@5/10/20, recall@20, MAP and catalogue
+  coverage of the top 20 — how well a ranking agrees with what the coaches' policy and the
+  outcomes produced;
+- on **outcomes** (:mod:`training.offpolicy`): NDCG@10 over the proposed rows graded by what
+  happened after the proposal, clipped-IPS / SNIPS estimates of the hires the top 10 would
+  bring — what a ranking would be worth, corrected for whom the coaches proposed — and the
+  **outcome concordance**: of the held-out proposals to one vacancy (shortlists) or of one
+  person (matches), pooled from both kinds of list, the share of pairs with different
+  outcomes (declined by the person < went on < interviewed < chosen) that a ranking orders the
+  right way round. It counts every comparable pair, not only lists with a hire, which makes
+  it the steadiest figure the log offers; the gate compares rankings by it;
+- on generated worlds, against the **truth** of the hidden model: NDCG@10 with the oracle's
+  probability of a hire as the gain, over every row (unshown candidates included), and the
+  expected hires of the top 10.
 
 Baselines: ``random`` (seeded), ``rules`` (the documented rule-based score), ``skill_cosine``
 (the pair feature), the current ``champion`` when there is one, and on generated worlds the
@@ -10,9 +24,9 @@ Baselines: ``random`` (seeded), ``rules`` (the documented rule-based score), ``s
     E[grade | shown] = P(proposed | shown) × (1 + P(accept) P(interview) (1 + P(hire) (1 +
     P(retained)))),
 
-with the logged propensity of the coaches' policy and the hidden stage probabilities from
-the TRUE skills. Labels on logged data come through that policy, so this, not P(hire |
-proposed) alone, is the best ranking of them.
+the best possible ranking *on logged labels* (it includes the coaches' propensity to
+propose, which no outcome model should imitate), next to ``oracle_hire`` = P(hired |
+proposed), the best ranking by outcome.
 
 Per group (target group, sex, region, language), recall@20 is the share of the group's
 relevant rows that made their query's top 20 — "are this group's good matches shown?" — with
@@ -22,33 +36,60 @@ row counts, and the disparity ratio (worst / best group).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from features.world_store import WorldTables
 from training.dataset import TrainingSet
 from training.metrics import (
     catalogue_coverage,
     disparity_ratio,
     mean_average_precision,
     ndcg_at_k,
+    per_query_ndcg,
     recall_at_k,
+)
+from training.offpolicy import (
+    Concordance,
+    gain_ndcg,
+    off_policy_hires,
+    outcome_concordance,
+    top_k_mask,
 )
 
 TOP_K = 20
 NDCG_AT = (5, 10, 20)
+OUTCOME_K = 10
+#: The figure the gate compares rankings by (see the module docstring).
+GATE_METRIC = "outcome_concordance"
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The hidden model's view of the test rows (generated worlds only)."""
+
+    hire: npt.NDArray[np.float64]  # P(hired | proposed)
+    expected_grade: npt.NDArray[np.float64]  # E[logged grade | shown]
 
 
 @dataclass(frozen=True)
 class EvaluationReport:
-    """``overall``: one row per ranking; ``groups``: one row per (ranking, dimension, group)."""
+    """``overall``: one row per ranking; ``groups``: one row per (ranking, dimension, group).
+
+    ``per_query`` keeps each ranking's per-query figures for paired comparisons.
+    """
 
     overall: pd.DataFrame
     groups: pd.DataFrame
+    per_query: dict[str, dict[str, npt.NDArray[np.float64]]] = field(default_factory=dict)
+    concordance: dict[str, Concordance] = field(default_factory=dict)
 
     def metric(self, ranking: str, name: str) -> float:
+        if ranking not in self.overall.index or name not in self.overall.columns:
+            return float("nan")
         value: float = self.overall.at[ranking, name]  # type: ignore[assignment]
         return float(value)
 
@@ -86,45 +127,109 @@ def group_recall(
     return float((ranks[relevant] < k).mean()), count
 
 
+@dataclass(frozen=True)
+class OutcomeRows:
+    """Held-out proposals for the outcome concordance: grades and competing groups."""
+
+    grades: npt.NDArray[np.int64]
+    groups: npt.NDArray[np.object_]
+    rankings: Mapping[str, npt.NDArray[np.float64]]
+
+
+def funnel_grade(rows: TrainingSet) -> npt.NDArray[np.int64]:
+    """0 declined by the person, 1 went on, 2 interviewed, 3 chosen by the employer."""
+    grade = np.where(rows.declined_by_jobseeker, 0, 1)
+    grade = np.where(rows.interviewed, 2, grade)
+    grade = np.where(rows.would_hire, 3, grade)
+    return grade.astype(np.int64)
+
+
 def evaluate(
     test: TrainingSet,
     rankings: Mapping[str, npt.NDArray[np.float64]],
     group_columns: Mapping[str, npt.ArrayLike],
+    truth: Truth | None = None,
+    items: npt.ArrayLike | None = None,
+    outcomes: OutcomeRows | None = None,
 ) -> EvaluationReport:
-    """Metrics for each ranking (scores aligned with ``test`` rows) and per group.
+    """Figures for each ranking (scores aligned with ``test`` rows) and per group.
 
     ``group_columns`` maps a dimension (``"target_group"``, ``"sex"``, ...) to a per-row
     label; a row may count in several target groups, so a dimension's value can also be a
-    ``"|"``-joined set of labels.
+    ``"|"``-joined set of labels. ``items`` are what a list recommends (for catalogue
+    coverage; the jobseekers by default).
     """
     groups = test.groups
     labels = test.labels
     overall: list[dict[str, object]] = []
     per_group: list[dict[str, object]] = []
-    # Shortlist queries recommend people: coverage counts the jobseekers ever in a top 20.
-    items = test.seeker_rows
-    n_items = len(np.unique(items)) or 1
+    per_query: dict[str, dict[str, npt.NDArray[np.float64]]] = {}
+    catalogue = np.asarray(test.jobseeker_ids if items is None else items, dtype=object)
+    n_items = len(pd.unique(catalogue)) or 1
+    outcome = test.outcome_grade
+    concordances: dict[str, Concordance] = {}
+    # Group memberships once per dimension (a row may be in several target groups).
+    memberships: dict[str, dict[str, npt.NDArray[np.bool_]]] = {}
+    for dimension, column in group_columns.items():
+        values = pd.Series(np.asarray(column, dtype=object)).fillna("unknown").astype(str)
+        exploded = values.str.split("|").explode()
+        exploded = exploded[exploded != ""]
+        memberships[dimension] = {
+            str(group): np.isin(np.arange(len(values)), rows.index.to_numpy())
+            for group, rows in exploded.groupby(exploded, sort=True)
+        }
     for name, raw in rankings.items():
         scores = np.asarray(raw, np.float64)
         if scores.shape != labels.shape:
             raise ValueError(f"ranking {name!r} has {len(scores)} scores for {len(labels)} rows")
         ranks = _ranks_within_queries(scores, groups)
-        top_items = [items[ranks < TOP_K].astype(str).tolist()]
+        top_items = [catalogue[ranks < TOP_K].astype(str).tolist()]
         row: dict[str, object] = {
             f"ndcg@{k}": ndcg_at_k(scores, labels, groups, k) for k in NDCG_AT
         }
         row["recall@20"] = recall_at_k(scores, labels, groups, TOP_K)
         row["map"] = mean_average_precision(scores, labels, groups)
         row["coverage@20"] = catalogue_coverage(top_items, n_items)
+        outcome_ndcg = gain_ndcg(
+            scores, np.exp2(outcome.astype(np.float64)) - 1.0, groups, OUTCOME_K, test.proposed
+        )
+        row["outcome_ndcg@10"] = (
+            float(np.nanmean(outcome_ndcg)) if np.isfinite(outcome_ndcg).any() else float("nan")
+        )
+        estimate = off_policy_hires(
+            scores, test.hired, test.proposed, test.propensity, groups, OUTCOME_K
+        )
+        row["ips_hires@10"] = estimate.ips
+        row["snips_hires@10"] = estimate.snips
+        if outcomes is not None and name in outcomes.rankings:
+            concordance = outcome_concordance(
+                outcomes.rankings[name], outcomes.grades, outcomes.groups
+            )
+            concordances[name] = concordance
+            row["outcome_concordance"] = concordance.value
+        figures = {
+            "outcome_ndcg@10": outcome_ndcg,
+            "ndcg@10": per_query_ndcg(scores, labels, groups, 10),
+            "ips_hires@10": estimate.per_query,
+        }
+        if truth is not None:
+            true_ndcg = gain_ndcg(scores, truth.hire, groups, OUTCOME_K)
+            row["true_ndcg@10"] = float(np.nanmean(true_ndcg))
+            top = top_k_mask(scores, groups, OUTCOME_K)
+            sizes = np.repeat(np.arange(len(groups)), groups)
+            expected = np.bincount(sizes, weights=top * truth.hire, minlength=len(groups))
+            row["true_hires@10"] = float(expected.mean()) if len(groups) else float("nan")
+            figures["true_ndcg@10"] = true_ndcg
         row["ranking"] = name
         overall.append(row)
-        for dimension, column in group_columns.items():
-            values = pd.Series(np.asarray(column, dtype=object)).fillna("unknown").astype(str)
-            members_of = sorted({g for v in values for g in v.split("|") if g})
+        per_query[name] = figures
+        in_top = ranks < TOP_K
+        for dimension, members in memberships.items():
             recalls: dict[str, float] = {}
-            for group in members_of:
-                mask = values.map(lambda v, g=group: g in v.split("|")).to_numpy(bool)
-                value, count = group_recall(scores, labels, groups, mask)
+            for group, mask in members.items():
+                relevant = (labels > 0) & mask
+                count = int(relevant.sum())
+                value = float(in_top[relevant].mean()) if count else float("nan")
                 recalls[group] = value
                 per_group.append(
                     {
@@ -152,29 +257,32 @@ def evaluate(
                 "disparity_ratio",
             ],
         ),
+        per_query=per_query,
+        concordance=concordances,
     )
 
 
-def expected_grade_oracle(
+def oracle_truth(
     hidden_model: object,
     world: object,
-    jobseeker_ids: npt.ArrayLike,
-    vacancy_ids: npt.ArrayLike,
-    propensity: npt.NDArray[np.float64],
-) -> npt.NDArray[np.float64]:
-    """The oracle score of logged rows (see the module docstring); 0 for unshown rows."""
+    test: TrainingSet,
+) -> Truth:
+    """The hidden model's probabilities for the test rows (see the module docstring)."""
     from training.synthetic.hidden_model import HiddenModel
 
     assert isinstance(hidden_model, HiddenModel)
-    context = hidden_model.context(world)  # type: ignore[arg-type]
-    js, vac = context.rows(jobseeker_ids, vacancy_ids)
-    logits = hidden_model.stage_logits(hidden_model.features(context, js, vac))
-
-    def p(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return np.asarray(1.0 / (1.0 + np.exp(-x)), np.float64)
-
-    after_proposal = 1.0 + p(logits.accept) * p(logits.interview) * (
-        1.0 + p(logits.hire) * (1.0 + p(logits.retain))
+    assert isinstance(world, WorldTables)
+    hire = hidden_model.oracle_scores(
+        world,
+        test.jobseeker_ids,
+        test.vacancy_ids,
+        days=test.shown_on,
     )
-    shown = np.nan_to_num(np.asarray(propensity, np.float64), nan=0.0)
-    return shown * after_proposal
+    expected = hidden_model.expected_grade(
+        world,
+        test.jobseeker_ids,
+        test.vacancy_ids,
+        np.nan_to_num(test.propensity, nan=0.0),
+        days=test.shown_on,
+    )
+    return Truth(hire=np.asarray(hire, np.float64), expected_grade=expected)

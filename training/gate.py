@@ -1,25 +1,36 @@
 """The promotion gate: may a freshly trained challenger replace the serving champion?
 
-A pure decision over offline metrics measured on the same held-out test groups
-(:func:`training.evaluation.evaluate`). The challenger is promoted only when every rule holds:
+A pure decision over offline figures measured on the same held-out test groups
+(:func:`training.evaluation.evaluate`), for each direction (``shortlist`` and ``matches``).
+The challenger is promoted only when every rule holds in both directions:
 
-1. **Ranking quality.** Its NDCG@10 is at least the champion's minus ``max_ndcg_drop``
-   (without a champion the rule passes).
-2. **Fairness across groups.** No group's recall@20 is below ``min_group_recall_share`` ×
+1. **Better than the rules.** Its outcome concordance (:data:`training.evaluation.GATE_METRIC`:
+   held-out proposals competing for one vacancy, or of one person, ordered by what happened
+   after the proposal) beats the documented rule-based score's on the same proposals, and
+   beats skill cosine's: with one-sided confidence ``baseline_confidence`` (the lower end of
+   the paired bootstrap interval over the competing groups is above zero). A
+   model the rules would beat is not worth its complexity, whatever its own split says.
+2. **Not worse than the champion.** Its figure is at least the champion's minus
+   ``max_ndcg_drop`` (without a champion the rule passes).
+3. **Fairness across groups.** No group's recall@20 is below ``min_group_recall_share`` ×
    the challenger's overall recall@20: every group's good matches are shown about as often as
    everyone's. Groups without relevant rows (NaN recall) are ignored.
-3. **No group left behind.** No group loses more than ``max_group_loss`` of recall@20 against
+4. **No group left behind.** No group loses more than ``max_group_loss`` of recall@20 against
    the champion's same group (groups the champion has no finite figure for are skipped).
+5. **Equality without steering.** Among people with the same preferred occupations, the
+   vacancies it recommends outside those preferences do not lean toward occupations
+   dominated by the person's own sex by more than ``max_steering_gap``
+   (:func:`training.offpolicy.steering_gap`); the gate refuses when even the lower end of
+   the gap's 90 % interval is above the limit, so that sampling noise alone refuses nothing.
 
-Groups with fewer than ``min_group_rows`` relevant test rows are skipped by rules 2 and 3
+Groups with fewer than ``min_group_rows`` relevant test rows are skipped by rules 3 and 4
 when their counts are given: a recall over a handful of rows is noise, not evidence. With the
-counts, rule 2 also asks for evidence rather than a point estimate: a group fails only when
+counts, rule 3 also asks for evidence rather than a point estimate: a group fails only when
 the one-sided ``confidence`` upper bound of its recall (Wilson score interval over its
-relevant rows) is below the floor, so a region with 20 relevant rows is not failed by one
-or two unlucky rankings. ``confidence = 0`` judges the point estimate alone.
+relevant rows) is below the floor. ``confidence = 0`` judges the point estimate alone.
 
-Every failed rule adds a reason naming the group and the figures, so a refused challenger
-explains itself.
+Every failed rule adds a reason naming the direction, the group and the figures, so a refused
+challenger explains itself.
 """
 
 from __future__ import annotations
@@ -43,8 +54,13 @@ class GateConfig(BaseModel):
     #: Groups with fewer relevant test rows than this are too noisy to judge and are skipped
     #: by the group rules (only when ``decide`` is given the counts).
     min_group_rows: int = Field(default=20, ge=0)
-    #: One-sided confidence of the upper bound rule 2 compares with its floor (0: none).
+    #: One-sided confidence of the upper bound rule 3 compares with its floor (0: none).
     confidence: float = Field(default=0.95, ge=0, lt=1)
+    #: One-sided confidence that the challenger beats a baseline (rule 1): the lower end of
+    #: the bootstrap interval at this level must be above zero.
+    baseline_confidence: float = Field(default=0.9, ge=0, lt=1)
+    #: Rule 5's largest tolerated difference between women and men.
+    max_steering_gap: float = Field(default=0.02, ge=0, le=1)
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,77 @@ def wilson_upper_bound(share: float, n: int, confidence: float) -> float:
     centre = share + z * z / (2 * n)
     spread = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
     return min(1.0, (centre + spread) / (1 + z * z / n))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The challenger against one baseline on one direction's test queries."""
+
+    baseline: str
+    challenger: float
+    other: float
+    difference: float
+    low: float
+    high: float
+    queries: int
+
+
+@dataclass(frozen=True)
+class DirectionFigures:
+    """What the gate reads about one direction."""
+
+    direction: str
+    challenger_metric: float
+    champion_metric: float | None
+    baselines: list[Comparison]
+    challenger_overall_recall20: float
+    challenger_group_recall: Mapping[str, float]
+    champion_group_recall: Mapping[str, float] | None = None
+    group_rows: Mapping[str, int] | None = None
+    steering_gap: float | None = None
+    #: The lower end of the gap's 90 % interval (sampling alone can explain a gap above
+    #: the limit while this is below it).
+    steering_gap_low: float | None = None
+
+
+def decide_directions(
+    figures: list[DirectionFigures], config: GateConfig | None = None
+) -> GateDecision:
+    """Apply every rule (module docstring) to each direction; promote only if all pass."""
+    config = config or GateConfig()
+    reasons: list[str] = []
+    for item in figures:
+        prefix = f"{item.direction}: "
+        for comparison in item.baselines:
+            if not (_finite(comparison.low) and comparison.low > 0):
+                reasons.append(
+                    f"{prefix}outcome concordance {comparison.challenger:.4f} is not better than "
+                    f"{comparison.baseline}'s {comparison.other:.4f} (difference "
+                    f"{comparison.difference:+.4f}, lower {config.baseline_confidence:.0%} bound "
+                    f"{comparison.low:+.4f} over "
+                    f"{comparison.queries} groups)"
+                )
+        single = decide(
+            challenger_ndcg10=item.challenger_metric,
+            champion_ndcg10=item.champion_metric,
+            challenger_overall_recall20=item.challenger_overall_recall20,
+            challenger_group_recall=item.challenger_group_recall,
+            champion_group_recall=item.champion_group_recall,
+            group_rows=item.group_rows,
+            config=config,
+        )
+        reasons += [prefix + reason for reason in single.reasons]
+        if item.steering_gap is not None and _finite(item.steering_gap):
+            low = item.steering_gap_low
+            evidence = low if low is not None and _finite(low) else item.steering_gap
+            if evidence > config.max_steering_gap:
+                reasons.append(
+                    f"{prefix}women and men are steered toward their own sex's occupations: "
+                    f"among people with the same preferences the gap is "
+                    f"{item.steering_gap:+.4f} (90% interval from {evidence:+.4f}; more than "
+                    f"{config.max_steering_gap:.2f})"
+                )
+    return GateDecision(promote=not reasons, reasons=reasons)
 
 
 def decide(
@@ -94,13 +181,13 @@ def decide(
     }
 
     if not _finite(challenger_ndcg10):
-        reasons.append(f"challenger NDCG@10 is not a number ({challenger_ndcg10})")
+        reasons.append(f"challenger outcome concordance is not a number ({challenger_ndcg10})")
     elif _finite(champion_ndcg10):
         assert champion_ndcg10 is not None
         floor = champion_ndcg10 - config.max_ndcg_drop
         if challenger_ndcg10 < floor:
             reasons.append(
-                f"NDCG@10 {challenger_ndcg10:.4f} is below the champion's "
+                f"outcome concordance {challenger_ndcg10:.4f} is below the champion's "
                 f"{champion_ndcg10:.4f} minus {config.max_ndcg_drop:.4f} (= {floor:.4f})"
             )
 

@@ -3,15 +3,18 @@
 The steps, in order (:data:`STEPS`), each a function below, each logged with its duration:
 
 ``load``      the world's serving tables plus the logged exposures
-``features``  the matching engine's data and the labelled training set
-``split``     the chronological train / valid / test parts
-``train``     the LightGBM challenger
-``evaluate``  challenger, champion (if any), rules, skill_cosine, random and, on generated
-              worlds, the oracle on the test groups, overall and per group (target group,
-              sex, labour-market area of the home municipality, native language)
-``gate``      :func:`training.gate.decide`
-``register``  the challenger is always registered, with its metrics and the training-data
-              fingerprint (sha256 over the world manifest's file hashes)
+``features``  the matching engine as of the world's day, and per direction (``shortlist``:
+              vacancy → people, ``matches``: person → vacancies) the logged exposures
+              replayed with what was known on their day (:mod:`training.dataset`)
+``split``     the chronological train / valid / test parts, checked non-empty
+``train``     one LightGBM model per direction
+``evaluate``  calibration on the validation weeks; challenger, champion (if any), rules,
+              skill_cosine, random and, on generated worlds, the oracle on each direction's
+              test groups, overall and per group (target group, sex, labour-market area of
+              the home municipality, native language); equality on served lists
+``gate``      :func:`training.gate.decide_directions`
+``register``  the challenger is always registered, with its figures, calibration, model card
+              and the training-data fingerprint (sha256 over the world manifest's file hashes)
 ``promote``   only when the gate passed
 ``notify``    after a promotion, ask the running service to reload (``POST`` to the configured
               admin reload URL); a service that cannot be reached is logged, not an error,
@@ -44,21 +47,41 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from features.matching_data import Vocabularies
 from features.schema import FEATURE_NAMES
 from features.world_store import SERVING_TABLES, WorldTables, load_world
 from matching.eligibility import DEFAULT_RULES
+from matching.engine import MatchingEngine
 from matching.entities import MatchingData
-from matching.scoring import RuleBasedScorer
-from training.dataset import DatasetConfig, TrainingSet, build_training_set
-from training.evaluation import EvaluationReport, evaluate, expected_grade_oracle
-from training.gate import GateConfig, GateDecision, decide
-from training.ranker import LightGBMScorer, RankerConfig, train_ranker
+from matching.scoring import Calibration, Direction, RankingModel, RuleBasedScorer
+from training.dataset import DatasetConfig, DirectionData, TrainingSet, build_direction_data
+from training.evaluation import (
+    GATE_METRIC,
+    EvaluationReport,
+    OutcomeRows,
+    Truth,
+    evaluate,
+    funnel_grade,
+    oracle_truth,
+)
+from training.gate import Comparison, DirectionFigures, GateConfig, GateDecision, decide_directions
+from training.model_card import Reliability, reliability, reliability_png, render_sections
+from training.offpolicy import steering_gap
+from training.ranker import (
+    LightGBMScorer,
+    RankerConfig,
+    fit_calibration,
+    train_funnel,
+    train_ranker,
+)
 from training.registry import (
+    DirectionalModel,
     ModelCompatibilityError,
     ModelRegistry,
     UnknownModelError,
     gate_notes,
 )
+from training.sanity import SanityResult, run_sanity
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -128,15 +151,12 @@ class RetrainResult:
     champion_before: str | None
     reasons: list[str]
     step_seconds: dict[str, float]
-    report: EvaluationReport
+    reports: dict[Direction, EvaluationReport]
     notified: str = "not needed"  # or "notified", "not configured", "failed: ..."
-
-
-@dataclass(frozen=True)
-class Splits:
-    train: TrainingSet
-    valid: TrainingSet
-    test: TrainingSet
+    #: The equality figures of the served matches lists, per ranking.
+    steering: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    #: The sanity suite's passes per check, e.g. "perfect_in_shortlist 10/10, ...".
+    sanity: str = ""
 
 
 # -- steps -----------------------------------------------------------------------------------
@@ -181,50 +201,134 @@ def database_load_step(database_url: str) -> tuple[WorldTables, str]:
 
 def features_step(
     world: WorldTables, settings: Settings, config: DatasetConfig
-) -> tuple[TrainingSet, MatchingData]:
-    """Build the engine's matching data and the labelled training set with pair features.
+) -> tuple[dict[Direction, DirectionData], MatchingEngine]:
+    """The engine as of the world's day and, per direction, the point-in-time training rows.
 
-    Also returns the matching data (ids in row order, membership periods) to label test rows
-    by group later.
+    The engine's matching data is the base the replay starts from; the engine itself also
+    serves the steering check on lists it would serve today.
     """
-    from service.composition import build_engine
+    from features.taxonomy import load_taxonomy
+    from service.composition import build_engine, profile_config
 
     engine = build_engine(world, settings)
-    data = build_training_set(world, engine.data, config)
-    return data, engine.data
+    taxonomy = load_taxonomy(settings.paths.data_dir, settings.paths.cache_dir)
+    data = build_direction_data(
+        world,
+        engine.data,
+        taxonomy,
+        config,
+        matching_config=engine.config,
+        profile_config=profile_config(settings),
+    )
+    return data, engine
 
 
-def split_step(data: TrainingSet) -> Splits:
-    """Take the chronological train, validation and test parts; each must be non-empty."""
-    splits = Splits(data.part("train"), data.part("valid"), data.part("test"))
-    empty = [name for name in ("train", "test") if not len(getattr(splits, name))]
-    if empty:
-        raise ValueError(
-            f"the world yields no {' or '.join(empty)} rows; use a longer history or fewer "
-            "validation / test weeks"
-        )
-    return splits
+def split_step(data: Mapping[Direction, DirectionData]) -> dict[Direction, DirectionData]:
+    """Check that every direction has proposals to learn from and queries to test on."""
+    for direction, part in data.items():
+        empty = [name for name in ("train", "test") if not len(getattr(part, name))]
+        if empty:
+            raise ValueError(
+                f"the world yields no {' or '.join(empty)} rows for the {direction} direction; "
+                "use a longer history or fewer validation / test weeks"
+            )
+        if not part.train.hired.any():
+            raise ValueError(f"the {direction} training proposals contain no hire to learn from")
+    return dict(data)
 
 
 def train_step(
-    splits: Splits,
+    data: Mapping[Direction, DirectionData],
     config: RankerConfig,
     dask_address: str | None = None,
     dask_local_workers: int | None = None,
-) -> lgb.Booster:
-    """Train the challenger, stopping early on the validation groups when there are any.
+) -> dict[Direction, lgb.Booster]:
+    """Train one model per direction, stopping early on its validation rows.
 
     With a Dask scheduler address or a local worker count, the single-machine run only fixes
-    the number of trees (its best iteration) and the challenger is trained on Dask.
+    the number of trees (its best iteration) and the model is trained on Dask.
     """
-    booster = train_ranker(splits.train, splits.valid, config, FEATURE_NAMES)
-    if dask_address is None and dask_local_workers is None:
-        return booster
-    from training.distributed import dask_client, train_ranker_dask
+    funnel = None
+    if config.objective == "funnel":
+        # One funnel from every proposal: what follows a proposal does not depend on which
+        # list it came from. Each direction then gets its own model, fitted on its own rows.
+        funnel = train_funnel(
+            pooled_proposals([part.train for part in data.values()]),
+            pooled_proposals([part.valid for part in data.values()]),
+            config,
+            FEATURE_NAMES,
+        )
+    boosters: dict[Direction, lgb.Booster] = {}
+    for direction, part in data.items():
+        booster = train_ranker(part.train, part.valid, config, FEATURE_NAMES, funnel)
+        if dask_address is not None or dask_local_workers is not None:
+            from training.distributed import dask_client, train_ranker_dask
 
-    trees = booster.best_iteration or booster.num_trees()
-    with dask_client(dask_address, dask_local_workers) as client:
-        return train_ranker_dask(splits.train, config, FEATURE_NAMES, client, trees)
+            trees = booster.best_iteration or booster.num_trees()
+            # The funnel's distillation fits every row (train_ranker_dask keeps only the
+            # proposals for the other objectives, as train_ranker does).
+            targets = None if funnel is None else funnel.log_probability(part.train.features)
+            with dask_client(dask_address, dask_local_workers) as client:
+                booster = train_ranker_dask(
+                    part.train, config, FEATURE_NAMES, client, trees, targets=targets
+                )
+        boosters[direction] = booster
+    return boosters
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    calibrations: dict[Direction, Calibration | None]
+    reliabilities: dict[Direction, Reliability]
+    retention_share: dict[Direction, float]
+
+
+def calibrate_step(
+    data: Mapping[Direction, DirectionData], boosters: Mapping[Direction, lgb.Booster]
+) -> CalibrationResult:
+    """Fit each direction's score → probability map on its validation weeks; check it on
+    the test weeks' proposals (see :func:`training.ranker.fit_calibration`)."""
+    calibrations: dict[Direction, Calibration | None] = {}
+    reliabilities: dict[Direction, Reliability] = {}
+    shares: dict[Direction, float] = {}
+    for direction, part in data.items():
+        scorer = LightGBMScorer(boosters[direction], CHALLENGER, FEATURE_NAMES)
+        retention_rows = _concat(part.train, part.valid)
+        calibration = fit_calibration(scorer, part.valid, retention_rows)
+        calibrations[direction] = calibration
+        known = retention_rows.hired & ~np.isnan(retention_rows.lasting)
+        share = float(retention_rows.lasting[known].mean()) if known.any() else float("nan")
+        shares[direction] = share
+        proposed = part.test.proposed & ~part.test.unshown
+        if calibration is None or not proposed.any():
+            reliabilities[direction] = reliability([], [])
+            continue
+        lasting = calibration(scorer.score(part.test.features[proposed]))
+        # The diagram checks hires: divide the retention share back out.
+        hire = lasting / share if share and np.isfinite(share) and share > 0 else lasting
+        reliabilities[direction] = reliability(
+            np.minimum(hire, 1.0), part.test.hired[proposed].astype(np.float64)
+        )
+    return CalibrationResult(calibrations, reliabilities, shares)
+
+
+def pooled_proposals(parts: list[TrainingSet]) -> TrainingSet:
+    """The proposed rows of several sets, each (jobseeker, vacancy) pair once."""
+    proposed = [part.subset(part.proposed) for part in parts]
+    pooled = proposed[0]
+    for other in proposed[1:]:
+        pooled = _concat(pooled, other)
+    pairs = pd.Series(pooled.jobseeker_ids.astype(str)) + "|" + pooled.vacancy_ids.astype(str)
+    return pooled.subset(~pairs.duplicated().to_numpy())
+
+
+def _concat(a: TrainingSet, b: TrainingSet) -> TrainingSet:
+    return TrainingSet(
+        **{
+            f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
+            for f in dataclasses.fields(TrainingSet)
+        }
+    )
 
 
 def _native_language_group(languages: object) -> str:
@@ -269,19 +373,19 @@ def group_columns(
 ) -> dict[str, npt.NDArray[np.object_]]:
     """Per test row, the groups the gate and the report judge fairness over.
 
-    ``target_group`` (membership on the day the shortlist was shown, several joined by ``|``),
+    ``target_group`` (membership on the day the list was shown, several joined by ``|``),
     ``sex``, ``region`` (labour-market area of the home municipality) and ``language`` (native
     Finnish, native Swedish, other).
     """
     from features.geography import load_geography
 
-    seeker_ids = np.asarray(data.seekers.ids, dtype=object)
     people = world.jobseekers.set_index(world.jobseekers["jobseeker_id"].astype(str))
-    ids = pd.Series(seeker_ids[test.seeker_rows])
+    ids = pd.Series(np.asarray(test.jobseeker_ids, dtype=object))
+    rows = np.asarray(pd.Index(data.seekers.ids).get_indexer(pd.Index(ids)), np.int64)
     columns: dict[str, npt.NDArray[np.object_]] = {
         "target_group": target_group_labels(
-            data.seekers["eligible_from"][test.seeker_rows],
-            data.seekers["eligible_until"][test.seeker_rows],
+            data.seekers["eligible_from"][rows],
+            data.seekers["eligible_until"][rows],
             test.shown_on,
         ),
         "sex": ids.map(people["sex"].astype(str)).to_numpy(object),
@@ -297,64 +401,220 @@ def group_columns(
     return columns
 
 
-def oracle_scores(
-    world: WorldTables, data: MatchingData, test: TrainingSet
-) -> npt.NDArray[np.float64] | None:
-    """The generator's oracle on the test rows, or ``None`` for a world without one.
-
-    Only generated worlds carry ``hidden_model.json``; real data has no oracle.
-    """
+def hidden_model(world: WorldTables) -> object | None:
+    """The generator's hidden model, or ``None`` for a world without one (real data)."""
     from features.world_store import HIDDEN_MODEL_FILE
 
     if not (Path(world.root) / HIDDEN_MODEL_FILE).is_file():
         return None
     from training.synthetic.hidden_model import HiddenModel
 
-    hidden = HiddenModel.from_json(world.root)
-    return expected_grade_oracle(
-        hidden,
-        world,
-        np.asarray(data.seekers.ids, dtype=object)[test.seeker_rows],
-        np.asarray(data.vacancies.ids, dtype=object)[test.vacancy_rows],
-        test.propensity,
+    return HiddenModel.from_json(world.root)
+
+
+def outcome_rows(
+    data: Mapping[Direction, DirectionData],
+) -> dict[Direction, tuple[TrainingSet, npt.NDArray[np.object_]]]:
+    """Per direction, the held-out proposals of both kinds of list and their competing
+    groups: the vacancy for shortlists, the person for matches."""
+    pooled = pooled_proposals(
+        [part.proposals if part.proposals is not None else part.test for part in data.values()]
     )
+    return {
+        direction: (
+            pooled,
+            pooled.vacancy_ids if direction == "shortlist" else pooled.jobseeker_ids,
+        )
+        for direction in data
+    }
+
+
+def _rankings(
+    rows: TrainingSet,
+    direction: Direction,
+    challenger: lgb.Booster,
+    champion: DirectionalModel | None,
+    seed: int,
+    truth: Truth | None,
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Every ranking's scores for ``rows``: the challenger, champion and baselines."""
+    rankings: dict[str, npt.NDArray[np.float64]] = {
+        CHALLENGER: LightGBMScorer(challenger, CHALLENGER, FEATURE_NAMES).score(rows.features)
+    }
+    if champion is not None:
+        rankings[CHAMPION] = champion.for_direction(direction).score(rows.features)
+    rankings["rules"] = RuleBasedScorer(FEATURE_NAMES).score(rows.features)
+    rankings["skill_cosine"] = rows.features[:, FEATURE_NAMES.index("skill_cosine")].astype(
+        np.float64
+    )
+    rankings["random"] = np.random.default_rng(seed).random(len(rows))
+    if truth is not None:
+        rankings["oracle"] = truth.expected_grade
+        rankings["oracle_hire"] = truth.hire
+    return rankings
 
 
 def evaluate_step(
-    test: TrainingSet,
-    challenger: lgb.Booster,
+    data: Mapping[Direction, DirectionData],
+    boosters: Mapping[Direction, lgb.Booster],
     registry: ModelRegistry,
-    columns: Mapping[str, npt.ArrayLike],
+    columns: Mapping[Direction, Mapping[str, npt.ArrayLike]],
     seed: int = 0,
-    oracle: npt.NDArray[np.float64] | None = None,
-) -> tuple[EvaluationReport, str | None]:
-    """Score the test groups with the challenger, the champion and the baselines.
+    truths: Mapping[Direction, Truth] | None = None,
+    outcome_truths: Mapping[Direction, Truth] | None = None,
+) -> tuple[dict[Direction, EvaluationReport], str | None]:
+    """Score each direction's test groups with the challenger, the champion and baselines.
 
-    ``oracle`` (generated worlds only) adds the generator's ranking as the ceiling. Returns
-    the report and the champion's version (``None`` without a loadable champion; a champion
-    this code cannot load is reported and left out of the comparison).
+    ``truths`` (generated worlds only) add the hidden model's rankings and true figures;
+    ``outcome_truths`` the same for the held-out proposals of :func:`outcome_rows`.
+    Returns the reports and the champion's version (``None`` without a loadable champion; a
+    champion this code cannot load is reported and left out of the comparison).
     """
-    rankings: dict[str, npt.NDArray[np.float64]] = {
-        CHALLENGER: LightGBMScorer(challenger, CHALLENGER, FEATURE_NAMES).score(test.features)
-    }
-    champion_version: str | None = None
+    champion: DirectionalModel | None = None
     try:
         champion = registry.load()
     except UnknownModelError:
         log.info("no champion in %s: the challenger is compared with baselines only", registry.root)
     except ModelCompatibilityError as error:
         log.warning("the champion cannot be loaded, comparing without it: %s", error)
-    else:
-        champion_version = champion.version
-        rankings[CHAMPION] = champion.score(test.features)
-    rankings["rules"] = RuleBasedScorer(FEATURE_NAMES).score(test.features)
-    rankings["skill_cosine"] = test.features[:, FEATURE_NAMES.index("skill_cosine")].astype(
-        np.float64
+    held_out = outcome_rows(data)
+    reports: dict[Direction, EvaluationReport] = {}
+    for direction, part in data.items():
+        test = part.test
+        truth = None if truths is None else truths.get(direction)
+        rankings = _rankings(test, direction, boosters[direction], champion, seed, truth)
+        proposals, groups = held_out[direction]
+        outcome_truth = None if outcome_truths is None else outcome_truths.get(direction)
+        outcomes = OutcomeRows(
+            grades=funnel_grade(proposals),
+            groups=groups,
+            rankings=_rankings(
+                proposals, direction, boosters[direction], champion, seed + 1, outcome_truth
+            ),
+        )
+        items = test.jobseeker_ids if direction == "shortlist" else test.vacancy_ids
+        reports[direction] = evaluate(
+            test, rankings, columns[direction], truth, items, outcomes=outcomes
+        )
+    return reports, None if champion is None else champion.version
+
+
+def steering_step(
+    engine: MatchingEngine,
+    world: WorldTables,
+    models: Mapping[str, RankingModel],
+    people: int = 600,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """Equality without steering, on the lists the engine would serve today.
+
+    For a sample of people in matching, the top 10 vacancies under each model; occupations
+    are ISCO minor groups, their sex composition that of the jobseekers who prefer them;
+    women and men are compared among people with the same preferred occupations.
+    """
+    from features.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    isco_of = pd.Series(
+        taxonomy.occupations["isco_code"].astype(str).str[:3].to_numpy(),
+        index=taxonomy.occupations["uri"].astype(str).to_numpy(),
     )
-    rankings["random"] = np.random.default_rng(seed).random(len(test))
-    if oracle is not None:
-        rankings["oracle"] = oracle
-    return evaluate(test, rankings, columns), champion_version
+    frame = world.jobseekers[["jobseeker_id", "sex", "preferred_occupations"]].copy()
+    frame["jobseeker_id"] = frame["jobseeker_id"].astype(str)
+    frame["sex"] = frame["sex"].astype(str)
+    exploded = frame.explode("preferred_occupations").dropna(subset=["preferred_occupations"])
+    exploded["group"] = exploded["preferred_occupations"].astype(str).map(isco_of)
+    exploded = exploded[exploded["sex"].isin(["female", "male"])].dropna(subset=["group"])
+    counts = exploded.groupby("group")["sex"].agg(
+        women=lambda s: int((s == "female").sum()), people="size"
+    )
+    counts = counts[counts["people"] >= 20]
+    female_share = (counts["women"] / counts["people"]).to_dict()
+    preferred = exploded.groupby("jobseeker_id")["group"].agg(set)
+
+    seekers = engine.data.seekers
+    active = np.flatnonzero(seekers["active"])
+    sex_of = frame.set_index("jobseeker_id")["sex"]
+    candidates = [
+        seekers.ids[i] for i in active if sex_of.get(seekers.ids[i]) in ("female", "male")
+    ]
+    rng = np.random.default_rng(seed)
+    sample = (
+        list(rng.choice(np.asarray(candidates, dtype=object), people, replace=False))
+        if len(candidates) > people
+        else candidates
+    )
+    vacancy_group = pd.Series(
+        (engine.data.vacancies["isco"] // 10).astype(str), index=engine.data.vacancies.ids
+    )
+    results: dict[str, dict[str, float]] = {}
+    serving = engine.scorer
+    try:
+        for name, model in models.items():
+            engine.set_scorer(model)
+            rows = []
+            for person in sample:
+                found = engine.matches_for_jobseeker(
+                    str(person), k=10, on=world.as_of, with_factors=False
+                )
+                for match in found.results:
+                    groups = preferred.get(str(person), set())
+                    rows.append(
+                        {
+                            "person": str(person),
+                            "sex": sex_of.get(str(person)),
+                            "occupation_group": vacancy_group.get(match.vacancy_id),
+                            "preferred_groups": groups,
+                            # People with the same preferences are compared.
+                            "stratum": "|".join(sorted(groups)) or "none",
+                        }
+                    )
+            recommended = pd.DataFrame(
+                rows,
+                columns=["person", "sex", "occupation_group", "preferred_groups", "stratum"],
+            )
+            results[name] = steering_gap(recommended, female_share)
+    finally:
+        engine.set_scorer(serving)
+    return results
+
+
+def sanity_step(
+    engine: MatchingEngine,
+    world: WorldTables,
+    settings: Settings,
+    model: RankingModel,
+    cases: int = 10,
+    seed: int = 0,
+) -> SanityResult:
+    """The sanity suite (:mod:`training.sanity`) with the challenger on today's engine."""
+    from features.geography import load_geography
+    from features.taxonomy import load_taxonomy
+
+    vocab = Vocabularies.build(
+        load_taxonomy(settings.paths.data_dir, settings.paths.cache_dir),
+        load_geography(settings.paths.data_dir, settings.paths.cache_dir),
+    )
+    return run_sanity(engine, world, vocab, model, cases=cases, seed=seed)
+
+
+def _comparison(
+    report: EvaluationReport, baseline: str, seed: int, confidence: float
+) -> Comparison:
+    """The challenger against ``baseline``; ``confidence`` is one-sided (the interval's
+    lower end is the bound the gate reads)."""
+    result = report.concordance[CHALLENGER].bootstrap(
+        report.concordance[baseline], confidence=2 * confidence - 1, seed=seed
+    )
+    return Comparison(
+        baseline=baseline,
+        challenger=report.metric(CHALLENGER, GATE_METRIC),
+        other=report.metric(baseline, GATE_METRIC),
+        difference=result.difference,
+        low=result.low,
+        high=result.high,
+        queries=result.queries,
+    )
 
 
 def group_recalls(report: EvaluationReport, ranking: str) -> dict[str, float]:
@@ -379,17 +639,38 @@ def group_rows(report: EvaluationReport, ranking: str) -> dict[str, int]:
     }
 
 
-def gate_step(report: EvaluationReport, has_champion: bool, config: GateConfig) -> GateDecision:
-    """Decide whether the challenger may replace the champion (:func:`training.gate.decide`)."""
-    return decide(
-        challenger_ndcg10=report.metric(CHALLENGER, "ndcg@10"),
-        champion_ndcg10=report.metric(CHAMPION, "ndcg@10") if has_champion else None,
-        challenger_overall_recall20=report.metric(CHALLENGER, "recall@20"),
-        challenger_group_recall=group_recalls(report, CHALLENGER),
-        champion_group_recall=group_recalls(report, CHAMPION) if has_champion else None,
-        group_rows=group_rows(report, CHALLENGER),
-        config=config,
-    )
+def gate_step(
+    reports: Mapping[Direction, EvaluationReport],
+    has_champion: bool,
+    config: GateConfig,
+    steering: Mapping[str, Mapping[str, float]] | None = None,
+    seed: int = 0,
+) -> GateDecision:
+    """Decide whether the challenger may replace the champion (:mod:`training.gate`)."""
+    figures = []
+    for direction, report in reports.items():
+        gap = gap_low = None
+        if direction == "matches" and steering is not None and CHALLENGER in steering:
+            gap = steering[CHALLENGER].get("gap")
+            gap_low = steering[CHALLENGER].get("gap_low")
+        figures.append(
+            DirectionFigures(
+                direction=direction,
+                challenger_metric=report.metric(CHALLENGER, GATE_METRIC),
+                champion_metric=report.metric(CHAMPION, GATE_METRIC) if has_champion else None,
+                baselines=[
+                    _comparison(report, b, seed, config.baseline_confidence)
+                    for b in ("rules", "skill_cosine")
+                ],
+                challenger_overall_recall20=report.metric(CHALLENGER, "recall@20"),
+                challenger_group_recall=group_recalls(report, CHALLENGER),
+                champion_group_recall=group_recalls(report, CHAMPION) if has_champion else None,
+                group_rows=group_rows(report, CHALLENGER),
+                steering_gap=gap,
+                steering_gap_low=gap_low,
+            )
+        )
+    return decide_directions(figures, config)
 
 
 def training_fingerprint(world: WorldTables) -> str:
@@ -402,39 +683,61 @@ def training_fingerprint(world: WorldTables) -> str:
     return hashlib.sha256(json.dumps(files).encode()).hexdigest()
 
 
-def challenger_metrics(report: EvaluationReport) -> dict[str, float]:
-    """The challenger's finite overall and per-group metrics, for its manifest."""
+def challenger_metrics(reports: Mapping[Direction, EvaluationReport]) -> dict[str, float]:
+    """The challenger's finite overall and per-group figures, ``"<direction>/<name>"``."""
     metrics: dict[str, float] = {}
-    for name in report.overall.columns:
-        value = report.metric(CHALLENGER, str(name))
-        if math.isfinite(value):
-            metrics[str(name)] = value
-    for key, value in group_recalls(report, CHALLENGER).items():
-        if math.isfinite(value):
-            metrics[f"recall@20[{key}]"] = value
+    for direction, report in reports.items():
+        for name in report.overall.columns:
+            value = report.metric(CHALLENGER, str(name))
+            if math.isfinite(value):
+                metrics[f"{direction}/{name}"] = value
+        for key, value in group_recalls(report, CHALLENGER).items():
+            if math.isfinite(value):
+                metrics[f"{direction}/recall@20[{key}]"] = value
     return metrics
+
+
+def baseline_metrics(
+    reports: Mapping[Direction, EvaluationReport],
+) -> dict[str, dict[str, float]]:
+    """Every other ranking's overall figures, ``{ranking: {"<direction>/<name>": value}}``."""
+    baselines: dict[str, dict[str, float]] = {}
+    for direction, report in reports.items():
+        for ranking, row in report.overall.drop(index=CHALLENGER).iterrows():
+            target = baselines.setdefault(str(ranking), {})
+            for name, value in row.items():
+                target[f"{direction}/{name}"] = float(value)
+    return baselines
 
 
 def register_step(
     registry: ModelRegistry,
-    challenger: lgb.Booster,
+    boosters: Mapping[Direction, lgb.Booster],
     config: RankerConfig,
-    report: EvaluationReport,
+    reports: Mapping[Direction, EvaluationReport],
     fingerprint: str,
     decision: GateDecision,
+    calibration: CalibrationResult,
+    card_sections: str = "",
 ) -> str:
-    """Register the challenger (never promoted here) with its metrics; return its version."""
+    """Register the challenger (never promoted here) with its figures; return its version."""
     notes = gate_notes(decision.promote, list(decision.reasons))
+    attachments = {
+        f"reliability-{direction}.png": reliability_png(
+            {"calibrated": curve}, f"{direction}: calibrated P(hire) on the test weeks"
+        )
+        for direction, curve in calibration.reliabilities.items()
+    }
     record = registry.register(
-        challenger,
+        boosters,
         config=config,
-        metrics=challenger_metrics(report),
+        metrics=challenger_metrics(reports),
         training_fingerprint=fingerprint,
         notes=notes,
-        baselines={
-            str(ranking): {str(name): float(value) for name, value in row.items()}
-            for ranking, row in report.overall.drop(index=CHALLENGER).iterrows()
-        },
+        baselines=baseline_metrics(reports),
+        calibrations=calibration.calibrations,
+        card_sections=card_sections,
+        attachments=attachments,
     )
     return record.version
 
@@ -519,25 +822,92 @@ def retrain(
             world = load_step(Path(str(world_dir)))
             fingerprint = training_fingerprint(world)
     with step("features"):
-        data, matching_data = features_step(world, settings, dataset_config)
+        data, engine = features_step(world, settings, dataset_config)
     with step("split"):
-        splits = split_step(data)
+        data = split_step(data)
     with step("train"):
-        booster = train_step(splits, ranker_config, dask_address, dask_local_workers)
+        boosters = train_step(data, ranker_config, dask_address, dask_local_workers)
     with step("evaluate"):
-        columns = group_columns(world, matching_data, splits.test, settings)
-        report, champion_before = evaluate_step(
-            splits.test,
-            booster,
+        calibration = calibrate_step(data, boosters)
+        columns = {
+            d: group_columns(world, engine.data, part.test, settings) for d, part in data.items()
+        }
+        hidden = hidden_model(world)
+        truths = outcome_truths = None
+        if hidden is not None:
+            truths = {d: oracle_truth(hidden, world, part.test) for d, part in data.items()}
+            outcome_truths = {
+                d: oracle_truth(hidden, world, rows) for d, (rows, _) in outcome_rows(data).items()
+            }
+        reports, champion_before = evaluate_step(
+            data,
+            boosters,
             registry,
             columns,
             seed=dataset_config.seed,
-            oracle=oracle_scores(world, matching_data, splits.test),
+            truths=truths,
+            outcome_truths=outcome_truths,
         )
+        challenger = DirectionalModel(
+            CHALLENGER,
+            {d: LightGBMScorer(b, CHALLENGER, FEATURE_NAMES) for d, b in boosters.items()},
+            calibration.calibrations,
+        )
+        steering = {
+            "matches": steering_step(
+                engine,
+                world,
+                {CHALLENGER: challenger, "rules": RuleBasedScorer(FEATURE_NAMES)},
+                seed=dataset_config.seed,
+            )
+        }
+        sanity = sanity_step(engine, world, settings, challenger, seed=dataset_config.seed)
     with step("gate"):
-        decision = gate_step(report, champion_before is not None, gate_config)
+        decision = gate_step(
+            reports,
+            champion_before is not None,
+            gate_config,
+            steering["matches"],
+            seed=dataset_config.seed,
+        )
+        if not sanity.all_passed:
+            decision = GateDecision(
+                promote=False,
+                reasons=[
+                    *decision.reasons,
+                    f"sanity suite: {sanity.summary()}",
+                    *sanity.failures[:5],
+                ],
+            )
     with step("register"):
-        version = register_step(registry, booster, ranker_config, report, fingerprint, decision)
+        sections = render_sections(
+            reports,
+            {
+                d: {
+                    "train": len(part.train),
+                    "valid": len(part.valid),
+                    "test": len(part.test),
+                    "queries": len(part.test.groups),
+                }
+                for d, part in data.items()
+            },
+            {d: part.fallback for d, part in data.items()},
+            calibration.reliabilities,
+            calibration.retention_share,
+            steering,
+            list(decision.reasons),
+            sanity.summary(),
+        )
+        version = register_step(
+            registry,
+            boosters,
+            ranker_config,
+            reports,
+            fingerprint,
+            decision,
+            calibration,
+            sections,
+        )
     with step("promote"):
         promoted = False
         if decision.promote and version != champion_before:
@@ -569,6 +939,8 @@ def retrain(
         champion_before=champion_before,
         reasons=list(decision.reasons),
         step_seconds=seconds,
-        report=report,
+        reports=reports,
         notified=notified,
+        steering=steering["matches"],
+        sanity=sanity.summary(),
     )

@@ -2,13 +2,15 @@
 
 Layout under ``root`` (by default ``settings.paths.var_dir / "models"``)::
 
-    versions/<version>/model.txt      the booster (``Booster.save_model``)
+    versions/<version>/model-shortlist.txt  the vacancy → people booster (``save_model``)
+    versions/<version>/model-matches.txt    the person → vacancies booster
     versions/<version>/manifest.json  what the model is and what it needs (:class:`ModelManifest`)
-    versions/<version>/MODEL_CARD.md  the model card for people
+    versions/<version>/MODEL_CARD.md  the model card for people (and its charts, ``*.png``)
     CHAMPION                          the name of the version the service serves
     history.jsonl                     append-only log of champion changes
 
-A version is named ``m<UTC yyyymmdd-HHMMSS>-<first 8 hex of the sha256 of model.txt>``. It is
+A version is one model per direction (:data:`matching.scoring.DIRECTIONS`) with their
+calibrations, named ``m<UTC yyyymmdd-HHMMSS>-<first 8 hex of the sha256 of the model files>``. It is
 written into a temporary directory inside ``versions/`` and moved into place with one
 ``os.replace``, so a crash never leaves half a version; leftover temporary directories are
 never listed and :meth:`ModelRegistry.list` removes stale ones. ``CHAMPION`` is replaced
@@ -17,7 +19,7 @@ so a failed promotion leaves the old champion in place.
 
 Nothing loads "the latest" model: :meth:`ModelRegistry.load` takes an explicit version or the
 champion, and refuses a model whose feature schema or LightGBM major version differs from this
-code's, or whose ``model.txt`` does not match the checksum in its manifest.
+code's, or whose model files do not match the checksums in its manifest.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -43,9 +45,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from features.schema import FEATURE_NAMES, FEATURE_SCHEMA_HASH, FEATURES
+from matching.scoring import DIRECTIONS, Calibration, Direction
 from training.ranker import LightGBMScorer, RankerConfig
 
 log = logging.getLogger(__name__)
@@ -56,7 +61,6 @@ TEMP_PREFIX = ".tmp-"
 #: registration running right now in another process, so they are left alone.
 STALE_TEMP_SECONDS = 15 * 60
 
-MODEL_FILE = "model.txt"
 MANIFEST_FILE = "manifest.json"
 CARD_FILE = "MODEL_CARD.md"
 
@@ -75,6 +79,13 @@ def refused_reasons(notes: str) -> list[str] | None:
 
 
 CHAMPION_FILE = "CHAMPION"
+
+
+def model_file(direction: Direction) -> str:
+    """The booster file of one direction inside a version folder."""
+    return f"model-{direction}.txt"
+
+
 HISTORY_FILE = "history.jsonl"
 LOCK_FILE = ".lock"
 
@@ -113,8 +124,14 @@ class ModelManifest(BaseModel):
     library_versions: dict[str, str | None]
     training_fingerprint: str
     config: dict[str, Any]
+    #: Figures of the model on its test groups, ``"<direction>/<metric>"``.
     metrics: dict[str, float]
+    #: sha256 over the model files (what the version is named after).
     model_sha256: str
+    #: sha256 of each direction's model file.
+    model_files: dict[str, str]
+    #: Per direction, the knots of the score → probability map (absent: not calibrated).
+    calibration: dict[str, dict[str, list[float]]] = {}
     notes: str = ""
     #: The other rankings scored on the same test groups in the same run (champion, rules,
     #: skill cosine, random, oracle): ``{ranking: {metric: value}}``.
@@ -136,9 +153,8 @@ class ModelRecord:
     def created_at(self) -> datetime:
         return self.manifest.created_at
 
-    @property
-    def model_path(self) -> Path:
-        return self.path / MODEL_FILE
+    def model_path(self, direction: Direction) -> Path:
+        return self.path / model_file(direction)
 
     @property
     def card_path(self) -> Path:
@@ -231,21 +247,33 @@ class ModelRegistry:
 
     def register(
         self,
-        booster: lgb.Booster,
+        boosters: Mapping[Direction, lgb.Booster],
         *,
         config: RankerConfig,
         metrics: dict[str, float],
         training_fingerprint: str,
         notes: str = "",
         baselines: dict[str, dict[str, float]] | None = None,
+        calibrations: Mapping[Direction, Calibration | None] | None = None,
+        card_sections: str = "",
+        attachments: Mapping[str, bytes] | None = None,
     ) -> ModelRecord:
-        """Store ``booster`` as a new version (not promoted) and return its record."""
-        names = tuple(booster.feature_name())
-        if names != FEATURE_NAMES:
-            raise ModelCompatibilityError(
-                f"the booster's {len(names)} features are not the schema's "
-                f"{len(FEATURE_NAMES)} (schema hash {FEATURE_SCHEMA_HASH}); refusing to register"
-            )
+        """Store one booster per direction as a new version (not promoted); return its record.
+
+        ``card_sections`` (Markdown) and ``attachments`` (e.g. PNG charts it links to, by
+        file name) go into the version folder beside the model card.
+        """
+        missing = [d for d in DIRECTIONS if d not in boosters]
+        if missing:
+            raise ValueError(f"a model needs a booster for every direction; missing {missing}")
+        for direction, booster in boosters.items():
+            names = tuple(booster.feature_name())
+            if names != FEATURE_NAMES:
+                raise ModelCompatibilityError(
+                    f"the {direction} booster's {len(names)} features are not the schema's "
+                    f"{len(FEATURE_NAMES)} (schema hash {FEATURE_SCHEMA_HASH}); refusing to "
+                    "register"
+                )
         if not training_fingerprint.strip():
             raise ValueError("training_fingerprint must not be empty")
         clean_metrics: dict[str, float] = {}
@@ -258,6 +286,14 @@ class ModelRegistry:
             ranking: {k: float(v) for k, v in values.items() if math.isfinite(float(v))}
             for ranking, values in (baselines or {}).items()
         }
+        calibration = {
+            str(direction): {"scores": list(c.scores), "probabilities": list(c.probabilities)}
+            for direction, c in (calibrations or {}).items()
+            if c is not None
+        }
+        for name in attachments or {}:
+            if "/" in name or name.startswith(".") or name in (MANIFEST_FILE, CARD_FILE):
+                raise ValueError(f"attachment name {name!r} is not a plain file name")
 
         created_at = self.clock()
         if created_at.tzinfo is None:
@@ -267,10 +303,17 @@ class ModelRegistry:
         with self._locked():
             temp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.versions_dir))
             try:
-                model_path = temp / MODEL_FILE
-                booster.save_model(str(model_path))
-                model_bytes = model_path.read_bytes()
-                digest = _sha256(model_bytes)
+                files: dict[str, str] = {}
+                combined = hashlib.sha256()
+                for direction in DIRECTIONS:
+                    path = temp / model_file(direction)
+                    boosters[direction].save_model(str(path))
+                    data = path.read_bytes()
+                    files[direction] = _sha256(data)
+                    combined.update(data)
+                    with path.open("rb") as handle:
+                        os.fsync(handle.fileno())
+                digest = combined.hexdigest()
                 version = f"m{created_at:%Y%m%d-%H%M%S}-{digest[:8]}"
                 target = self.versions_dir / version
                 if target.exists():
@@ -288,16 +331,18 @@ class ModelRegistry:
                     config=config.model_dump(mode="json"),
                     metrics=clean_metrics,
                     model_sha256=digest,
+                    model_files=files,
+                    calibration=calibration,
                     notes=notes,
                     baselines=clean_baselines,
                 )
-                with model_path.open("rb") as handle:
-                    os.fsync(handle.fileno())
                 _write_synced(
                     temp / MANIFEST_FILE,
                     (manifest.model_dump_json(indent=2) + "\n").encode(),
                 )
-                _write_synced(temp / CARD_FILE, render_model_card(manifest).encode())
+                for name, data in (attachments or {}).items():
+                    _write_synced(temp / name, data)
+                _write_synced(temp / CARD_FILE, render_model_card(manifest, card_sections).encode())
                 _fsync_dir(temp)
                 os.replace(temp, target)
             finally:
@@ -482,8 +527,8 @@ class ModelRegistry:
                 f"installed is lightgbm {lgb.__version__}: the major versions differ"
             )
 
-    def load(self, version: str | None = None) -> LightGBMScorer:
-        """The scorer of ``version``, or of the champion when no version is given."""
+    def load(self, version: str | None = None) -> DirectionalModel:
+        """The model of ``version``, or of the champion when no version is given."""
         if version is None:
             version = self.champion_version()
             if version is None:
@@ -492,99 +537,128 @@ class ModelRegistry:
                 )
         record = self.show(version)
         self._check(record)
-        try:
-            model_bytes = record.model_path.read_bytes()
-        except FileNotFoundError as error:
-            raise ModelIntegrityError(f"model {version} has no {MODEL_FILE}") from error
-        digest = _sha256(model_bytes)
-        if digest != record.manifest.model_sha256:
-            raise ModelIntegrityError(
-                f"{MODEL_FILE} of model {version} has sha256 {digest[:12]}..., the manifest "
-                f"records {record.manifest.model_sha256[:12]}...: the file was changed"
-            )
-        booster = lgb.Booster(model_str=model_bytes.decode("utf-8"))
-        return LightGBMScorer(booster, version, FEATURE_NAMES)
+        scorers: dict[Direction, LightGBMScorer] = {}
+        for direction in DIRECTIONS:
+            path = record.model_path(direction)
+            try:
+                model_bytes = path.read_bytes()
+            except FileNotFoundError as error:
+                raise ModelIntegrityError(
+                    f"model {version} has no {model_file(direction)}"
+                ) from error
+            digest = _sha256(model_bytes)
+            recorded = record.manifest.model_files.get(direction, "")
+            if digest != recorded:
+                raise ModelIntegrityError(
+                    f"{model_file(direction)} of model {version} has sha256 {digest[:12]}..., "
+                    f"the manifest records {recorded[:12]}...: the file was changed"
+                )
+            booster = lgb.Booster(model_str=model_bytes.decode("utf-8"))
+            scorers[direction] = LightGBMScorer(booster, version, FEATURE_NAMES)
+        calibrations: dict[Direction, Calibration | None] = {}
+        for direction in DIRECTIONS:
+            knots = record.manifest.calibration.get(direction)
+            try:
+                calibrations[direction] = (
+                    None
+                    if knots is None
+                    else Calibration(tuple(knots["scores"]), tuple(knots["probabilities"]))
+                )
+            except (KeyError, ValueError) as error:
+                raise ModelCompatibilityError(
+                    f"the calibration of model {version} ({direction}) is unusable: {error}"
+                ) from error
+        return DirectionalModel(version, scorers, calibrations)
 
 
-def render_model_card(manifest: ModelManifest) -> str:
-    """The Markdown model card of one version."""
+class DirectionalModel:
+    """A registered version as the engine serves it: a scorer and a calibration per direction."""
+
+    def __init__(
+        self,
+        version: str,
+        scorers: Mapping[Direction, LightGBMScorer],
+        calibrations: Mapping[Direction, Calibration | None],
+    ) -> None:
+        self.version = version
+        self.feature_names = FEATURE_NAMES
+        self.scorers = dict(scorers)
+        self.calibrations = dict(calibrations)
+
+    def for_direction(self, direction: Direction) -> LightGBMScorer:
+        return self.scorers[direction]
+
+    def probability(
+        self, direction: Direction, scores: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64] | None:
+        calibration = self.calibrations.get(direction)
+        return None if calibration is None else calibration(scores)
+
+
+def render_model_card(manifest: ModelManifest, sections: str = "") -> str:
+    """The Markdown model card of one version; ``sections`` are the run's own findings
+    (per-direction comparisons, reliability, equality), rendered by the pipeline."""
     libs = ", ".join(
         f"{name} {value or 'not installed'}" for name, value in manifest.library_versions.items()
     )
-    # Overall figures first; per-group recall (``recall@20[dimension=group]``, a hundred
-    # regions on a national world) in a table of its own.
-    overall = {k: v for k, v in manifest.metrics.items() if "[" not in k}
-    by_group = sorted(
-        (*k[k.index("[") + 1 : -1].split("=", 1), k[: k.index("[")], v)
-        for k, v in manifest.metrics.items()
-        if "[" in k and k.endswith("]") and "=" in k
-    )
-    if overall:
-        metric_rows = "\n".join(
-            f"| {name} | {value:.4f} |" for name, value in sorted(overall.items())
+    if not sections.strip():
+        # Overall figures first; per-group recall (``<direction>/recall@20[dimension=group]``,
+        # a hundred regions on a national world) in a table of its own.
+        overall = {k: v for k, v in manifest.metrics.items() if "[" not in k}
+        rows = "\n".join(f"| {name} | {value:.4f} |" for name, value in sorted(overall.items()))
+        sections = "## Metrics\n\n| Metric | Value |\n|---|---|\n" + (
+            rows or "| (none recorded) | |"
         )
-    else:
-        metric_rows = "| (none recorded) | |"
-    comparison = ""
-    if manifest.baselines and overall:
-        names = sorted(overall)
-        header = "| Ranking | " + " | ".join(names) + " |\n|---|" + "---|" * len(names)
-        lines = [
-            f"| {ranking} | "
-            + " | ".join(f"{values[n]:.4f}" if n in values else "-" for n in names)
-            + " |"
-            for ranking, values in [("this model", overall), *manifest.baselines.items()]
-        ]
-        comparison = (
-            "\n\n### Against the baselines on the same test groups\n\n"
-            + header
-            + "\n"
-            + "\n".join(lines)
+        by_group = sorted(
+            (k[: k.index("[")], *k[k.index("[") + 1 : -1].split("=", 1), v)
+            for k, v in manifest.metrics.items()
+            if "[" in k and k.endswith("]") and "=" in k
         )
-    group_table = ""
-    if by_group:
-        rows = "\n".join(
-            f"| {dimension} | {group} | {metric} | {value:.4f} |"
-            for dimension, group, metric, value in by_group
-        )
-        group_table = (
-            "\n\n### By group of jobseekers\n\n| Dimension | Group | Metric | Value |\n"
-            f"|---|---|---|---|\n{rows}"
-        )
+        if by_group:
+            sections += "\n\n### By group of jobseekers\n\n| Metric | Dimension | Group | Value |\n"
+            sections += "|---|---|---|---|\n" + "\n".join(
+                f"| {metric} | {dimension} | {group} | {value:.4f} |"
+                for metric, dimension, group, value in by_group
+            )
     feature_rows = "\n".join(
         f"| {number} | `{feature.name}` | {feature.kind} | {feature.description} |"
         for number, feature in enumerate(FEATURES, start=1)
     )
     config = "\n".join(f"- `{key}`: {value}" for key, value in sorted(manifest.config.items()))
+    calibrated = ", ".join(sorted(manifest.calibration)) or "none"
     notes = manifest.notes.strip()
     reasons = refused_reasons(notes)
     if reasons is not None:
         notes = "The gate refused this model:\n\n" + "\n".join(f"- {r}" for r in reasons)
     notes = f"\n## Notes\n\n{notes}\n" if notes else ""
+    files = "\n".join(
+        f"- `{model_file(d)}`: sha256 `{digest}`"  # type: ignore[arg-type]
+        for d, digest in sorted(manifest.model_files.items())
+    )
     return f"""# Model card: {manifest.version}
 
 - Created: {manifest.created_at.isoformat()}
-- Model file sha256: `{manifest.model_sha256}`
+- Model files:
+{files}
 - Feature schema hash: `{manifest.feature_schema_hash}`
 - Libraries: {libs}
+- Calibrated directions: {calibrated}
 
 ## Intended use
 
-A LightGBM learning-to-rank model that orders candidates for job coaches: it ranks the
-shortlist of jobseekers for a vacancy and the list of vacancies for a jobseeker, with a reason
-for each. A coach reviews every list and makes every decision; the model is not meant for
-automated decisions about a person, for eligibility or benefit decisions, or for ranking
-people outside the coaching service.
+Two LightGBM models that order candidates for job coaches and employers: `shortlist` ranks
+the jobseekers for a vacancy, `matches` the vacancies for a jobseeker, each with reasons. Each
+learns the probability that a proposal leads to a hire from the outcomes of past proposals,
+replayed with what was known on the day of each proposal; the score people see is that
+probability calibrated to a hire that lasts six months. A coach reviews every list and makes
+every decision; the models are not meant for automated decisions about a person, for
+eligibility or benefit decisions, or for ranking people outside the coaching service.
 
 ## Training data
 
 - Training-data fingerprint: `{manifest.training_fingerprint}`
 
-## Metrics
-
-| Metric | Value |
-|---|---|
-{metric_rows}{comparison}{group_table}
+{sections}
 
 ## Features
 
@@ -597,19 +671,20 @@ people outside the coaching service.
 Sex, age, origin and health details are not features. Whether a person counts toward a
 vacancy's employment condition (`condition_eligible`, `days_until_eligible`) is derived from
 dated facts by the eligibility rules, and work-ability fit (`hours_fit`, `physical_conflict`,
-`night_conflict`, `shift_conflict`) compares the vacancy with what a coach recorded; the facts,
-diagnoses and restriction lists themselves never reach the model.
+`night_conflict`, `shift_conflict`, `standing_conflict`) compares the vacancy with what a
+coach recorded; the facts, diagnoses and restriction lists themselves never reach the model.
+Sex is used only to report the equality figures above.
 
 ## Limitations
 
-- Scores only order candidates within one list; they are not probabilities and are not
-  comparable across lists.
-- The model learns from past coaching outcomes and can repeat their patterns; monitor
+- The probability is calibrated on recent held-out weeks; it describes proposals like the
+  past ones and drifts when coaching or the labour market changes. Retrain nightly.
+- The models learn from past coaching outcomes and can repeat their patterns; monitor
   outcomes across groups of people and vacancies.
-- It is valid only for the feature schema above and a LightGBM of the same major version; the
-  registry refuses to load it otherwise.
-- Metrics are measured offline on held-out weeks of the training data and may not hold for
-  other regions, periods or labour markets.
+- They are valid only for the feature schema above and a LightGBM of the same major version;
+  the registry refuses to load them otherwise.
+- Figures are measured offline on held-out weeks and may not hold for other regions, periods
+  or labour markets.
 
 ## Training configuration
 

@@ -34,6 +34,18 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def _stored_float(text: str) -> float:
+    """A JSON number as the database gives it back: PostgreSQL's ``jsonb`` has no negative
+    zero, so a score rounded to ``-0.0`` is read back as ``0.0``; hashed as ``-0.0`` the
+    entry would never verify again."""
+    return float(text) + 0.0  # -0.0 + 0.0 is 0.0; every other number is unchanged
+
+
+def _as_stored(value: Any) -> Any:
+    """``value`` as plain JSON values exactly as they survive a round trip through the log."""
+    return json.loads(canonical(value), parse_float=_stored_float)
+
+
 def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical(fields)).encode("utf-8")).hexdigest()
 
@@ -99,9 +111,9 @@ def append(
         role=role,
         organisation_id=organisation_id,
         route=route,
-        query=json.loads(canonical(query)),
+        query=_as_stored(query),
         model_version=model_version,
-        results=json.loads(canonical(list(results))),
+        results=_as_stored(list(results)),
         explanation_digest=explanation_digest,
         prev_hash=head or GENESIS,
         entry_hash="",

@@ -6,6 +6,13 @@ to the database and append a row to the ``changes`` feed in the same transaction
 matching query a worker applies the feed rows it has not seen (:meth:`ServingState.catch_up`),
 so a jobseeker saved through one worker is matched by every worker.
 
+Live state follows the same path. Whether a person is in work and how many people a vacancy has
+hired are derived from the outcome events (:mod:`features.live_state`), exactly as a
+whole-world build derives them; a recorded hire or ended employment appends feed rows for the
+person and the vacancy (``service.api.outcomes``), and applying a row reads that person's or
+vacancy's events again. So a hire through one worker takes the person out of every worker's
+answers, and a vacancy with as many hires as openings out of every coach's matches.
+
 The model is the registry's ``CHAMPION``. A worker compares the pointer at most once per
 ``model_check_seconds`` (one ``stat`` and a small read) and on an admin reload call; a new
 champion is loaded completely *before* the engine's scorer reference is replaced, and requests
@@ -29,17 +36,21 @@ from typing import TypeVar
 
 import anyio
 import anyio.to_thread
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from features.live_state import vacancy_hires
 from features.matching_data import Vocabularies, hires_made, seeker_update, vacancy_update
 from features.world_store import (
     SCHEMAS,
     jobseeker_from_row,
     vacancy_from_rows,
 )
+from matching.domain import OutcomeStage
 from matching.engine import MatchingEngine
+from matching.scoring import RuleBasedScorer
 from service.api.security import CallerCache
 from service.storage.tables import (
     AssessmentRecord,
@@ -57,7 +68,10 @@ from training.registry import ModelCompatibilityError, ModelRegistry, UnknownMod
 
 log = logging.getLogger(__name__)
 
-RULES_VERSION = "rules"
+#: What serves without a champion: the documented rules (whose version names their weights).
+RULES_VERSION = RuleBasedScorer.version
+#: The outcome stages a person's employment, and so their place in matching, derives from.
+EMPLOYMENT_STAGES = (OutcomeStage.HIRED.value, OutcomeStage.EMPLOYMENT_ENDED.value)
 T = TypeVar("T")
 
 
@@ -211,6 +225,15 @@ class ServingState:
                 self.last_change = rows[-1].seq
             return len(rows)
 
+    def in_matching(self, jobseeker_id: str) -> bool:
+        """Whether the engine holds the person as available today (not in work, not erased).
+
+        Call after :meth:`catch_up`; a person the engine does not know is not in matching.
+        """
+        seekers = self.engine.data.seekers
+        row = seekers.row_of.get(jobseeker_id)
+        return row is not None and bool(seekers["active"][row])
+
     def _apply_jobseeker(self, session: Session, jobseeker_id: str, op: str) -> None:
         record = session.get(JobseekerRecord, jobseeker_id)
         if op == ChangeOp.DELETE or record is None:
@@ -218,6 +241,13 @@ class ServingState:
                 self.engine.deactivate_seeker(jobseeker_id)
             return
         person = jobseeker_from_row(record_dict(record, tuple(SCHEMAS["jobseekers"].names)))
+        # The events live state is derived from: whether the person is in work today.
+        employment_events = session.scalars(
+            select(OutcomeRecord).where(
+                OutcomeRecord.jobseeker_id == jobseeker_id,
+                OutcomeRecord.stage.in_(EMPLOYMENT_STAGES),
+            )
+        ).all()
         assessments = session.scalars(
             select(AssessmentRecord).where(AssessmentRecord.jobseeker_id == jobseeker_id)
         ).all()
@@ -233,6 +263,7 @@ class ServingState:
                 frame_of(list(observations), "skill_observations"),
                 self.vocab,
                 self.today,
+                outcomes=frame_of(list(employment_events), "outcomes"),
             )
         )
 
@@ -252,14 +283,22 @@ class ServingState:
         if record.condition_id is None:
             conditions = frame_of([], "employment_conditions")
             hires = pd.Series(dtype="int64")
+            hired = session.scalars(
+                select(OutcomeRecord).where(
+                    OutcomeRecord.stage == OutcomeStage.HIRED.value,
+                    OutcomeRecord.vacancy_id == vacancy_id,
+                )
+            ).all()
         else:
+            # The hires of the whole condition: the hires it still owes, and among them the
+            # hires of this vacancy.
             condition = session.get(EmploymentConditionRecord, record.condition_id)
             conditions = frame_of([condition] if condition else [], "employment_conditions")
             hired = session.scalars(
                 select(OutcomeRecord)
                 .join(VacancyRecord, VacancyRecord.vacancy_id == OutcomeRecord.vacancy_id)
                 .where(
-                    OutcomeRecord.stage == "hired",
+                    OutcomeRecord.stage == OutcomeStage.HIRED.value,
                     VacancyRecord.condition_id == record.condition_id,
                 )
             ).all()
@@ -269,4 +308,11 @@ class ServingState:
             hires = hires_made(
                 frame_of(list(hired), "outcomes"), frame_of(list(siblings), "vacancies"), self.today
             )
-        self.engine.upsert_vacancy(vacancy_update(vacancy, conditions, hires, self.vocab))
+        hired_here = vacancy_hires(
+            frame_of([h for h in hired if h.vacancy_id == vacancy_id], "outcomes"),
+            [vacancy_id],
+            np.datetime64(self.today, "D"),
+        )
+        self.engine.upsert_vacancy(
+            vacancy_update(vacancy, conditions, hires, self.vocab, hired_here=int(hired_here[0]))
+        )

@@ -132,6 +132,28 @@ class ExplanationOut(BaseModel):
     factors: list[FactorOut]
 
 
+#: The number a person can read beside ``score`` (which only orders a list), in the coach's
+#: matches and the employer's shortlists alike.
+Probability = Annotated[
+    float | None,
+    Field(
+        ge=0.0,
+        le=1.0,
+        description=(
+            "The calibrated probability (0 to 1) that proposing this pair leads to a hire "
+            "still in place after six months, from the serving model's calibration; null when "
+            "the model is not calibrated (the rule-based score), whose scores are no "
+            "probabilities. `score` orders the list; this is the number to read."
+        ),
+    ),
+]
+#: What ``score`` is, beside :data:`Probability`.
+Score = Annotated[
+    float,
+    Field(description="The ranking score that orders the list; its scale depends on the model."),
+]
+
+
 class MatchOut(BaseModel):
     rank: int
     vacancy_id: str
@@ -139,7 +161,8 @@ class MatchOut(BaseModel):
     job_form: str
     municipality: str
     closes_on: date
-    score: float
+    score: Score
+    probability: Probability
     explanation: ExplanationOut
 
 
@@ -182,12 +205,23 @@ class FeedbackOut(FeedbackIn):
     created_at: datetime
 
 
+#: What the outcome stages that move live state do (see features.live_state).
+EMPLOYMENT_ENDED_NOTE = (
+    "`hired` starts an employment: the person leaves matching and the hire counts toward the "
+    "vacancy's openings. `employment_ended` ends the employment a `hired` of the same person "
+    "and vacancy started (one must be recorded at or before `occurred_at`): the person is a "
+    "jobseeker again."
+)
+
+
 class OutcomeIn(Strict):
     vacancy_id: Code
     stage: Annotated[
         str,
         Field(
-            pattern=r"^(interviewed|hired|retained_6m|declined_by_employer|declined_by_jobseeker)$"
+            pattern=r"^(interviewed|hired|retained_6m|employment_ended|declined_by_employer"
+            r"|declined_by_jobseeker)$",
+            description=EMPLOYMENT_ENDED_NOTE,
         ),
     ]
     reason: ReasonCode | None = None
@@ -220,7 +254,8 @@ class CandidateOut(BaseModel):
 
     candidate: str  # a pseudonym, stable for this vacancy
     rank: int
-    score: float
+    score: Score
+    probability: Probability
     skills: list[CandidateSkillOut]
     skill_gaps: list[str]
     distance_band: str
@@ -277,7 +312,13 @@ class VacancyOut(VacancyIn):
 
 class EmployerOutcomeIn(Strict):
     candidate: Code
-    stage: Annotated[str, Field(pattern=r"^(interviewed|hired|retained_6m|declined_by_employer)$")]
+    stage: Annotated[
+        str,
+        Field(
+            pattern=r"^(interviewed|hired|retained_6m|employment_ended|declined_by_employer)$",
+            description=EMPLOYMENT_ENDED_NOTE,
+        ),
+    ]
     reason: ReasonCode | None = None
     occurred_at: datetime
 

@@ -1,4 +1,7 @@
-"""The change feed: every write to a jobseeker or vacancy appends a row to ``changes``.
+"""The change feed: every write that changes what the engine holds about a jobseeker or a
+vacancy appends a row to ``changes``: the record itself, a person's assessments, and the
+outcome events live state derives from (a hire or an ended employment, for the person and
+the vacancy; see ``service.api.outcomes``).
 
 Each service worker keeps its own in-memory matching engine and polls
 :func:`changes_since` with the last sequence number it applied. A poller must never skip a

@@ -1,12 +1,22 @@
-"""Exposures the service logged, as training data: shortlist audit entries become exposure rows.
+"""Exposures the service logged, as training data: audited answers become exposure rows.
 
-Every shortlist answer is in the audit log with the candidates and their ranks. For the
-training set's inverse-propensity weights each shown candidate also needs the probability
-that a coach proposes someone shown at that rank. The service does not decide proposals
-(coaches do), so that probability is *estimated* from what happened: per rank, the share of
-shown (vacancy, jobseeker) pairs that were later proposed, shrunk towards the overall share
-(a Beta prior worth :data:`PRIOR_WEIGHT` exposures) so that rarely seen ranks are not noise.
-This is the position-based propensity model; it is re-estimated at every retraining.
+Every shortlist and every coach's matches answer is in the audit log with what was shown and
+at which rank, in both directions of matching:
+
+* an employer's shortlist is a ``vacancy_shortlist`` query (``query_id``: the vacancy), its
+  rows the people shown;
+* a coach's matches answer is a ``jobseeker_matches`` query (``query_id``: ``AU<seq>``, the
+  audit entry, since one person is shown different lists over time), its rows the vacancies
+  shown to that person.
+
+For the training set's inverse-propensity weights each shown pair also needs the probability
+that a coach proposes a pair shown at that rank. The service does not decide proposals
+(coaches do), so that probability is *estimated* from what happened: per query kind and rank,
+the share of shown (vacancy, jobseeker) pairs that were later proposed, shrunk towards the
+kind's overall share (a Beta prior worth :data:`PRIOR_WEIGHT` exposures) so that rarely seen
+ranks are not noise. Per kind, because a coach reading a list of vacancies for one person and
+an employer reading a list of people behave differently at the same rank. This is the
+position-based propensity model; it is re-estimated at every retraining.
 """
 
 from __future__ import annotations
@@ -23,31 +33,43 @@ from features.world_store import SCHEMAS
 from service.storage.tables import AuditLogEntry, OutcomeRecord, Proposal
 
 SHORTLIST_ROUTE = "employer.shortlist"
+MATCHES_ROUTE = "coach.matches"
+SHORTLIST_KIND = "vacancy_shortlist"
+MATCHES_KIND = "jobseeker_matches"
 PRIOR_WEIGHT = 20.0
 #: Never below this: a weight of 1/propensity must stay bounded.
 PROPENSITY_FLOOR = 0.01
 
 
 def _shown(connection: Connection) -> pd.DataFrame:
+    """One row per (audited answer, position): who was shown with what, by which model."""
     rows: list[dict[str, Any]] = []
     entries = connection.execute(
         select(
             AuditLogEntry.seq,
+            AuditLogEntry.route,
             AuditLogEntry.recorded_at,
             AuditLogEntry.query,
             AuditLogEntry.model_version,
             AuditLogEntry.results,
-        ).where(AuditLogEntry.route == SHORTLIST_ROUTE)
+        ).where(AuditLogEntry.route.in_((SHORTLIST_ROUTE, MATCHES_ROUTE)))
     )
-    for seq, recorded_at, query, model_version, results in entries:
-        vacancy_id = str(query.get("vacancy_id", ""))
+    for seq, route, recorded_at, query, model_version, results in entries:
+        answer = f"AU{seq:09d}"
         for position, item in enumerate(results, start=1):
+            if route == SHORTLIST_ROUTE:
+                vacancy_id = str(query.get("vacancy_id", ""))
+                kind, query_id, jobseeker_id = SHORTLIST_KIND, vacancy_id, str(item[0])
+            else:
+                vacancy_id = str(item[0])
+                kind, query_id = MATCHES_KIND, answer
+                jobseeker_id = str(query.get("jobseeker_id", ""))
             rows.append(
                 {
-                    "exposure_id": f"AU{seq:09d}-{position:03d}",
-                    "query_kind": "vacancy_shortlist",
-                    "query_id": vacancy_id,
-                    "jobseeker_id": str(item[0]),
+                    "exposure_id": f"{answer}-{position:03d}",
+                    "query_kind": kind,
+                    "query_id": query_id,
+                    "jobseeker_id": jobseeker_id,
                     "vacancy_id": vacancy_id,
                     "position": position,
                     "shown_at": recorded_at,
@@ -71,7 +93,7 @@ def position_propensity(shown: pd.DataFrame, proposed: set[tuple[str, str]]) -> 
 
 
 def audited_exposures(connection: Connection) -> pd.DataFrame:
-    """Exposure rows (the world's ``exposures`` schema) from the service's shortlist log."""
+    """Exposure rows (the world's ``exposures`` schema) of the audited shortlists and matches."""
     shown = _shown(connection)
     proposed = {
         (str(v), str(j))
@@ -86,10 +108,15 @@ def audited_exposures(connection: Connection) -> pd.DataFrame:
     }
     if shown.empty:
         return shown
-    # A pair shown on several shortlists counts once, at its first (best-informed) showing.
-    shown = shown.sort_values("exposure_id").drop_duplicates(["vacancy_id", "jobseeker_id"])
-    propensity = position_propensity(shown, proposed)
-    shown["propensity"] = shown["position"].map(propensity).astype(float)
+    # A pair shown in several answers of one kind counts once, at its first (best-informed)
+    # showing; exposure ids sort in the order the answers were given.
+    shown = shown.sort_values("exposure_id").drop_duplicates(
+        ["query_kind", "vacancy_id", "jobseeker_id"]
+    )
+    shown["propensity"] = np.nan
+    for _, part in shown.groupby("query_kind", sort=True):
+        propensity = position_propensity(part, proposed)
+        shown.loc[part.index, "propensity"] = part["position"].map(propensity).astype(float)
     shown["shown_at"] = pd.to_datetime(shown["shown_at"], utc=True).astype("datetime64[ms, UTC]")
     shown["position"] = shown["position"].astype("int16")
     return shown.reset_index(drop=True)

@@ -6,9 +6,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from features.live_state import employments, seeker_status
 from features.world_store import WorldTables
 from service.api.app import create_app
 from service.api.security import hash_token
@@ -25,6 +28,8 @@ class Api:
     world: WorldTables
     url: str
     facts: dict[str, str]
+    #: The settings the app was built with (a second worker is built from the same).
+    settings: Settings
 
     def headers(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer token-{who}"}
@@ -37,10 +42,19 @@ class Api:
 
 
 def _facts(world: WorldTables) -> dict[str, str]:
-    """Two organisations of each kind, and objects that belong to the first of each."""
+    """Two organisations of each kind, and objects that belong to the first of each.
+
+    The jobseeker is in matching on the world's day (not in work), so that matches exist.
+    """
     seekers = world.jobseekers
     orgs = seekers["organisation_id"].astype(str).value_counts().index.tolist()
-    mine = seekers[seekers["organisation_id"].astype(str) == orgs[0]]
+    available = seeker_status(
+        seekers["jobseeker_id"].astype(str).to_numpy(),
+        pd.to_datetime(seekers["unemployment_start"]).to_numpy("datetime64[D]"),
+        employments(world.outcomes, seekers),
+        np.datetime64(world.as_of, "D"),
+    ).available
+    mine = seekers[(seekers["organisation_id"].astype(str) == orgs[0]).to_numpy() & available]
     vacancies = world.vacancies
     is_open = (vacancies["opens_on"].dt.date <= world.as_of) & (
         world.as_of <= vacancies["closes_on"].dt.date
@@ -113,4 +127,4 @@ def api(
         database_url=url,
     )
     with TestClient(create_app(settings)) as client:
-        yield Api(client, small_world, url, facts)
+        yield Api(client, small_world, url, facts, settings)

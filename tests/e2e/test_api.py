@@ -79,18 +79,36 @@ def test_coach_flow_create_assess_match_erase(api: Api) -> None:
     )
     assert foreign.status_code == 404
 
+    # A vacancy at the person's home asking for exactly the skills observed: whatever else the
+    # world offers nearby, it is among the best matches, and its reasons show the evidence.
+    shared = api.world.vacancies.set_index("vacancy_id").loc[api.facts["vacancy"]]
+    opened = api.post(
+        "employer",
+        "/api/v1/employer/vacancies",
+        {
+            "occupation_uri": str(shared["occupation_uri"]),
+            "title": "Observed skills wanted",
+            "municipality": api.facts["municipality"],
+            "job_form": "employment",
+            "opens_on": "2026-10-01",
+            "closes_on": "2026-12-31",
+            "skills": [{"skill_uri": str(u), "min_level": 2} for u in skills["skill_uri"]],
+        },
+    )
+    assert opened.status_code == 201, opened.text
     found = api.get("coach", f"/api/v1/coach/jobseekers/{pid}/matches", params={"k": 5})
     assert found.status_code == 200, found.text
     body = found.json()
     assert body["model_version"]
     assert 0 < len(body["results"]) <= 5
-    best = body["results"][0]
-    assert best["explanation"]["matched_skills"], best
-    for skill in best["explanation"]["matched_skills"]:
+    fitting = {m["vacancy_id"]: m for m in body["results"]}[opened.json()["vacancy_id"]]
+    assert fitting["explanation"]["matched_skills"], fitting
+    for skill in fitting["explanation"]["matched_skills"]:
         assert skill["method"] == "work_trial"
         assert skill["last_assessed"] == "2026-05-04"
-    for gap in best["explanation"]["skill_gaps"]:
-        assert gap["method"] is None and gap["last_assessed"] is None
+    for result in body["results"]:
+        for gap in result["explanation"]["skill_gaps"]:
+            assert gap["method"] is None and gap["last_assessed"] is None
 
     erased = api.client.delete(f"/api/v1/coach/jobseekers/{pid}", headers=api.headers("coach"))
     assert erased.status_code == 204
@@ -212,7 +230,25 @@ def test_pseudonyms_are_stable_per_vacancy(api: Api) -> None:
 def test_the_employer_records_a_hire_that_the_ledger_counts(api: Api) -> None:
     person = new_jobseeker(api, unemployment_start="2020-01-01", first_name="Hired")
     pid = person["jobseeker_id"]
-    vacancy = api.facts["vacancy"]
+    # A vacancy of its own under the shared one's condition: the hire fills it, and the shared
+    # vacancy stays open for the other tests.
+    shared = api.world.vacancies.set_index("vacancy_id").loc[api.facts["vacancy"]]
+    opened = api.post(
+        "employer",
+        "/api/v1/employer/vacancies",
+        {
+            "contract_id": api.facts["contract"],
+            "condition_id": api.facts["condition"],
+            "occupation_uri": str(shared["occupation_uri"]),
+            "title": "Hired here",
+            "municipality": str(shared["municipality"]),
+            "job_form": str(shared["job_form"]),
+            "opens_on": str(shared["opens_on"].date()),
+            "closes_on": str(shared["closes_on"].date()),
+        },
+    )
+    assert opened.status_code == 201, opened.text
+    vacancy = opened.json()["vacancy_id"]
     proposal = {
         "vacancy_id": vacancy,
         "consent_given_at": datetime.now(UTC).isoformat(),

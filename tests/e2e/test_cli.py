@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ from typer.testing import CliRunner
 
 from features.world_store import load_world
 from service.cli import app
+from service.demo import readable_score, run_demo
+from service.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
@@ -44,6 +47,18 @@ def test_demo_prints_matches_with_reasons(small_world: Path) -> None:
     assert "Kohtaanto demo" in result.output
     assert "required skills" in result.output
     assert " km" in result.output
+    assert "score " in result.output  # the rule-based score: no probability to show
+
+
+def test_demo_reads_a_probability_as_a_percentage_else_the_score(small_world: Path) -> None:
+    """The rule-based score is no probability: the demo prints it as a score. A calibrated
+    model's probability is what a coach can read, as a percentage."""
+    result = run_demo(small_world, Settings(), people=1, top=1)
+    match = result.people[0].matches[0]
+    assert match.probability is None
+    assert readable_score(match) == f"score {match.score:.2f}"
+    calibrated = dataclasses.replace(match, probability=0.234)
+    assert readable_score(calibrated) == "23% chance of a hire lasting 6 months"
 
 
 def test_demo_names_a_missing_world(tmp_path: Path) -> None:

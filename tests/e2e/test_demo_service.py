@@ -18,16 +18,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_the_demo_is_prepared_once_and_its_tokens_work(
-    small_world_dir: Path, tmp_path: Path
+    training_world_dir: Path, tmp_path: Path
 ) -> None:
+    # The first model is trained on the world (the small one holds no matches test query).
     settings = Settings(paths=PathSettings(var_dir=tmp_path / "var"))
     one_thread = RankerConfig(num_threads=1)
-    first = prepare_demo_service(small_world_dir, settings, one_thread)
+    first = prepare_demo_service(training_world_dir, settings, one_thread)
     assert first.loaded_rows and first.loaded_rows > 10_000
     assert set(first.tokens) == {"coach", "employer", "procurement", "admin"}
     tokens_file = settings.paths.var_dir / TOKENS_FILE
     assert stat.S_IMODE(tokens_file.stat().st_mode) == 0o600
-    again = prepare_demo_service(small_world_dir, settings, one_thread)
+    again = prepare_demo_service(training_world_dir, settings, one_thread)
     assert again.loaded_rows is None  # the database already holds the world
     assert again.tokens == first.tokens == json.loads(tokens_file.read_text())
     assert again.model == first.model

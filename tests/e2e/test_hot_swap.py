@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from features.schema import FEATURE_NAMES
+from matching.scoring import DIRECTIONS, Calibration, Direction
 from tests.e2e.conftest import Api
 from training.ranker import RankerConfig
 
@@ -32,12 +33,17 @@ def _booster(seed: int) -> lgb.Booster:
     return lgb.train(params, data, num_boost_round=5)
 
 
+def _model(seed: int) -> dict[Direction, lgb.Booster]:
+    """A model as the registry stores it: one booster per direction."""
+    return {direction: _booster(seed) for direction in DIRECTIONS}
+
+
 def test_a_new_champion_serves_without_a_failed_request(api: Api) -> None:
     state = api.client.app.state.serving  # type: ignore[attr-defined]
     registry = state.registry
     config = RankerConfig(num_threads=1)
     first, second = (
-        registry.register(_booster(seed), config=config, metrics={}, training_fingerprint="x")
+        registry.register(_model(seed), config=config, metrics={}, training_fingerprint="x")
         for seed in (1, 2)
     )
     registry.promote(first.version)
@@ -85,16 +91,16 @@ def test_an_unloadable_champion_leaves_the_current_model_serving(api: Api) -> No
     state = api.client.app.state.serving  # type: ignore[attr-defined]
     registry = state.registry
     good = registry.register(
-        _booster(3), config=RankerConfig(num_threads=1), metrics={}, training_fingerprint="x"
+        _model(3), config=RankerConfig(num_threads=1), metrics={}, training_fingerprint="x"
     )
     registry.promote(good.version)
     state.model_check_seconds = 0.0  # check the pointer on every request
     state.check_model(force=True)
     broken = registry.register(
-        _booster(4), config=RankerConfig(num_threads=1), metrics={}, training_fingerprint="x"
+        _model(4), config=RankerConfig(num_threads=1), metrics={}, training_fingerprint="x"
     )
     registry.promote(broken.version)
-    (registry.root / "versions" / broken.version / "model.txt").write_text("not a model")
+    (registry.root / "versions" / broken.version / "model-matches.txt").write_text("not a model")
     path = f"/api/v1/coach/jobseekers/{api.facts['jobseeker']}/matches"
     response = api.get("coach", path)
     assert response.status_code == 200
@@ -102,3 +108,35 @@ def test_an_unloadable_champion_leaves_the_current_model_serving(api: Api) -> No
     status = api.get("admin", "/api/v1/admin/model").json()
     assert status["champion"] == broken.version and status["serving"] == good.version
     assert status["last_error"]
+
+
+def test_a_calibrated_champion_answers_with_probabilities(api: Api) -> None:
+    """The registry's calibration reaches the answers: each result's probability is the
+    calibration of its direction applied to the model's score."""
+    state = api.client.app.state.serving  # type: ignore[attr-defined]
+    registry = state.registry
+    calibration = Calibration(scores=(-1.0, 1.0), probabilities=(0.05, 0.45))
+    model = registry.register(
+        _model(5),
+        config=RankerConfig(num_threads=1),
+        metrics={},
+        training_fingerprint="x",
+        calibrations={"matches": calibration, "shortlist": None},
+    )
+    registry.promote(model.version)
+    state.check_model(force=True)
+    try:
+        matches = api.get(
+            "coach", f"/api/v1/coach/jobseekers/{api.facts['jobseeker']}/matches", params={"k": 5}
+        ).json()
+        assert matches["model_version"] == model.version and matches["results"]
+        for m in matches["results"]:
+            assert m["probability"] == pytest.approx(float(calibration([m["score"]])[0]))
+        shortlist = api.get(
+            "employer", f"/api/v1/employer/vacancies/{api.facts['vacancy']}/shortlist"
+        ).json()
+        assert shortlist["results"]
+        assert all(c["probability"] is None for c in shortlist["results"])  # not calibrated
+    finally:
+        registry.champion_file.unlink(missing_ok=True)  # back to the rules
+        state.check_model(force=True)

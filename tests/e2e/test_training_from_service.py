@@ -1,4 +1,5 @@
-"""The nightly job trained on the service's own database and the exposures it logged."""
+"""The nightly job trained on the service's own database and the exposures it logged
+(employers' shortlists and coaches' matches)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
+from features.world_store import WorldTables
 from service.storage.exposure_log import PRIOR_WEIGHT, position_propensity
 from tests.e2e.conftest import Api
 from training.dataset import DatasetConfig
@@ -15,6 +17,14 @@ from training.ranker import RankerConfig
 from training.registry import ModelRegistry
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("api-training")]
+
+
+@pytest.fixture(scope="session")
+def small_world(training_world: WorldTables) -> WorldTables:
+    """This module's service (the ``api`` fixture) holds the training world: the nightly job
+    trains both directions, and the small world's coaches' searches leave no matches test
+    query the engine could have served (see ``training_world_dir``)."""
+    return training_world
 
 
 def test_position_propensity_is_the_smoothed_share_proposed() -> None:
@@ -47,7 +57,21 @@ def test_shortlists_served_become_exposures_and_a_model_trains_on_the_database(
     assert logged["position"].tolist() == list(range(1, len(logged) + 1))
     assert logged["propensity"].between(0.01, 1.0).all()
     assert (world.exposures["exposure_id"].astype(str).str.startswith("AU")).sum() == len(logged)
+    assert set(logged["query_kind"].astype(str)) == {"vacancy_shortlist"}
     assert len(fingerprint) == 64
+
+    # A coach's matches answer is logged in the other direction, one query per answer.
+    jobseeker = api.facts["jobseeker"]
+    matched = api.get("coach", f"/api/v1/coach/jobseekers/{jobseeker}/matches", params={"k": 5})
+    assert matched.status_code == 200 and matched.json()["results"]
+    world, _ = database_load_step(api.url)
+    audited = world.exposures[world.exposures["exposure_id"].astype(str).str.startswith("AU")]
+    searches = audited[audited["query_kind"].astype(str) == "jobseeker_matches"]
+    assert searches["vacancy_id"].astype(str).tolist() == [
+        m["vacancy_id"] for m in matched.json()["results"]
+    ]
+    assert set(searches["jobseeker_id"].astype(str)) == {jobseeker}
+    assert searches["query_id"].nunique() == 1
 
     # A later outcome changes what the data fingerprint says the model saw.
     person = api.post(
@@ -82,4 +106,6 @@ def test_shortlists_served_become_exposures_and_a_model_trains_on_the_database(
     assert result.version is not None
     record = registry.show(result.version)
     assert record.manifest.training_fingerprint == database_load_step(api.url)[1]
-    assert "oracle" not in result.report.overall.index  # a database has no hidden model
+    assert set(result.reports) == {"shortlist", "matches"}
+    for report in result.reports.values():  # a database has no hidden model
+        assert "oracle" not in report.overall.index

@@ -32,6 +32,28 @@ def _append(engine: Engine, n: int) -> None:
             session.commit()
 
 
+def test_a_negative_zero_score_verifies_after_the_round_trip(migrated_engine: Engine) -> None:
+    """PostgreSQL's jsonb reads -0.0 back as 0.0: the entry is hashed as it will be read."""
+    sessions = make_session_factory(migrated_engine, writer=True)
+    with sessions() as session:
+        entry = audit.append(
+            session,
+            user_id=1,
+            role="coach",
+            organisation_id="ES-X",
+            route="coach.matches",
+            query={"jobseeker_id": "JS1", "max_distance_km": -0.0},
+            model_version="rules",
+            results=[["VA1", round(-2.7755575615628914e-17, 6)], ["VA2", 1e-17]],
+            explanation_digest=None,
+        )
+        session.commit()
+    assert entry.results == [["VA1", 0.0], ["VA2", 1e-17]]
+    with make_session_factory(migrated_engine)() as session:
+        report = audit.verify_chain(session)
+    assert report.ok and report.entries == 1, report
+
+
 def test_an_intact_chain_verifies(migrated_engine: Engine) -> None:
     _append(migrated_engine, 5)
     with make_session_factory(migrated_engine)() as session:

@@ -132,12 +132,24 @@ def assert_pairs_pass_hard_filters(engine: MatchingEngine, result: MatchList) ->
         v = data.vacancies.row(match.vacancy_id)
         assert data.vacancies["opens_on"][v] <= day <= data.vacancies["closes_on"][v]
         assert data.seekers["active"][s] and data.vacancies["active"][v]
+        assert data.vacancies["hires"][v] < data.vacancies["openings"][v]  # not filled
         e = match.explanation
+        # The commute radius is a preference with a slack: the distance, less remote days,
+        # stays within radius + max(slack_km, slack_share × radius).
+        radius = float(data.seekers["max_commute_km"][s])
+        remote = float(data.vacancies["remote_share"][v])
+        effective = float(
+            data.distance_km[data.seekers["home"][s], data.vacancies["municipality"][v]]
+        )
+        effective *= 1.0 - remote
+        reach = radius + max(cfg.commute_slack_km, cfg.commute_slack_share * radius)
         assert (
-            e.within_commute
-            or data.vacancies["remote_share"][v] >= cfg.remote_threshold
+            effective <= reach + 1e-3
+            or remote >= cfg.remote_threshold
             or data.seekers["relocate"][s]
         )
+        # Work ability: more weekly hours than the person can do is a conflict too.
+        assert data.vacancies["hours"][v] <= data.seekers["max_hours"][s]
         if data.vacancies["has_condition"][v]:
             assert e.eligible is True
             assert e.eligibility_rule is not None
@@ -211,10 +223,12 @@ def test_distance_filter_unless_remote_or_relocating(
     engine: MatchingEngine, small_world: WorldTables, taxonomy: Taxonomy, geography: Geography
 ) -> None:
     on = small_world.as_of
-    # A match the skill index finds (far-away jobs are reached through skills, not region).
+    # A match the skill index finds (far-away jobs are reached through skills, not region),
+    # of a person who will not relocate (relocating waives distance).
     jobseeker_id, target = next(
         (m.jobseeker_id, m.vacancy_id)
         for jid in seekers_with_matches(engine, small_world, 40)
+        if not person(small_world, jid).preferences.willing_to_relocate
         for m in engine.matches_for_jobseeker(jid, k=20, on=on).results
         if m.explanation.matched_skills
     )
@@ -222,6 +236,11 @@ def test_distance_filter_unless_remote_or_relocating(
     far = max(
         ("890", "2584"), key=lambda code: geography.distance(me.home_municipality, code)
     )  # Utsjoki or Kiruna, whichever is farther
+    # Beyond the radius and its slack (matching.commute), so distance alone rules it out.
+    radius = me.preferences.max_commute_km
+    config = engine.config
+    reach = radius + max(config.commute_slack_km, config.commute_slack_share * radius)
+    assert geography.distance(me.home_municipality, far) > reach
     edit = editor(engine, small_world, taxonomy, geography, target)
     vacancy = dataclasses.replace(edit.original, municipality=far)
 

@@ -1,4 +1,8 @@
-"""Retraining end to end: a first challenger is promoted, a worse one is refused."""
+"""Retraining end to end: a first challenger is promoted, a worse one is refused.
+
+Every run trains on the training world (3,000 jobseekers, 3,000 vacancies; see
+``tests/conftest.py``): the small world holds no test query of the matches direction.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from matching.scoring import DIRECTIONS
 from service.cli import app
 from service.settings import Settings
 from training.dataset import DatasetConfig
@@ -17,7 +22,7 @@ from training.registry import ModelRegistry
 pytestmark = pytest.mark.integration
 
 runner = CliRunner()
-# The small world's default 8 test weeks hold too few relevant rows to judge groups.
+# The training world's default 8 test weeks hold too few relevant rows to judge groups.
 DATASET = DatasetConfig(valid_weeks=16, test_weeks=16)
 GOOD = RankerConfig(num_threads=1)
 WORSE = RankerConfig(num_threads=1, num_trees=1, num_leaves=2)
@@ -26,15 +31,19 @@ WEEKS = ["--valid-weeks", "16", "--test-weeks", "16", "--threads", "1"]
 
 @pytest.fixture(scope="module")
 def runs(
-    small_world_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    training_world_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[ModelRegistry, RetrainResult, RetrainResult, list[str]]:
     registry = ModelRegistry(tmp_path_factory.mktemp("registry"))
     first = retrain(
-        small_world_dir, registry, dataset_config=DATASET, ranker_config=GOOD, settings=Settings()
+        training_world_dir,
+        registry,
+        dataset_config=DATASET,
+        ranker_config=GOOD,
+        settings=Settings(),
     )
     seen: list[str] = []
     second = retrain(
-        small_world_dir,
+        training_world_dir,
         registry,
         dataset_config=DATASET,
         ranker_config=WORSE,
@@ -52,26 +61,59 @@ def test_the_first_challenger_is_promoted(
     assert first.reasons == []
     assert first.champion_before is None
     assert set(first.step_seconds) == set(STEPS)
-    assert {"challenger", "rules", "skill_cosine", "random", "oracle"} <= set(
-        first.report.overall.index
-    )
-    assert "champion" not in first.report.overall.index
+    # One model, one evaluation per direction.
+    assert set(first.reports) == set(DIRECTIONS)
+    for direction, report in first.reports.items():
+        rankings = set(report.overall.index)
+        assert {
+            "challenger",
+            "rules",
+            "skill_cosine",
+            "random",
+            "oracle",
+            "oracle_hire",
+        } <= rankings
+        assert "champion" not in rankings
+        # The hidden probability of a hire is the ceiling of the true figures.
+        assert report.metric("oracle_hire", "true_ndcg@10") == pytest.approx(1.0)
+        assert report.metric("challenger", "outcome_concordance") > report.metric(
+            "random", "outcome_concordance"
+        ), direction
+        dimensions = set(report.groups["dimension"])
+        assert dimensions == {"target_group", "sex", "region", "language"}, direction
+        assert set(report.groups.loc[report.groups["dimension"] == "language", "group"]) <= {
+            "fi",
+            "sv",
+            "other",
+        }
+    shortlist = first.reports["shortlist"]
     # The generator's oracle is the ceiling the challenger is measured against.
-    assert first.report.metric("oracle", "ndcg@10") > first.report.metric("random", "ndcg@10")
-    dimensions = set(first.report.groups["dimension"])
-    assert dimensions == {"target_group", "sex", "region", "language"}
+    assert shortlist.metric("oracle", "ndcg@10") > shortlist.metric("random", "ndcg@10")
     target_groups = set(
-        first.report.groups.loc[first.report.groups["dimension"] == "target_group", "group"]
+        shortlist.groups.loc[shortlist.groups["dimension"] == "target_group", "group"]
     )
-    assert "long_term_unemployed" in target_groups
-    assert set(
-        first.report.groups.loc[first.report.groups["dimension"] == "language", "group"]
-    ) <= {"fi", "sv", "other"}
+    assert {"long_term_unemployed", "registered_unemployed"} <= target_groups
     assert first.notified == "not configured"
+    # The equality check ran on served matches lists, and the sanity suite passed.
+    assert {"challenger", "rules"} <= set(first.steering)
+    assert first.sanity and "perfect_in_matches" in first.sanity
     record = registry.show(str(first.version))
     assert len(record.manifest.training_fingerprint) == 64
-    assert record.manifest.metrics["ndcg@10"] == pytest.approx(
-        first.report.metric("challenger", "ndcg@10")
+    assert set(record.manifest.model_files) == set(DIRECTIONS)
+    for direction in DIRECTIONS:
+        assert record.model_path(direction).is_file()
+        assert record.manifest.metrics[f"{direction}/outcome_concordance"] == pytest.approx(
+            first.reports[direction].metric("challenger", "outcome_concordance")
+        )
+    card = record.card_path.read_text(encoding="utf-8")
+    for heading in ("### shortlist", "### matches", "## Calibration", "## Sanity suite"):
+        assert heading in card
+    assert "Every rule passed in both directions." in card
+    # The served model is the champion's, one scorer per direction.
+    served = registry.load()
+    assert served.version == first.version
+    assert {d: served.for_direction(d).version for d in DIRECTIONS} == dict.fromkeys(
+        DIRECTIONS, first.version
     )
 
 
@@ -81,28 +123,34 @@ def test_a_worse_challenger_is_registered_but_the_champion_kept(
     registry, first, second, seen = runs
     assert not second.promoted
     assert second.reasons
-    assert any("NDCG@10" in reason for reason in second.reasons)
+    # The worse model falls below the champion in some direction, and the reason says where.
+    assert any(
+        reason.startswith(("shortlist: ", "matches: ")) and "below the champion's" in reason
+        for reason in second.reasons
+    ), second.reasons
     assert second.champion_before == first.version
     assert registry.champion_version() == first.version
     assert second.version != first.version
     assert second.version in {record.version for record in registry.list()}
-    assert "champion" in second.report.overall.index
+    for report in second.reports.values():
+        assert "champion" in report.overall.index
     refused = registry.show(str(second.version))
     assert "gate refused" in refused.manifest.notes
     # The manifest keeps what the challenger was measured against, champion included, and
     # the model card shows the comparison.
     baselines = refused.manifest.baselines
     assert {"champion", "rules", "skill_cosine", "random", "oracle"} <= set(baselines)
-    assert baselines["champion"]["ndcg@10"] == pytest.approx(
-        second.report.metric("champion", "ndcg@10")
+    shortlist = second.reports["shortlist"]
+    assert baselines["champion"]["shortlist/outcome_concordance"] == pytest.approx(
+        shortlist.metric("champion", "outcome_concordance")
     )
-    assert baselines["rules"]["recall@20"] == pytest.approx(
-        second.report.metric("rules", "recall@20")
+    assert baselines["rules"]["matches/recall@20"] == pytest.approx(
+        second.reports["matches"].metric("rules", "recall@20")
     )
     card = (refused.path / "MODEL_CARD.md").read_text(encoding="utf-8")
-    assert "### Against the baselines on the same test groups" in card
+    assert "The gate refused this model:" in card
     champion_row = next(line for line in card.splitlines() if line.startswith("| champion |"))
-    assert f"{second.report.metric('champion', 'ndcg@10'):.4f}" in champion_row
+    assert f"{shortlist.metric('champion', 'outcome_concordance'):.4f}" in champion_row
     # The training data is the same world, so the fingerprints agree.
     fingerprints = {
         registry.show(str(v)).manifest.training_fingerprint for v in (first.version, second.version)
@@ -113,13 +161,17 @@ def test_a_worse_challenger_is_registered_but_the_champion_kept(
 
 
 def test_cli_exits_0_when_promoted_and_3_when_the_champion_is_kept(
-    small_world_dir: Path, tmp_path: Path
+    training_world_dir: Path, tmp_path: Path
 ) -> None:
     registry = tmp_path / "models"
-    base = ["retrain", "--world", str(small_world_dir), "--registry", str(registry), *WEEKS]
+    base = ["retrain", "--world", str(training_world_dir), "--registry", str(registry), *WEEKS]
     promoted = runner.invoke(app, base, terminal_width=200)
     assert promoted.exit_code == 0, promoted.output
     assert "Promoted" in promoted.output
+    # A table per direction: every ranking's outcome concordance, SNIPS hires and NDCG.
+    for direction in DIRECTIONS:
+        assert f"  {direction}: ranking" in promoted.output
+    assert "concordance" in promoted.output and "SNIPS hires@10" in promoted.output
     champion = ModelRegistry(registry).champion_version()
     assert champion is not None
 
@@ -176,7 +228,7 @@ def test_cli_reads_a_strict_config_file_and_names_bad_keys(
     assert not (tmp_path / "r").exists() or not ModelRegistry(tmp_path / "r").list()
 
 
-def test_a_config_file_sets_the_gate_thresholds(small_world_dir: Path, tmp_path: Path) -> None:
+def test_a_config_file_sets_the_gate_thresholds(training_world_dir: Path, tmp_path: Path) -> None:
     # A gate that demands an impossible share of every group's recall refuses any challenger.
     strict = tmp_path / "strict.toml"
     strict.write_text(
@@ -187,7 +239,7 @@ def test_a_config_file_sets_the_gate_thresholds(small_world_dir: Path, tmp_path:
     result = runner.invoke(
         app,
         [
-            *("retrain", "--world", str(small_world_dir), "--registry", str(tmp_path / "r")),
+            *("retrain", "--world", str(training_world_dir), "--registry", str(tmp_path / "r")),
             *("--config", str(strict)),
         ],
         terminal_width=300,
@@ -207,7 +259,7 @@ def test_cli_wants_a_world_or_the_database(small_world_dir: Path, tmp_path: Path
 
 
 def test_cli_prints_the_first_gate_reasons_and_points_to_model_show(
-    small_world_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    training_world_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import dataclasses
 
@@ -221,7 +273,7 @@ def test_cli_prints_the_first_gate_reasons_and_points_to_model_show(
         return dataclasses.replace(result, promoted=False, reasons=reasons)
 
     monkeypatch.setattr(training.pipeline, "retrain", refused_with_many_reasons)
-    base = ["retrain", "--world", str(small_world_dir), "--registry", str(tmp_path / "m")]
+    base = ["retrain", "--world", str(training_world_dir), "--registry", str(tmp_path / "m")]
     result = runner.invoke(app, [*base, *WEEKS, "--num-trees", "2"], terminal_width=200)
     assert result.exit_code == 3, result.output
     assert "FI-EA-11" in result.output and "FI-EA-12" not in result.output

@@ -96,9 +96,22 @@ def test_the_documented_examples_import(
 
 
 def test_every_bad_row_is_reported_and_nothing_is_imported(
-    world_engine: Engine, taxonomy: Taxonomy, geography: Geography, tmp_path: Path
+    world_engine: Engine,
+    tiny_world: WorldTables,
+    taxonomy: Taxonomy,
+    geography: Geography,
+    tmp_path: Path,
 ) -> None:
     before = _counts(world_engine)
+    # Pairs the loaded world already holds (whatever skills the generator gave them).
+    observed = tiny_world.skill_observations
+    stored_observation = str(
+        observed[observed["assessment_id"].astype(str) == "AS00000001"]["skill_uri"].iloc[0]
+    )
+    required = tiny_world.vacancy_skills
+    stored_requirement = str(
+        required[required["vacancy_id"].astype(str) == "VA0000001"]["skill_uri"].iloc[0]
+    )
     header = (
         "jobseeker_id,first_name,last_name,home_municipality,birth_year,sex,"
         "unemployment_start,driving_licence,restrictions,preferred_occupations,"
@@ -139,8 +152,7 @@ def test_every_bad_row_is_reported_and_nothing_is_imported(
             f"AS90000001,{NOT_A_SKILL},2,",  # 4
             f"AS90000001,{RECORDS},7,1.5",  # 5
             f"AS77777777,{RECORDS},2,",  # 6
-            "AS00000001,http://data.europa.eu/esco/skill/"
-            "6122d586-5978-431f-8e7a-96e61fc1f3fc,2,",  # 7: already in the database
+            f"AS00000001,{stored_observation},2,",  # 7: already in the database
         ]
     )
     vacancy = f"{WAREHOUSE},Warehouse worker,049"
@@ -164,8 +176,7 @@ def test_every_bad_row_is_reported_and_nothing_is_imported(
             f"VA9000001,{FORKLIFT},true,2",  # 2
             f"VA7777777,{FORKLIFT},true,2",  # 3
             f"VA9000001,{RECORDS},sometimes,1",  # 4
-            "VA0000001,http://data.europa.eu/esco/skill/"
-            "0ae3af47-dc33-4cb0-a2a3-01c6a5bcd968,,",  # 5: already in the database
+            f"VA0000001,{stored_requirement},,",  # 5: already in the database
         ]
     )
     files = _write(

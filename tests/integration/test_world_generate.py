@@ -305,17 +305,19 @@ def test_history_spans_two_years_before_as_of(world: WorldTables) -> None:
     assert occurred.max() >= as_of - timedelta(days=30)
 
 
-def test_exposures_log_ranked_shortlists_with_propensities(world: WorldTables) -> None:
+def test_exposures_log_ranked_lists_with_propensities(world: WorldTables) -> None:
     exposures = world.exposures
-    assert set(exposures["query_kind"]) == {"vacancy_shortlist"}
+    assert set(exposures["query_kind"]) == {"vacancy_shortlist", "jobseeker_matches"}
     assert set(exposures["policy"]) == {"coach_rules"}
-    assert (exposures["query_id"] == exposures["vacancy_id"]).all()
+    shortlists = exposures[exposures["query_kind"] == "vacancy_shortlist"]
+    assert (shortlists["query_id"] == shortlists["vacancy_id"]).all()
     assert exposures["propensity"].between(0.02, 0.95).all()
-    for _, group in exposures.groupby("vacancy_id"):
+    for _, group in exposures.groupby("query_id"):
         assert sorted(group["position"]) == list(range(1, len(group) + 1))
         assert group["shown_at"].nunique() == 1
-    assert not exposures.duplicated(["vacancy_id", "jobseeker_id"]).any()
+    assert not exposures.duplicated(["query_id", "jobseeker_id", "vacancy_id"]).any()
     proposed = world.outcomes[world.outcomes["stage"] == "proposed"]
+    assert not proposed.duplicated(["jobseeker_id", "vacancy_id"]).any()
     shown = proposed.merge(exposures, on=["jobseeker_id", "vacancy_id"], how="left")
     assert shown["shown_at"].notna().all()
     assert (shown["occurred_at"] > shown["shown_at"]).all()

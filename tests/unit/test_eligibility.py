@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 
 import numpy as np
@@ -195,8 +196,46 @@ def test_every_default_rule_has_a_source() -> None:
 def test_long_term_membership_matches_twelve_calendar_months(start: date, offset: int) -> None:
     on = add_months(start, 12) + timedelta(days=offset)
     groups = target_groups_on(person(unemployment_start=start), on)
-    expected = on >= max(add_months(start, 12), date(2025, 1, 1))
+    # The rules of Act 916/2012 and Act 380/2023 follow each other without a gap.
+    expected = on >= add_months(start, 12)
     assert (TargetGroup.LONG_TERM_UNEMPLOYED in groups) is expected
+
+
+def test_history_before_2025_replays_with_the_rule_then_in_force() -> None:
+    seeker = person(unemployment_start=date(2023, 6, 1), birth_year=1990)
+    before = eligibility(seeker, condition(TargetGroup.LONG_TERM_UNEMPLOYED), date(2024, 11, 1))
+    after = eligibility(seeker, condition(TargetGroup.LONG_TERM_UNEMPLOYED), date(2025, 2, 1))
+    assert before.eligible and after.eligible
+    assert before.deciding_rule is not None and after.deciding_rule is not None
+    assert before.deciding_rule.rule_id == "long_term_unemployed/2013"
+    assert before.deciding_rule.valid_until == date(2024, 12, 31)
+    assert after.deciding_rule.rule_id == "long_term_unemployed/2025"
+    # Before the older act came into force nobody belonged to the group.
+    assert not eligibility(
+        person(unemployment_start=date(2010, 1, 1)),
+        condition(TargetGroup.LONG_TERM_UNEMPLOYED),
+        date(2012, 6, 1),
+    ).eligible
+
+
+def test_every_rule_period_is_covered_once_per_group() -> None:
+    """Rules of one group (and threshold) never overlap: one legal basis decides each day."""
+    by_group: dict[TargetGroup, list[TargetGroupRule]] = {}
+    for rule in DEFAULT_RULES:
+        by_group.setdefault(rule.group, []).append(rule)
+    for rules in by_group.values():
+        ordered = sorted(rules, key=lambda r: r.valid_from)
+        for earlier, later in itertools.pairwise(ordered):
+            assert earlier.valid_until is not None
+            assert earlier.valid_until < later.valid_from
+
+
+def test_registered_unemployed_is_any_duration() -> None:
+    seeker = person(unemployment_start=date(2026, 3, 2))
+    groups = target_groups_on(seeker, date(2026, 3, 2))
+    assert TargetGroup.REGISTERED_UNEMPLOYED in groups
+    assert TargetGroup.UNEMPLOYED_3M not in groups
+    assert TargetGroup.REGISTERED_UNEMPLOYED not in target_groups_on(seeker, date(2026, 3, 1))
 
 
 @given(

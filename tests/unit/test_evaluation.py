@@ -14,17 +14,22 @@ pytestmark = pytest.mark.unit
 def tiny_set(labels: list[int], groups: list[int]) -> TrainingSet:
     n = len(labels)
     query = np.repeat(np.arange(len(groups)), groups)
+    grades = np.array(labels, np.int8)
     return TrainingSet(
         features=np.zeros((n, 1), np.float32),
-        labels=np.array(labels, np.int8),
+        labels=grades,
+        hired=grades >= 3,
+        lasting=np.where(grades >= 4, 1.0, 0.0),
+        declined_by_jobseeker=np.zeros(n, bool),
+        position_filled=np.zeros(n, bool),
         weights=np.ones(n, np.float32),
         query=query.astype(np.int64),
-        split=np.zeros(n, np.int8),
-        seeker_rows=np.arange(n, dtype=np.int64),
-        vacancy_rows=query.astype(np.int64),
+        jobseeker_ids=np.array([f"JS{i:07d}" for i in range(n)], dtype=object),
+        vacancy_ids=np.array([f"VA{q:07d}" for q in query], dtype=object),
         shown_on=np.full(n, np.datetime64("2026-01-01", "D")),
-        proposed=np.array(labels, bool),
+        proposed=grades > 0,
         propensity=np.full(n, 0.5),
+        unshown=np.zeros(n, bool),
     )
 
 

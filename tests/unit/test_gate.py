@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from training.gate import GateConfig, GateDecision, decide, wilson_upper_bound
+from training.gate import (
+    Comparison,
+    DirectionFigures,
+    GateConfig,
+    GateDecision,
+    decide,
+    decide_directions,
+    wilson_upper_bound,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -125,3 +133,76 @@ def test_a_low_group_on_little_evidence_passes_on_much_evidence_fails() -> None:
         config=GateConfig(confidence=0.0),
     )
     assert not point_only.promote
+
+
+# ---- both directions (decide_directions) -----------------------------------------------------
+
+
+def figures(
+    direction: str,
+    concordance: float,
+    *,
+    champion: float | None = None,
+    baseline_low: float = 0.05,
+    steering_gap: float | None = None,
+    steering_gap_low: float | None = None,
+) -> DirectionFigures:
+    return DirectionFigures(
+        direction=direction,
+        challenger_metric=concordance,
+        champion_metric=champion,
+        baselines=[
+            Comparison(
+                baseline=name,
+                challenger=concordance,
+                other=concordance - 0.1,
+                difference=0.1,
+                low=baseline_low,
+                high=0.2,
+                queries=150,
+            )
+            for name in ("rules", "skill_cosine")
+        ],
+        challenger_overall_recall20=0.8,
+        challenger_group_recall={"sex=female": 0.79, "sex=male": 0.81},
+        steering_gap=steering_gap,
+        steering_gap_low=steering_gap_low,
+    )
+
+
+def test_both_directions_must_pass_and_reasons_name_the_direction() -> None:
+    assert decide_directions([figures("shortlist", 0.7), figures("matches", 0.7)]).promote
+    decision = decide_directions(
+        [figures("shortlist", 0.7), figures("matches", 0.7, baseline_low=-0.01)]
+    )
+    assert not decision.promote
+    # Not better than either baseline with confidence: one reason per baseline.
+    assert len(decision.reasons) == 2
+    assert all(r.startswith("matches: outcome concordance 0.7000") for r in decision.reasons)
+    assert "not better than rules's 0.6000" in decision.reasons[0]
+    assert "not better than skill_cosine's 0.6000" in decision.reasons[1]
+
+
+def test_a_direction_worse_than_its_champion_is_refused() -> None:
+    decision = decide_directions(
+        [figures("shortlist", 0.70, champion=0.72), figures("matches", 0.70, champion=0.702)]
+    )
+    assert not decision.promote
+    assert len(decision.reasons) == 1 and decision.reasons[0].startswith("shortlist: ")
+
+
+def test_steering_is_refused_only_beyond_sampling_noise() -> None:
+    noisy = figures("matches", 0.7, steering_gap=0.04, steering_gap_low=-0.01)
+    assert decide_directions([noisy]).promote
+    steered = figures("matches", 0.7, steering_gap=0.08, steering_gap_low=0.03)
+    decision = decide_directions([steered])
+    assert not decision.promote
+    assert "steered toward their own sex's occupations" in decision.reasons[0]
+
+
+def test_the_champion_reason_names_the_figure_compared() -> None:
+    decision = decide_directions([figures("shortlist", 0.70, champion=0.72)])
+    assert decision.reasons == [
+        "shortlist: outcome concordance 0.7000 is below the champion's 0.7200 minus 0.0050 "
+        "(= 0.7150)"
+    ]

@@ -5,13 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["GENERATOR_VERSION", "WorldConfig", "WorldSummary"]
+__all__ = [
+    "GENERATOR_VERSION",
+    "HIDDEN_MODEL_NAMES",
+    "HiddenModelName",
+    "WorldConfig",
+    "WorldSummary",
+]
 
 #: Bump when the same config would produce different tables.
-GENERATOR_VERSION = "1.2.0"
+GENERATOR_VERSION = "2.2.0"
+
+#: The family of hidden worlds (:mod:`training.synthetic.variants`): each name fixes the
+#: outcome model's form, how noisy each assessment method is and how the logged coach
+#: policy chose whom to show and propose.
+HiddenModelName = Literal["additive", "thresholds", "interactions"]
+HIDDEN_MODEL_NAMES: tuple[str, ...] = get_args(HiddenModelName)
 
 #: Identifiers carry 7 digits, which bounds the number of jobseekers and vacancies.
 _MAX_ENTITIES = 9_999_999
@@ -64,8 +77,24 @@ class WorldConfig(BaseModel):
     )
     shown_min: int = Field(default=15, ge=1, le=200, description="Fewest candidates shown.")
     shown_max: int = Field(default=40, ge=1, le=200, description="Most candidates shown.")
+    search_shown_min: int = Field(
+        default=5, ge=1, le=100, description="Vacancies a coach's search shows, when as many exist."
+    )
+    search_shown_max: int = Field(
+        default=15, ge=1, le=100, description="Most vacancies a coach's search shows."
+    )
+    search_interval_min_days: int = Field(
+        default=56, ge=7, le=365, description="Fewest days between two searches for a person."
+    )
+    search_interval_max_days: int = Field(
+        default=112, ge=7, le=365, description="Most days between two searches for a person."
+    )
     assessments_max: int = Field(
         default=4, ge=1, le=10, description="Most assessments per jobseeker (at least one)."
+    )
+    hidden_model: HiddenModelName = Field(
+        default="additive",
+        description="Which hidden world to draw: outcome model, assessment noise, coach policy.",
     )
 
     @model_validator(mode="after")
@@ -78,6 +107,16 @@ class WorldConfig(BaseModel):
         if self.shown_min > self.shown_max:
             raise ValueError(
                 f"shown_min ({self.shown_min}) must not exceed shown_max ({self.shown_max})"
+            )
+        if self.search_shown_min > self.search_shown_max:
+            raise ValueError(
+                f"search_shown_min ({self.search_shown_min}) must not exceed "
+                f"search_shown_max ({self.search_shown_max})"
+            )
+        if self.search_interval_min_days > self.search_interval_max_days:
+            raise ValueError(
+                f"search_interval_min_days ({self.search_interval_min_days}) must not exceed "
+                f"search_interval_max_days ({self.search_interval_max_days})"
             )
         if self.young_share + self.older_share > 1:
             raise ValueError("young_share + older_share must not exceed 1")

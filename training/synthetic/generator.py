@@ -1,9 +1,11 @@
 """Generate a synthetic world into a folder: Parquet tables, the hidden model, the manifest.
 
 Steps run in a fixed order, each with its own random stream derived from the seed, and write
-their tables as soon as they are complete so that memory is freed as the world grows.
-``world.json`` is written last (to a temporary name, then renamed): its presence marks a
-complete world.
+their tables as soon as they are complete so that memory is freed as the world grows; the
+assessments wait for the history, which drops those dated inside a job. ``config.hidden_model``
+picks the hidden world (:mod:`training.synthetic.variants`): outcome model, assessment noise
+and logged coach policy. ``world.json`` is written last (to a temporary name, then renamed):
+its presence marks a complete world.
 """
 
 from __future__ import annotations
@@ -27,19 +29,21 @@ from features.world_store import (
     TRUTH_SCHEMA,
     TRUTH_TRUE_SKILLS,
 )
-from training.synthetic._common import WrittenFile, sha256_of, stream, write_parquet
-from training.synthetic.config import GENERATOR_VERSION, WorldConfig, WorldSummary
-from training.synthetic.hidden_model import HiddenModel, PairContext
-from training.synthetic.history import (
-    CoachPolicyParams,
-    build_shortlists,
-    policy_document,
-    simulate_outcomes,
+from training.synthetic._common import (
+    WrittenFile,
+    sha256_of,
+    stream,
+    write_parquet,
+    write_parquet_chunks,
 )
+from training.synthetic.config import GENERATOR_VERSION, WorldConfig, WorldSummary
+from training.synthetic.hidden_model import PairContext
+from training.synthetic.history import simulate_history
 from training.synthetic.people import NamePools, generate_population
 from training.synthetic.procurement import generate_procurement
 from training.synthetic.reference import load_reference
 from training.synthetic.skills import generate_recognition
+from training.synthetic.variants import world_variant
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +54,8 @@ STEPS = (
     "jobseekers and coaches",
     "skills and assessments",
     "contracts and vacancies",
-    "shortlists",
-    "outcomes",
+    "history",
+    "assessments, exposures and outcomes",
     "hidden model and manifest",
 )
 
@@ -97,6 +101,7 @@ def generate_world(
         written.append(write_parquet(out, f"{name}.parquet", name, columns, SCHEMAS[name]))
 
     seed = config.seed
+    variant = world_variant(config.hidden_model)
     step(0)
     ref = load_reference()
     pools = NamePools.build(seed)
@@ -108,16 +113,15 @@ def generate_world(
     write("coaches", people.coach_columns)
 
     step(2)
-    recognition = generate_recognition(config, ref, people, stream(seed, "skills"))
+    recognition = generate_recognition(config, ref, people, stream(seed, "skills"), variant.noise)
     truth_table = _table(recognition.truth_columns, TRUTH_SCHEMA)
     written.append(
         write_parquet(
             out, TRUTH_TRUE_SKILLS, "true_skills", recognition.truth_columns, TRUTH_SCHEMA
         )
     )
-    write("assessments", recognition.assessment_columns)
-    write("skill_observations", recognition.observation_columns)
-    write("working_life_observations", recognition.working_life_columns)
+    # The truth now lives in truth_table (and, as a matrix, in the hidden-model context).
+    recognition.truth_columns.clear()
 
     step(3)
     procurement = generate_procurement(config, ref, pools, stream(seed, "procurement"))
@@ -132,24 +136,6 @@ def generate_world(
         write(name, procurement.columns[name])
 
     step(4)
-    policy = CoachPolicyParams()
-    shortlists = build_shortlists(
-        config,
-        people,
-        procurement,
-        recognition,
-        ref.n_skills,
-        ref.occupation_isco,
-        ref.geography.distance_km,
-        stream(seed, "shortlists"),
-        policy,
-    )
-    write("exposures", shortlists.columns)
-    del recognition
-    gc.collect()
-
-    step(5)
-    model = HiddenModel()
     context = PairContext.from_arrow(
         jobseekers_table,
         _table(procurement.columns["vacancies"], SCHEMAS["vacancies"]),
@@ -157,19 +143,45 @@ def generate_world(
         truth_table,
         ref.municipality_codes,
         ref.geography.distance_km,
+        occupation_isco=(ref.occupation_uris, ref.occupation_isco),
+        as_of=config.as_of,
     )
     del truth_table
-    outcomes = simulate_outcomes(
-        config, people, procurement, shortlists, model, context, stream(seed, "outcomes")
+    history = simulate_history(
+        config,
+        people,
+        procurement,
+        recognition,
+        ref,
+        variant.model,
+        context,
+        variant.policy,
+        stream(seed, "history"),
     )
-    write("outcomes", outcomes.columns)
-    del context, shortlists
+    del context
+    gc.collect()
+
+    step(5)
+    assessments, observations, working_life = recognition.assessment_tables(
+        people, ref.skill_uris, history.dropped_assessments
+    )
+    write("assessments", assessments)
+    write("skill_observations", observations)
+    write("working_life_observations", working_life)
+    del recognition, assessments, observations, working_life
+    written.append(
+        write_parquet_chunks(
+            out, "exposures.parquet", "exposures", history.exposure_chunks(), SCHEMAS["exposures"]
+        )
+    )
+    write("outcomes", history.outcome_columns)
+    funnel = history.funnel
+    del history
     gc.collect()
 
     step(6)
-    policy_doc = policy_document(policy)
-    model.save(out / HIDDEN_MODEL_FILE, policy_doc)
-    (out / HIDDEN_MODEL_DOC).write_text(model.markdown(policy_doc), encoding="utf-8")
+    variant.save(out / HIDDEN_MODEL_FILE)
+    (out / HIDDEN_MODEL_DOC).write_text(variant.markdown(), encoding="utf-8")
     rows = {f.table: f.rows for f in written}
     files = [
         {"table": f.table, "path": f.path, "rows": f.rows, "bytes": f.bytes, "sha256": f.sha256}
@@ -185,7 +197,8 @@ def generate_world(
         "as_of": config.as_of.isoformat(),
         "seed": config.seed,
         "counts": rows,
-        "funnel": outcomes.funnel,
+        "hidden_model": variant.name,
+        "funnel": funnel,
         "reference_data": {"esco": "v1.1.1", "cpv": "2008", "isco": "ISCO-08"},
         "files": files,
     }

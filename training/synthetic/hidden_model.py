@@ -1,35 +1,55 @@
-"""The hidden propensity model: how outcomes of proposals really come about in the world.
+"""The hidden outcome model: how outcomes of proposals really come about in the world.
 
-The synthetic world's outcome history is drawn from this model, and the evaluation's oracle
-ranks candidates with it. Matching code never sees it: it learns from the outcome events,
-under the selection bias of the coaches' logged policy.
+The synthetic world's outcome history is drawn from a hidden model, and the evaluation's
+oracle ranks candidates with it. Matching code never sees it: it learns from the outcome
+events, under the selection bias of the coaches' logged policy.
+
+There is a *family* of hidden models (``WorldConfig.hidden_model``, ``kohtaanto generate
+--hidden-model NAME``), which differ in form, not only in coefficients: this module's
+``additive`` model (the default, documented below), the ``thresholds`` model
+(:mod:`training.synthetic.variant_thresholds`) and the ``interactions`` model
+(:mod:`training.synthetic.variant_interactions`). They share the pair features and the
+stages of a proposal; each has its own utility, stage log-odds, assessment noise and logged
+coach policy (:mod:`training.synthetic.variants`). ``hidden_model.json`` records the family
+and every parameter, and :meth:`HiddenModel.from_json` rebuilds exactly that model.
 
 Pair features (from the TRUE skills and the recorded facts)
 -----------------------------------------------------------
-For jobseeker *j* and vacancy *v*:
+For jobseeker *j* and vacancy *v* (every family computes all of them; each uses some):
 
 * ``required_coverage`` — share of *v*'s required skills that *j* truly has at or above the
   minimum level; a skill held below the minimum counts half.
-* ``optional_coverage`` — the same over optional skills (0 when there are none).
-* ``commute_excess`` — effective distance ``d × (1 − remote_share)`` beyond *j*'s commute
-  radius, in units of the radius (at least 10 km), capped at 5; halved when *j* is willing
-  to relocate. ``d`` is the straight-line distance between the municipalities.
+* ``required_met`` / ``required_held`` — the share held at or above the minimum / at any level.
+* ``weakest_margin`` / ``mean_margin`` — the lowest / mean (true level − minimum level) over
+  the required skills *j* holds (0 when *j* holds none).
+* ``optional_coverage`` — the same as ``required_coverage`` over optional skills (0 when none).
+* ``effective_km`` — the distance ``d × (1 − remote_share)``; ``commute_radius_km`` *j*'s radius.
+* ``commute_excess`` — effective distance beyond *j*'s commute radius, in units of the radius
+  (at least 10 km), capped at 5; halved when *j* is willing to relocate. ``d`` is the
+  straight-line distance between the municipalities.
 * ``commute_within`` — effective distance up to the radius, in units of the radius (0..1).
 * ``hours_excess`` — hours asked beyond *j*'s maximum weekly hours, as a share of the hours.
 * ``work_conflicts`` — how many of: heavy physical demand vs no_heavy_lifting, night work vs
   no_night_work, shift work vs no_shift_work, moderate/heavy work vs no_prolonged_standing.
-* ``language_gap`` — CEFR steps (A1=1 … C2=6, native=7) missing over the languages asked.
+* ``language_gap`` / ``language_max_gap`` — CEFR steps (A1=1 … C2=6, native=7) missing, summed
+  / at most, over the languages asked.
+* ``customer_facing`` — *v*'s occupation is in ISCO major group 4 (clerical support) or 5
+  (service and sales).
 * ``licence_missing`` — a driving licence is required and *j* has none.
 * ``form_not_accepted`` — *j* does not accept the vacancy's job form.
+* ``unemployed_years`` — length of *j*'s unemployment spell on the day the pair is judged
+  (the day it was shown; 0 when *j* is in work then), from the live state of the history
+  (:mod:`features.live_state`).
 
-Hidden utility
---------------
+The additive model ("additive", the default)
+--------------------------------------------
 ``u = required_skills·required_coverage + optional_skills·optional_coverage
 − commute_excess·commute_excess − commute_within·commute_within − hours_excess·hours_excess
 − work_conflicts·work_conflicts − language_gap·language_gap − licence_missing·licence_missing
 − form_not_accepted·form_not_accepted``, each weight named as its feature in
 :class:`HiddenModelParams` (e.g. 3.0 per unit of required-skill coverage, 0.5 per missing
-CEFR step; ``HIDDEN_MODEL.md`` and ``hidden_model.json`` list every value).
+CEFR step; ``HIDDEN_MODEL.md`` and ``hidden_model.json`` list every value). Every term acts
+linearly on the log-odds: a little more distance always costs a little more.
 
 Stages of a proposal
 --------------------
@@ -43,11 +63,13 @@ Stages of a proposal
 3. After the interview the employer hires with probability ``σ(hire_intercept +
    hire_slope·u + ε)``, otherwise ``declined_by_employer``; a vacancy hires at most
    ``openings`` people (first decided, first hired); later successful candidates get
-   ``declined_by_employer`` with reason ``position_filled``.
+   ``declined_by_employer`` with reason ``position_filled``, and an offer to somebody who
+   has started another job in the meantime ends as ``declined_by_jobseeker``
+   (``not_interested``).
 4. A hire is retained six months with probability ``σ(retain_intercept +
    retain_required_skills·required_coverage − retain_conflicts·work_conflicts −
    retain_hours·hours_excess − retain_commute·commute_excess)`` — work-ability fit matters
-   more here than elsewhere.
+   more here than elsewhere. Of those, ``σ(retain logit + RETAIN_12M_SHIFT)`` stay a year.
 
 Declines carry a reason drawn in proportion to what hurt: commute, hours, work_ability or
 not_interested (job form, or no particular reason) for the jobseeker; skills, language,
@@ -56,69 +78,80 @@ employer.
 
 What is NOT in the model
 ------------------------
-Sex, age (birth year), migrant background and the length of unemployment never enter any
-term. The coaches' logged policy prefers short unemployment and well-*assessed* skills; that
-preference is pure selection bias, which a de-biased learner should not reproduce.
+Sex, age (birth year) and migrant background never enter any term of any family. The
+additive model does not read the length of unemployment either; the thresholds and
+interactions models do (it is in the data: ``unemployment_start`` and the outcome history).
+The coaches' logged policy prefers (in the default world) short unemployment and
+well-*assessed* skills; that preference is selection bias, which a de-biased learner should
+not reproduce.
 
-The oracle
-----------
+The oracle and the other scores
+-------------------------------
 :meth:`HiddenModel.oracle_scores` is ``P(hired | proposed)`` = P(accept) ×
-E_ε[P(interview | ε)·P(hire | ε)] (Gauss–Hermite quadrature over ε), ignoring competition
-for openings. It is computed vectorised over arrays of pairs with sparse skill matrices.
+E_ε[P(interview | ε)·P(hire | ε)]; :meth:`HiddenModel.lasting_hire_probability` is
+P(hired and still employed six months later | proposed) = P(accept) ×
+E_ε[P(interview | ε)·P(hire | ε)·P(retained | ε)]; :meth:`HiddenModel.expected_grade` is the
+expected logged grade of a shown pair, P(proposed | shown) × (1 + P(accept) ×
+E_ε[P(interview | ε)·(1 + P(hire | ε)·(1 + P(retained | ε)))]). The expectations over ε use
+Gauss–Hermite quadrature with each family's chemistry loadings; all three ignore
+competition for openings and other jobs. They are computed vectorised over arrays of pairs
+with sparse skill matrices.
 """
 
 from __future__ import annotations
 
 import json
 import weakref
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import scipy.sparse as sp
 
-from features.world_store import (
-    HIDDEN_MODEL_FILE,
-    WorldTables,
-    load_true_skills,
+from features.world_store import HIDDEN_MODEL_FILE, WorldTables
+from matching.domain import ReasonCode
+from training.synthetic.pair_context import (
+    FEATURE_DESCRIPTIONS,
+    FloatArray,
+    IntArray,
+    PairContext,
+    PairFeatures,
+    pair_features,
 )
-from matching.domain import CEFRLevel, JobForm, PhysicalDemand, ReasonCode, WorkRestriction
+
+if TYPE_CHECKING:
+    from training.synthetic.variant_interactions import InteractionParams
+    from training.synthetic.variant_thresholds import ThresholdParams
 
 __all__ = [
     "EMPLOYER_REASONS",
     "FEATURE_DESCRIPTIONS",
     "JOBSEEKER_REASONS",
+    "RETAIN_12M_SHIFT",
     "HiddenModel",
     "HiddenModelParams",
+    "OutcomeForm",
     "PairContext",
     "PairFeatures",
     "StageLogits",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-
 MODEL_NAME = "kohtaanto-hidden-outcome-model"
-MODEL_VERSION = 1
-_CHUNK = 200_000
+MODEL_VERSION = 2
 _QUADRATURE_NODES = 24
-
-_RESTRICTIONS = tuple(r.value for r in WorkRestriction)
-_FORMS = tuple(f.value for f in JobForm)
-_PHYSICAL = tuple(p.value for p in PhysicalDemand)
-_CEFR_STEP = {level.value: level.step for level in CEFRLevel}
-_BIT = {r: 1 << i for i, r in enumerate(WorkRestriction)}
+#: Log-odds added to the six-month retention logit for staying on to twelve months: the pair
+#: features that keep people six months keep them a year, and most who stayed half a year
+#: stay on.
+RETAIN_12M_SHIFT = 0.5
+_STAGE_NAMES = ("interview", "hire", "retain")
 
 
 @dataclass(frozen=True)
 class HiddenModelParams:
-    """Parameters of the hidden model (see the module docstring for the formulas)."""
+    """Parameters of the additive hidden model (see the module docstring for the formulas)."""
 
     required_skills: float = 3.0
     optional_skills: float = 0.8
@@ -147,7 +180,7 @@ class HiddenModelParams:
     retain_commute: float = 0.5
 
 
-#: Plain-language description of every parameter (written to hidden_model.json).
+#: Plain-language description of every parameter of the additive model.
 TERM_DESCRIPTIONS: dict[str, str] = {
     "required_skills": "Utility per unit of required-skill coverage by TRUE skills "
     "(share of required skills held at or above the minimum level; below it counts half).",
@@ -181,22 +214,6 @@ TERM_DESCRIPTIONS: dict[str, str] = {
     "retain_commute": "Retention log-odds lost per commute radius of excess distance.",
 }
 
-#: Plain-language description of every pair feature.
-FEATURE_DESCRIPTIONS: dict[str, str] = {
-    "required_coverage": "Share of the vacancy's required skills the person TRULY has at or "
-    "above the minimum level; a skill held below it counts half.",
-    "optional_coverage": "The same over optional skills (0 when the vacancy lists none).",
-    "distance_km": "Straight-line distance between home and job municipality.",
-    "commute_excess": "max(0, distance × (1 − remote_share) − radius) / max(radius, 10 km), "
-    "capped at 5, times relocation_discount if the person would relocate.",
-    "commute_within": "min(distance × (1 − remote_share), radius) / max(radius, 10 km).",
-    "hours_excess": "max(0, hours − max_hours_per_week) / hours (0 for full capacity).",
-    "work_conflicts": "Count of job conditions that clash with recorded restrictions.",
-    "language_gap": "CEFR steps missing over the vacancy's languages (native = 7).",
-    "licence_missing": "1 when a driving licence is required and the person has none.",
-    "form_not_accepted": "1 when the person does not accept the vacancy's job form.",
-}
-
 #: Reasons a jobseeker declines and an employer declines, in the order of the weight columns.
 JOBSEEKER_REASONS = (
     ReasonCode.COMMUTE,
@@ -220,28 +237,8 @@ def _sigmoid(x: FloatArray) -> FloatArray:
 
 
 @dataclass(frozen=True)
-class PairFeatures:
-    """Hidden-model features of a batch of (jobseeker, vacancy) pairs, one value per pair."""
-
-    required_coverage: FloatArray
-    optional_coverage: FloatArray
-    distance_km: FloatArray
-    commute_excess: FloatArray
-    commute_within: FloatArray
-    hours_excess: FloatArray
-    work_conflicts: FloatArray
-    language_gap: FloatArray
-    licence_missing: FloatArray
-    form_not_accepted: FloatArray
-
-    def to_frame(self) -> pd.DataFrame:
-        """The features as a DataFrame, one column per feature."""
-        return pd.DataFrame({f.name: getattr(self, f.name) for f in fields(self)})
-
-
-@dataclass(frozen=True)
 class StageLogits:
-    """Log-odds of each stage for a batch of pairs (interview and hire without chemistry)."""
+    """Log-odds of each stage for a batch of pairs (at zero chemistry)."""
 
     accept: FloatArray
     interview: FloatArray
@@ -250,352 +247,78 @@ class StageLogits:
 
 
 # --------------------------------------------------------------------------------------------
-# Context: the facts of every jobseeker and vacancy as arrays
+# Forms: what differs between the families
 # --------------------------------------------------------------------------------------------
 
-
-def _column(table: pa.Table, name: str) -> pa.Array:
-    column = table.column(name)
-    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+ParamsT = TypeVar("ParamsT")
 
 
-def _index_in(array: pa.Array, values: pa.Array) -> IntArray:
-    """Position of each element of ``array`` in ``values`` (-1 when absent or null)."""
-    if pa.types.is_dictionary(array.type):
-        lookup = _index_in(array.dictionary, values)
-        indices = array.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-        result: IntArray = lookup[indices]
-        if array.null_count:
-            result = np.where(array.is_null().to_numpy(zero_copy_only=False), -1, result)
-        return result
-    found = pc.index_in(array.cast(pa.string()), value_set=values.cast(pa.string()))
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+class OutcomeForm(ABC, Generic[ParamsT]):
+    """The form of one family of hidden models: utility, stage log-odds, decline reasons.
 
-
-def _list_codes(array: pa.Array, values: tuple[str, ...]) -> tuple[IntArray, IntArray]:
-    """(row, code) of every item of a list<string> column."""
-    parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False).astype(np.int64)
-    codes = _index_in(pc.list_flatten(array), pa.array(values, pa.string()))
-    return parents, codes
-
-
-def _language_matrix(array: pa.Array, languages: pa.Array, n: int) -> npt.NDArray[np.int8]:
-    """CEFR step (0 = none) per row and language of a list<struct<language, level>> column."""
-    parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False).astype(np.int64)
-    flat = pc.list_flatten(array)
-    column = _index_in(pc.struct_field(flat, "language"), languages)
-    level_code = _index_in(pc.struct_field(flat, "level"), pa.array(list(_CEFR_STEP)))
-    # Unknown levels (-1) count as no knowledge of the language.
-    step = np.r_[np.array(list(_CEFR_STEP.values())), 0][level_code]
-    matrix = np.zeros((n, len(languages)), dtype=np.int8)
-    known = column >= 0
-    np.maximum.at(matrix, (parents[known], column[known]), step[known].astype(np.int8))
-    return matrix
-
-
-def _bits(array: pa.Array, values: tuple[str, ...], n: int) -> IntArray:
-    rows, codes = _list_codes(array, values)
-    known = codes >= 0
-    bits = np.zeros(n, dtype=np.int64)
-    np.bitwise_or.at(bits, rows[known], np.left_shift(1, codes[known]))
-    return bits
-
-
-def _skill_matrix(
-    owner: IntArray, column: IntArray, values: FloatArray, shape: tuple[int, int]
-) -> sp.csr_matrix:
-    keep = (owner >= 0) & (column >= 0)
-    matrix = sp.csr_matrix(
-        (values[keep].astype(np.float32), (owner[keep], column[keep])), shape=shape
-    )
-    matrix.sum_duplicates()
-    matrix.sort_indices()
-    return matrix
-
-
-#: The only jobseeker and vacancy columns the hidden model reads (no sex, age or origin).
-_JOBSEEKER_COLUMNS = (
-    "jobseeker_id",
-    "home_municipality",
-    "max_commute_km",
-    "willing_to_relocate",
-    "max_hours_per_week",
-    "restrictions",
-    "driving_licence",
-    "accepted_job_forms",
-    "languages",
-)
-_VACANCY_COLUMNS = (
-    "vacancy_id",
-    "municipality",
-    "remote_share",
-    "hours_per_week",
-    "shift_work",
-    "night_work",
-    "physical_demand",
-    "job_form",
-    "driving_licence_required",
-    "languages",
-)
-
-
-@dataclass(frozen=True, eq=False)
-class PairContext:
-    """Everything the hidden model needs about jobseekers and vacancies, as arrays.
-
-    Build it once (:meth:`from_world` or :meth:`from_arrow`) and reuse it for many batches.
-    Skill matrices are CSR over the skill columns any vacancy asks for; the jobseeker matrix
-    holds ``2**true_level`` and the vacancy matrices ``2**-min_level``, so that an
-    element-wise product is ≥ 1 exactly where a true skill meets the minimum level.
+    A form never reads sex, birth year or migrant background: they are not pair features.
     """
 
-    jobseeker_index: pd.Index
-    vacancy_index: pd.Index
-    js_municipality: IntArray
-    js_commute_km: FloatArray
-    js_relocate: npt.NDArray[np.bool_]
-    js_max_hours: FloatArray  # nan = full time
-    js_restrictions: IntArray  # bit i = WorkRestriction i
-    js_licence: npt.NDArray[np.bool_]
-    js_forms: IntArray  # bit i = JobForm i accepted
-    js_languages: npt.NDArray[np.int8]
-    js_skills: sp.csr_matrix
-    vac_municipality: IntArray
-    vac_remote: FloatArray
-    vac_hours: FloatArray
-    vac_shift: npt.NDArray[np.bool_]
-    vac_night: npt.NDArray[np.bool_]
-    vac_physical: IntArray  # 0 light, 1 moderate, 2 heavy
-    vac_form: IntArray
-    vac_licence: npt.NDArray[np.bool_]
-    vac_languages: npt.NDArray[np.int8]
-    vac_required: sp.csr_matrix
-    vac_optional: sp.csr_matrix
-    vac_n_required: FloatArray
-    vac_n_optional: FloatArray
-    distance_km: npt.NDArray[np.float32]
-    languages: tuple[str, ...]
+    #: Family name (``WorldConfig.hidden_model``).
+    family: ClassVar[str]
+    #: Whether the form reads ``unemployed_years`` (then pairs need the day they are judged).
+    uses_unemployment: ClassVar[bool] = False
 
-    @staticmethod
-    def from_arrow(
-        jobseekers: pa.Table,
-        vacancies: pa.Table,
-        vacancy_skills: pa.Table,
-        true_skills: pa.Table,
-        municipality_codes: pa.Array,
-        distance_km: npt.NDArray[np.float32],
-    ) -> PairContext:
-        """Build the context from Arrow tables with the world's columns.
+    def __init__(self, params: ParamsT) -> None:
+        self.params = params
 
-        ``municipality_codes`` are the row labels of ``distance_km`` (the geography).
-        """
-        n_js, n_vac = jobseekers.num_rows, vacancies.num_rows
-        js_ids = _column(jobseekers, "jobseeker_id").cast(pa.string())
-        vac_ids = _column(vacancies, "vacancy_id").cast(pa.string())
-        skill_col = _column(vacancy_skills, "skill_uri")
-        skill_values = pc.unique(
-            skill_col.dictionary if pa.types.is_dictionary(skill_col.type) else skill_col
-        )
-        skill_values = pc.take(skill_values, pc.sort_indices(skill_values))
-        n_cols = len(skill_values)
+    @property
+    def chemistry_sd(self) -> float:
+        """Standard deviation of the unobserved pair chemistry ε."""
+        return float(self.params.chemistry_sd)  # type: ignore[attr-defined]
 
-        vac_lang_array = _column(vacancies, "languages")
-        languages = pc.unique(pc.struct_field(pc.list_flatten(vac_lang_array), "language"))
-        languages = pc.take(languages, pc.sort_indices(languages)).cast(pa.string())
+    def chemistry_loadings(self) -> tuple[float, float, float]:
+        """How much ε moves the interview, hire and retention log-odds."""
+        return (1.0, 1.0, 0.0)
 
-        vs_owner = _index_in(_column(vacancy_skills, "vacancy_id"), vac_ids)
-        vs_col = _index_in(skill_col, skill_values)
-        min_level = _column(vacancy_skills, "min_level").to_numpy(zero_copy_only=False)
-        required = _column(vacancy_skills, "required").to_numpy(zero_copy_only=False)
-        scaled = np.power(2.0, -min_level.astype(np.float64))
-        req = _skill_matrix(vs_owner[required], vs_col[required], scaled[required], (n_vac, n_cols))
-        opt = _skill_matrix(
-            vs_owner[~required], vs_col[~required], scaled[~required], (n_vac, n_cols)
-        )
+    @property
+    def relocation_discount(self) -> float:
+        """Factor on ``commute_excess`` for people willing to relocate."""
+        return 0.5
 
-        ts_owner = _index_in(_column(true_skills, "jobseeker_id"), js_ids)
-        ts_col = _index_in(_column(true_skills, "skill_uri"), skill_values)
-        ts_level = _column(true_skills, "level").to_numpy(zero_copy_only=False).astype(np.float64)
-        js_skills = _skill_matrix(ts_owner, ts_col, np.power(2.0, ts_level), (n_js, n_cols))
+    @abstractmethod
+    def utility(self, f: PairFeatures) -> FloatArray:
+        """The employer's hidden utility of each pair (no noise)."""
 
-        max_hours = _column(jobseekers, "max_hours_per_week").cast(pa.float64())
-        return PairContext(
-            jobseeker_index=pd.Index(js_ids.to_numpy(zero_copy_only=False)),
-            vacancy_index=pd.Index(vac_ids.to_numpy(zero_copy_only=False)),
-            js_municipality=_index_in(_column(jobseekers, "home_municipality"), municipality_codes),
-            js_commute_km=_column(jobseekers, "max_commute_km").to_numpy(zero_copy_only=False),
-            js_relocate=_column(jobseekers, "willing_to_relocate").to_numpy(zero_copy_only=False),
-            js_max_hours=max_hours.fill_null(np.nan).to_numpy(zero_copy_only=False),
-            js_restrictions=_bits(_column(jobseekers, "restrictions"), _RESTRICTIONS, n_js),
-            js_licence=_column(jobseekers, "driving_licence").to_numpy(zero_copy_only=False),
-            js_forms=_bits(_column(jobseekers, "accepted_job_forms"), _FORMS, n_js),
-            js_languages=_language_matrix(_column(jobseekers, "languages"), languages, n_js),
-            js_skills=js_skills,
-            vac_municipality=_index_in(_column(vacancies, "municipality"), municipality_codes),
-            vac_remote=_column(vacancies, "remote_share").to_numpy(zero_copy_only=False),
-            vac_hours=_column(vacancies, "hours_per_week").to_numpy(zero_copy_only=False),
-            vac_shift=_column(vacancies, "shift_work").to_numpy(zero_copy_only=False),
-            vac_night=_column(vacancies, "night_work").to_numpy(zero_copy_only=False),
-            vac_physical=_index_in(
-                _column(vacancies, "physical_demand"), pa.array(_PHYSICAL, pa.string())
-            ),
-            vac_form=_index_in(_column(vacancies, "job_form"), pa.array(_FORMS, pa.string())),
-            vac_licence=_column(vacancies, "driving_licence_required").to_numpy(
-                zero_copy_only=False
-            ),
-            vac_languages=_language_matrix(vac_lang_array, languages, n_vac),
-            vac_required=req,
-            vac_optional=opt,
-            vac_n_required=np.diff(req.indptr).astype(np.float64),
-            vac_n_optional=np.diff(opt.indptr).astype(np.float64),
-            distance_km=distance_km,
-            languages=tuple(languages.to_pylist()),
-        )
+    @abstractmethod
+    def stage_logits(self, f: PairFeatures) -> StageLogits:
+        """Log-odds of accepting, interviewing, hiring and retaining (at zero chemistry)."""
 
-    @staticmethod
-    def from_world(
-        world: WorldTables,
-        true_skills: pd.DataFrame | None = None,
-        municipality_codes: pa.Array | None = None,
-        distance_km: npt.NDArray[np.float32] | None = None,
-    ) -> PairContext:
-        """Build the context from loaded world tables (reads the truth when not given).
+    @abstractmethod
+    def decline_reason_weights(self, f: PairFeatures, by_employer: bool) -> FloatArray:
+        """Unnormalised weights of each reason (columns: JOBSEEKER_/EMPLOYER_REASONS)."""
 
-        Distances come from :func:`features.geography.load_geography` unless given.
-        """
-        if true_skills is None:
-            true_skills = load_true_skills(world.root)
-        if municipality_codes is None or distance_km is None:
-            from features.geography import load_geography
+    @abstractmethod
+    def term_descriptions(self) -> dict[str, str]:
+        """Plain-language meaning of every parameter."""
 
-            geography = load_geography()
-            municipality_codes = pa.array(
-                geography.municipalities["code"].to_numpy(str).tolist(), pa.string()
-            )
-            distance_km = geography.distance_km
+    @abstractmethod
+    def formulas(self) -> dict[str, str]:
+        """The utility and stage formulas, for hidden_model.json."""
 
-        def arrow(frame: pd.DataFrame, columns: tuple[str, ...]) -> pa.Table:
-            return pa.Table.from_pandas(frame[list(columns)], preserve_index=False)
+    @classmethod
+    def documentation(cls) -> str:
+        """The family's documentation (its module docstring)."""
+        import sys
 
-        return PairContext.from_arrow(
-            arrow(world.jobseekers, _JOBSEEKER_COLUMNS),
-            arrow(world.vacancies, _VACANCY_COLUMNS),
-            arrow(world.vacancy_skills, ("vacancy_id", "skill_uri", "required", "min_level")),
-            arrow(true_skills, ("jobseeker_id", "skill_uri", "level")),
-            municipality_codes,
-            distance_km,
-        )
-
-    def rows(self, jobseeker_ids: Any, vacancy_ids: Any) -> tuple[IntArray, IntArray]:
-        """Row positions of the given ids (raises KeyError naming an unknown id)."""
-        js = np.asarray(self.jobseeker_index.get_indexer(pd.Index(np.asarray(jobseeker_ids))))
-        vac = np.asarray(self.vacancy_index.get_indexer(pd.Index(np.asarray(vacancy_ids))))
-        if len(js) != len(vac):
-            raise ValueError(f"got {len(js)} jobseeker ids but {len(vac)} vacancy ids")
-        if (js < 0).any():
-            raise KeyError(f"unknown jobseeker_id {np.asarray(jobseeker_ids)[js < 0][0]!r}")
-        if (vac < 0).any():
-            raise KeyError(f"unknown vacancy_id {np.asarray(vacancy_ids)[vac < 0][0]!r}")
-        return js.astype(np.int64), vac.astype(np.int64)
+        return (sys.modules[cls.__module__].__doc__ or "").strip()
 
 
-def _coverage(
-    people: sp.csr_matrix,
-    demands: sp.csr_matrix,
-    n_demands: FloatArray,
-    js: IntArray,
-    vac: IntArray,
-) -> FloatArray:
-    """Per pair: (skills met + half of skills held below the minimum) / skills asked."""
-    product = people[js].multiply(demands[vac]).tocsr()
-    rows = np.repeat(np.arange(len(js)), np.diff(product.indptr))
-    credit = np.where(product.data >= 1.0, 1.0, 0.5)
-    met = np.bincount(rows, weights=credit, minlength=len(js))
-    asked = n_demands[vac]
-    result: FloatArray = np.divide(met, asked, out=np.zeros(len(js)), where=asked > 0)
-    return result
+class AdditiveForm(OutcomeForm[HiddenModelParams]):
+    """Today's additive logistic model (the module docstring has the formulas)."""
 
+    family = "additive"
 
-# --------------------------------------------------------------------------------------------
-# The model
-# --------------------------------------------------------------------------------------------
-
-
-class HiddenModel:
-    """The hidden outcome model; parameters in :class:`HiddenModelParams`."""
-
-    def __init__(self, params: HiddenModelParams | None = None) -> None:
-        self.params = params or HiddenModelParams()
-        self._contexts: weakref.WeakKeyDictionary[WorldTables, PairContext] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    # ---- features and probabilities over row positions ----
-
-    def features(self, context: PairContext, js: IntArray, vac: IntArray) -> PairFeatures:
-        """Pair features for row positions ``js`` and ``vac`` (equal-length arrays)."""
-        js = np.asarray(js, dtype=np.int64)
-        vac = np.asarray(vac, dtype=np.int64)
-        n = len(js)
-        required = np.zeros(n)
-        optional = np.zeros(n)
-        for start in range(0, n, _CHUNK):
-            part = slice(start, min(start + _CHUNK, n))
-            required[part] = _coverage(
-                context.js_skills, context.vac_required, context.vac_n_required, js[part], vac[part]
-            )
-            optional[part] = _coverage(
-                context.js_skills, context.vac_optional, context.vac_n_optional, js[part], vac[part]
-            )
-        pairs = (context.js_municipality[js], context.vac_municipality[vac])
-        distance: FloatArray = context.distance_km[pairs].astype(np.float64)
-        effective = distance * (1.0 - context.vac_remote[vac])
-        radius = context.js_commute_km[js]
-        unit = np.maximum(radius, 10.0)
-        excess = np.minimum(np.maximum(effective - radius, 0.0) / unit, 5.0)
-        excess = np.where(context.js_relocate[js], excess * self.params.relocation_discount, excess)
-        within = np.minimum(effective, radius) / unit
-        hours = context.vac_hours[vac]
-        max_hours = context.js_max_hours[js]
-        hours_excess = np.where(
-            np.isnan(max_hours), 0.0, np.maximum(hours - np.nan_to_num(max_hours), 0.0) / hours
-        )
-        restrictions = context.js_restrictions[js]
-        physical = context.vac_physical[vac]
-
-        def has(restriction: WorkRestriction) -> npt.NDArray[np.bool_]:
-            flags: npt.NDArray[np.bool_] = (restrictions & _BIT[restriction]) > 0
-            return flags
-
-        conflicts = (
-            (has(WorkRestriction.NO_HEAVY_LIFTING) & (physical == 2)).astype(np.float64)
-            + (has(WorkRestriction.NO_NIGHT_WORK) & context.vac_night[vac])
-            + (has(WorkRestriction.NO_SHIFT_WORK) & context.vac_shift[vac])
-            + (has(WorkRestriction.NO_PROLONGED_STANDING) & (physical >= 1))
-        )
-        gap = np.zeros(n)
-        for start in range(0, n, _CHUNK):
-            part = slice(start, min(start + _CHUNK, n))
-            asked = context.vac_languages[vac[part]].astype(np.int16)
-            held = context.js_languages[js[part]].astype(np.int16)
-            gap[part] = np.maximum(asked - held, 0).sum(axis=1)
-        licence_missing = context.vac_licence[vac] & ~context.js_licence[js]
-        form_ok = (context.js_forms[js] >> context.vac_form[vac]) & 1
-        return PairFeatures(
-            required_coverage=required,
-            optional_coverage=optional,
-            distance_km=distance,
-            commute_excess=excess,
-            commute_within=within,
-            hours_excess=hours_excess,
-            work_conflicts=conflicts.astype(np.float64),
-            language_gap=gap,
-            licence_missing=licence_missing.astype(np.float64),
-            form_not_accepted=(form_ok == 0).astype(np.float64),
-        )
+    @property
+    def relocation_discount(self) -> float:
+        return self.params.relocation_discount
 
     def utility(self, f: PairFeatures) -> FloatArray:
-        """The hidden utility of each pair (no noise)."""
         p = self.params
         u: FloatArray = (
             p.required_skills * f.required_coverage
@@ -611,7 +334,6 @@ class HiddenModel:
         return u
 
     def stage_logits(self, f: PairFeatures) -> StageLogits:
-        """Log-odds of accepting, interviewing, hiring (both at zero chemistry), retaining."""
         p = self.params
         u = self.utility(f)
         return StageLogits(
@@ -629,19 +351,7 @@ class HiddenModel:
             - p.retain_commute * f.commute_excess,
         )
 
-    def hire_probability(self, f: PairFeatures) -> FloatArray:
-        """P(hired | proposed), integrating the chemistry term by Gauss–Hermite quadrature."""
-        logits = self.stage_logits(f)
-        nodes, weights = np.polynomial.hermite.hermgauss(_QUADRATURE_NODES)
-        shocks = np.sqrt(2.0) * self.params.chemistry_sd * nodes
-        both = np.zeros(len(logits.accept))
-        for shock, weight in zip(shocks, weights / np.sqrt(np.pi), strict=True):
-            both += weight * _sigmoid(logits.interview + shock) * _sigmoid(logits.hire + shock)
-        result: FloatArray = _sigmoid(logits.accept) * both
-        return result
-
     def decline_reason_weights(self, f: PairFeatures, by_employer: bool) -> FloatArray:
-        """Unnormalised weights of each reason (columns: JOBSEEKER_/EMPLOYER_REASONS)."""
         p = self.params
         if not by_employer:
             return np.stack(
@@ -666,6 +376,164 @@ class HiddenModel:
             axis=1,
         )
 
+    def term_descriptions(self) -> dict[str, str]:
+        return TERM_DESCRIPTIONS
+
+    def formulas(self) -> dict[str, str]:
+        return {
+            "utility": "u = required_skills*required_coverage + optional_skills*"
+            "optional_coverage - commute_excess*commute_excess - commute_within*"
+            "commute_within - hours_excess*hours_excess - work_conflicts*work_conflicts - "
+            "language_gap*language_gap - licence_missing*licence_missing - "
+            "form_not_accepted*form_not_accepted",
+            "accept": "sigmoid(accept_intercept - accept_commute*commute_excess - "
+            "accept_hours*hours_excess - accept_form*form_not_accepted - "
+            "accept_conflicts*work_conflicts)",
+            "interview": "sigmoid(interview_intercept + interview_slope*u + e), "
+            "e ~ N(0, chemistry_sd^2) shared with hire",
+            "hire": "sigmoid(hire_intercept + hire_slope*u + e), at most `openings` "
+            "hires per vacancy",
+            "retain_6m": "sigmoid(retain_intercept + retain_required_skills*"
+            "required_coverage - retain_conflicts*work_conflicts - retain_hours*"
+            "hours_excess - retain_commute*commute_excess)",
+        }
+
+    @classmethod
+    def documentation(cls) -> str:
+        text = __doc__ or ""
+        start = text.index("The additive model")
+        end = text.index("What is NOT in the model")
+        return text[start:end].strip()
+
+
+def _form_classes() -> dict[str, tuple[type[OutcomeForm[Any]], type]]:
+    """Family name -> (form class, parameter class) of every family."""
+    from training.synthetic.variant_interactions import InteractionForm, InteractionParams
+    from training.synthetic.variant_thresholds import ThresholdForm, ThresholdParams
+
+    return {
+        "additive": (AdditiveForm, HiddenModelParams),
+        "thresholds": (ThresholdForm, ThresholdParams),
+        "interactions": (InteractionForm, InteractionParams),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------------------------
+
+
+class HiddenModel:
+    """A hidden outcome model of the family its parameters belong to.
+
+    ``HiddenModel()`` is the default additive model; ``HiddenModel(ThresholdParams())`` or
+    :meth:`for_family` give the others. The methods are the same for every family.
+    """
+
+    def __init__(
+        self, params: HiddenModelParams | ThresholdParams | InteractionParams | None = None
+    ) -> None:
+        params = params if params is not None else HiddenModelParams()
+        for form_class, params_class in _form_classes().values():
+            if type(params) is params_class:
+                self.form: OutcomeForm[Any] = form_class(params)
+                break
+        else:
+            raise TypeError(f"{type(params).__name__} is not the parameters of a hidden model")
+        self._contexts: weakref.WeakKeyDictionary[WorldTables, PairContext] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @staticmethod
+    def for_family(family: str) -> HiddenModel:
+        """The model of a family with its default parameters."""
+        classes = _form_classes()
+        if family not in classes:
+            raise ValueError(f"unknown hidden model {family!r}; known: {', '.join(classes)}")
+        return HiddenModel(classes[family][1]())
+
+    @property
+    def family(self) -> str:
+        return self.form.family
+
+    @property
+    def params(self) -> Any:
+        """The family's parameter dataclass."""
+        return self.form.params
+
+    # ---- features and probabilities over row positions ----
+
+    def features(
+        self,
+        context: PairContext,
+        js: IntArray,
+        vac: IntArray,
+        *,
+        days: Any = None,
+        unemployed_days: npt.ArrayLike | None = None,
+    ) -> PairFeatures:
+        """Pair features for row positions ``js`` and ``vac`` (equal-length arrays).
+
+        ``unemployed_years`` is read only by families that use it: from ``unemployed_days``
+        when given, else from the spells on ``days`` (default: the context's ``as_of``).
+        """
+        if not self.form.uses_unemployment:
+            unemployed_days = None
+        elif unemployed_days is None:
+            unemployed_days = context.unemployed_days(np.asarray(js, dtype=np.int64), days)
+        return pair_features(
+            context,
+            js,
+            vac,
+            relocation_discount=self.form.relocation_discount,
+            unemployed_days=unemployed_days,
+        )
+
+    def utility(self, f: PairFeatures) -> FloatArray:
+        """The hidden utility of each pair (no noise)."""
+        return self.form.utility(f)
+
+    def stage_logits(self, f: PairFeatures) -> StageLogits:
+        """Log-odds of accepting, interviewing, hiring (both at zero chemistry), retaining."""
+        return self.form.stage_logits(f)
+
+    def decline_reason_weights(self, f: PairFeatures, by_employer: bool) -> FloatArray:
+        """Unnormalised weights of each reason (columns: JOBSEEKER_/EMPLOYER_REASONS)."""
+        return self.form.decline_reason_weights(f, by_employer)
+
+    def _expectations(self, f: PairFeatures) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """E_ε over the chemistry of: interview·hire, interview·hire·retain, and
+        interview·(1 + hire·(1 + retain)); by Gauss–Hermite quadrature."""
+        logits = self.stage_logits(f)
+        load_interview, load_hire, load_retain = self.form.chemistry_loadings()
+        nodes, weights = np.polynomial.hermite.hermgauss(_QUADRATURE_NODES)
+        shocks = np.sqrt(2.0) * self.form.chemistry_sd * nodes
+        hired = np.zeros(len(logits.accept))
+        lasting = np.zeros(len(logits.accept))
+        grade = np.zeros(len(logits.accept))
+        for shock, weight in zip(shocks, weights / np.sqrt(np.pi), strict=True):
+            interview = _sigmoid(logits.interview + load_interview * shock)
+            hire = _sigmoid(logits.hire + load_hire * shock)
+            retain = _sigmoid(logits.retain + load_retain * shock)
+            hired += weight * interview * hire
+            lasting += weight * interview * hire * retain
+            grade += weight * interview * (1.0 + hire * (1.0 + retain))
+        accept = _sigmoid(logits.accept)
+        return accept * hired, accept * lasting, accept * grade
+
+    def hire_probability(self, f: PairFeatures) -> FloatArray:
+        """P(hired | proposed), integrating the chemistry term by Gauss–Hermite quadrature."""
+        return self._expectations(f)[0]
+
+    def lasting_probability(self, f: PairFeatures) -> FloatArray:
+        """P(hired and still employed six months later | proposed)."""
+        return self._expectations(f)[1]
+
+    def grade_after_proposal(self, f: PairFeatures) -> FloatArray:
+        """E[logged grade | proposed] = 1 + P(accept)·E_ε[P(interview)(1 + P(hire)(1 + P(ret)))]."""
+        result: FloatArray = 1.0 + self._expectations(f)[2]
+        return result
+
     # ---- the public id-based API ----
 
     def context(self, world: WorldTables) -> PairContext:
@@ -676,6 +544,18 @@ class HiddenModel:
             self._contexts[world] = cached
         return cached
 
+    def _id_features(
+        self,
+        world: WorldTables,
+        jobseeker_ids: Any,
+        vacancy_ids: Any,
+        context: PairContext | None,
+        days: Any,
+    ) -> PairFeatures:
+        ctx = context or self.context(world)
+        js, vac = ctx.rows(jobseeker_ids, vacancy_ids)
+        return self.features(ctx, js, vac, days=days)
+
     def pair_utility(
         self,
         world: WorldTables,
@@ -683,11 +563,10 @@ class HiddenModel:
         vacancy_ids: Any,
         *,
         context: PairContext | None = None,
+        days: Any = None,
     ) -> FloatArray:
         """Hidden utility of each (jobseeker_ids[i], vacancy_ids[i]) pair."""
-        ctx = context or self.context(world)
-        js, vac = ctx.rows(jobseeker_ids, vacancy_ids)
-        return self.utility(self.features(ctx, js, vac))
+        return self.utility(self._id_features(world, jobseeker_ids, vacancy_ids, context, days))
 
     def oracle_scores(
         self,
@@ -696,96 +575,175 @@ class HiddenModel:
         vacancy_ids: Any,
         *,
         context: PairContext | None = None,
+        days: Any = None,
     ) -> FloatArray:
-        """P(hired | proposed) of each pair from the TRUE skills: the oracle's ranking score."""
-        ctx = context or self.context(world)
-        js, vac = ctx.rows(jobseeker_ids, vacancy_ids)
-        return self.hire_probability(self.features(ctx, js, vac))
+        """P(hired | proposed) of each pair from the TRUE skills: the oracle's ranking score.
+
+        ``days``: the day each pair is judged on (its shown day; default the world's as_of),
+        which matters for families that read the length of unemployment.
+        """
+        return self.hire_probability(
+            self._id_features(world, jobseeker_ids, vacancy_ids, context, days)
+        )
+
+    def lasting_hire_probability(
+        self,
+        world: WorldTables,
+        jobseeker_ids: Any,
+        vacancy_ids: Any,
+        *,
+        context: PairContext | None = None,
+        days: Any = None,
+    ) -> FloatArray:
+        """P(hired and still employed after six months | proposed), ignoring competition."""
+        return self.lasting_probability(
+            self._id_features(world, jobseeker_ids, vacancy_ids, context, days)
+        )
+
+    def expected_grade(
+        self,
+        world: WorldTables,
+        jobseeker_ids: Any,
+        vacancy_ids: Any,
+        propensity: npt.ArrayLike,
+        *,
+        context: PairContext | None = None,
+        days: Any = None,
+    ) -> FloatArray:
+        """Expected logged grade of shown pairs: P(proposed | shown) × E[grade | proposed].
+
+        ``propensity`` is the logged P(proposed | shown) (NaN, e.g. for unshown rows, counts
+        as 0); competition for openings is ignored, like the oracle.
+        """
+        shown = np.nan_to_num(np.asarray(propensity, dtype=np.float64), nan=0.0)
+        after = self.grade_after_proposal(
+            self._id_features(world, jobseeker_ids, vacancy_ids, context, days)
+        )
+        result: FloatArray = shown * after
+        return result
 
     # ---- serialisation ----
 
-    def to_dict(self, logging_policy: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def to_dict(
+        self,
+        logging_policy: Mapping[str, Any] | None = None,
+        recognition: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """The JSON document written as ``hidden_model.json``."""
+        parameters = asdict(self.params)
         document: dict[str, Any] = {
             "model": MODEL_NAME,
             "version": MODEL_VERSION,
+            "family": self.family,
             "description": (
-                "Hidden outcome model of the synthetic world. A proposed jobseeker accepts, "
-                "is interviewed, hired and retained 6 months with logistic probabilities of "
-                "the pair features below, computed from TRUE skills. Sex, age, migrant "
-                "background and unemployment duration do not enter any term."
+                f"Hidden outcome model of the synthetic world, family '{self.family}'. A "
+                "proposed jobseeker accepts, is interviewed, hired and retained 6 months with "
+                "logistic probabilities of the pair features below, computed from TRUE skills. "
+                "Sex, age and migrant background do not enter any term."
             ),
-            "parameters": asdict(self.params),
-            "terms": {name: TERM_DESCRIPTIONS[name] for name in asdict(self.params)},
+            "parameters": parameters,
+            "terms": {name: self.form.term_descriptions()[name] for name in parameters},
             "features": FEATURE_DESCRIPTIONS,
-            "utility": "u = required_skills*required_coverage + optional_skills*"
-            "optional_coverage - commute_excess*commute_excess - commute_within*"
-            "commute_within - hours_excess*hours_excess - work_conflicts*work_conflicts - "
-            "language_gap*language_gap - licence_missing*licence_missing - "
-            "form_not_accepted*form_not_accepted",
+            "utility": self.form.formulas()["utility"],
             "stages": {
-                "accept": "sigmoid(accept_intercept - accept_commute*commute_excess - "
-                "accept_hours*hours_excess - accept_form*form_not_accepted - "
-                "accept_conflicts*work_conflicts)",
-                "interview": "sigmoid(interview_intercept + interview_slope*u + e), "
-                "e ~ N(0, chemistry_sd^2) shared with hire",
-                "hire": "sigmoid(hire_intercept + hire_slope*u + e), at most `openings` "
-                "hires per vacancy",
-                "retain_6m": "sigmoid(retain_intercept + retain_required_skills*"
-                "required_coverage - retain_conflicts*work_conflicts - retain_hours*"
-                "hours_excess - retain_commute*commute_excess)",
+                **{k: v for k, v in self.form.formulas().items() if k != "utility"},
+                "retain_12m": f"sigmoid(retain logit + {RETAIN_12M_SHIFT}) of those retained 6m",
+                "chemistry_loadings": dict(
+                    zip(_STAGE_NAMES, self.form.chemistry_loadings(), strict=True)
+                ),
                 "oracle": "P(hired | proposed) = accept * E_e[interview * hire]",
             },
-            "excluded": ["sex", "birth_year", "migrant_background", "unemployment_start"],
+            "excluded": ["sex", "birth_year", "migrant_background"]
+            + ([] if self.form.uses_unemployment else ["unemployment_start"]),
         }
+        if recognition is not None:
+            document["recognition"] = dict(recognition)
         if logging_policy is not None:
             document["logging_policy"] = dict(logging_policy)
         return document
 
-    def save(self, path: Path, logging_policy: Mapping[str, Any] | None = None) -> None:
+    def save(
+        self,
+        path: Path,
+        logging_policy: Mapping[str, Any] | None = None,
+        recognition: Mapping[str, Any] | None = None,
+    ) -> None:
         """Write ``hidden_model.json`` to ``path``."""
-        text = json.dumps(self.to_dict(logging_policy), indent=2, ensure_ascii=False)
+        text = json.dumps(self.to_dict(logging_policy, recognition), indent=2, ensure_ascii=False)
         Path(path).write_text(text + "\n", encoding="utf-8")
 
-    @classmethod
-    def from_json(cls, path: Path) -> HiddenModel:
-        """Load from a ``hidden_model.json`` file or a world folder containing one."""
+    @staticmethod
+    def read_document(path: Path) -> dict[str, Any]:
+        """The parsed ``hidden_model.json`` of a file or a world folder containing one."""
         path = Path(path)
         if path.is_dir():
             path = path / HIDDEN_MODEL_FILE
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: no hidden model there")
-        document = json.loads(path.read_text(encoding="utf-8"))
-        known = {f.name for f in fields(HiddenModelParams)}
+        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return document
+
+    @classmethod
+    def from_json(cls, path: Path) -> HiddenModel:
+        """Load from a ``hidden_model.json`` file or a world folder containing one.
+
+        The document's ``family`` (``additive`` when absent, as in worlds of generator 1.x)
+        picks the form; its parameters are set exactly as written.
+        """
+        document = cls.read_document(path)
+        family = str(document.get("family", "additive"))
+        classes = _form_classes()
+        if family not in classes:
+            raise ValueError(f"{path}: unknown hidden-model family {family!r}")
+        params_class = classes[family][1]
+        known = {f.name for f in fields(params_class)}
         values = document.get("parameters", {})
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"{path}: unknown hidden-model parameters {unknown}")
-        return cls(HiddenModelParams(**{k: float(v) for k, v in values.items()}))
+            raise ValueError(f"{path}: unknown {family} hidden-model parameters {unknown}")
+        return cls(params_class(**{k: float(v) for k, v in values.items()}))
 
-    def markdown(self, logging_policy: Mapping[str, Any] | None = None) -> str:
-        """``HIDDEN_MODEL.md``: the module documentation plus the parameter table."""
+    def markdown(
+        self,
+        logging_policy: Mapping[str, Any] | None = None,
+        recognition_table: str | None = None,
+        recognition_summary: str | None = None,
+    ) -> str:
+        """``HIDDEN_MODEL.md``: the family's documentation plus its parameter tables."""
+        shared = __doc__ or ""
         lines = [
-            "# The hidden outcome model of this synthetic world",
+            f"# The hidden outcome model of this synthetic world: `{self.family}`",
             "",
             "Generated by `training.synthetic`; parameters are also in `hidden_model.json`.",
             "Only the evaluation oracle may use this model and `truth/true_skills.parquet`.",
             "",
-            (__doc__ or "").strip(),
+            shared[: shared.index("The additive model")].strip(),
+            "",
+            self.form.documentation(),
+            "",
+            shared[shared.index("What is NOT in the model") :].strip(),
             "",
             "## Parameters",
             "",
             "| parameter | value | meaning |",
             "|---|---|---|",
         ]
+        terms = self.form.term_descriptions()
         for name, value in asdict(self.params).items():
-            lines.append(f"| `{name}` | {value:g} | {TERM_DESCRIPTIONS[name]} |")
+            lines.append(f"| `{name}` | {value:g} | {terms[name]} |")
         lines += ["", "## Pair features", "", "| feature | definition |", "|---|---|"]
         lines += [f"| `{name}` | {text} |" for name, text in FEATURE_DESCRIPTIONS.items()]
+        if recognition_table is not None:
+            lines += ["", "## What the coaches' assessments see", ""]
+            if recognition_summary:
+                lines += [recognition_summary, ""]
+            lines += [recognition_table]
         if logging_policy is not None:
-            lines += ["", "## Logged policy (coach rules)", "", str(logging_policy["description"])]
+            name = logging_policy.get("policy", "coach_rules")
+            lines += ["", f"## Logged policy (`{name}`)", "", str(logging_policy["description"])]
             lines += ["", "| parameter | value | meaning |", "|---|---|---|"]
-            terms = logging_policy.get("terms", {})
-            for name, value in logging_policy.get("parameters", {}).items():
-                lines.append(f"| `{name}` | {value:g} | {terms.get(name, '')} |")
+            policy_terms = logging_policy.get("terms", {})
+            for key, value in logging_policy.get("parameters", {}).items():
+                shown = f"{value:g}" if isinstance(value, int | float) else str(value)
+                lines.append(f"| `{key}` | {shown} | {policy_terms.get(key, '')} |")
         return "\n".join(lines) + "\n"

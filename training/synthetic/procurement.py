@@ -58,8 +58,17 @@ from training.synthetic.reference import COUNTRIES, FI, SE, Reference
 TARGET_GROUPS = tuple(g.value for g in TargetGroup)
 PHYSICAL = tuple(p.value for p in PhysicalDemand)
 BUYER_KINDS = tuple(k.value for k in BuyerKind)
-#: Main target group of a condition (TargetGroup order); each other group joins with 0.2.
-MAIN_TARGET_GROUP = (0.25, 0.35, 0.10, 0.10, 0.10, 0.10)
+#: Main target group of a condition; each other group named here joins with 0.2. Generated
+#: conditions never name ``registered_unemployed`` (any registered jobseeker), which would
+#: make the clause moot for the weak-position people the model serves.
+MAIN_TARGET_GROUP = {
+    TargetGroup.UNEMPLOYED_3M: 0.25,
+    TargetGroup.LONG_TERM_UNEMPLOYED: 0.35,
+    TargetGroup.YOUNG: 0.10,
+    TargetGroup.OLDER: 0.10,
+    TargetGroup.MIGRANT_BACKGROUND: 0.10,
+    TargetGroup.PARTIAL_WORK_CAPACITY: 0.10,
+}
 EXTRA_TARGET_GROUP = 0.2
 #: Allowed job-form sets (JobForm order: employment, apprenticeship, work trial, pay subsidy).
 FORM_SETS = (
@@ -270,8 +279,10 @@ def generate_procurement(
     )
 
     # ---- employment conditions ----
-    main_group = choice(rng, MAIN_TARGET_GROUP, n_contracts)
+    group_weights = [MAIN_TARGET_GROUP.get(group, 0.0) for group in TargetGroup]
+    main_group = choice(rng, group_weights, n_contracts)
     targets = rng.random((n_contracts, len(TARGET_GROUPS))) < EXTRA_TARGET_GROUP
+    targets &= np.asarray(group_weights)[None, :] > 0
     targets[np.arange(n_contracts), main_group] = True
     form_set = choice(rng, [w for _, w in FORM_SETS], n_contracts)
     allowed = np.array([forms for forms, _ in FORM_SETS], dtype=bool)[form_set]

@@ -1,30 +1,33 @@
 """True skills of jobseekers and what coaches recognise of them in assessments.
 
-Each person knows about 65 % of the essential and 20 % of the optional ESCO skills of every
+Each person knows about 75 % of the essential and 20 % of the optional ESCO skills of every
 occupation in their work history, at a latent level 1–4 around a per-job experience level.
 That latent truth is written to ``truth/true_skills.parquet`` for the oracle only.
 
 Coaches record 1–``assessments_max`` assessments per person over the last two years (never
-before the unemployment spell began). Methods differ in what they see:
+before the unemployment spell began; the history step later drops those that fall inside a
+job, :mod:`training.synthetic.history`). How much each method sees and how it errs is a
+:class:`RecognitionNoise`, one per hidden world (:mod:`training.synthetic.variants`). The
+default (``additive`` world):
 
-============  ===================  ======================  ===========
-method        skills per session   level                   confidence
-============  ===================  ======================  ===========
-work_trial    3–8                  true (±1 in 10 %)       0.80–0.95
-observation   2–6                  true (±1 in 15 %)       0.70–0.90
-test          1–4                  true (±1 in 8 %)        0.80–1.00
-certificate   1–3                  true (±1 in 5 %)        0.90–1.00
-self_report   3–8                  true −1..+2, upward     0.30–0.60
-============  ===================  ======================  ===========
+============  ===================  =======================  ===========  ============
+method        skills per session   level                    confidence   false claims
+============  ===================  =======================  ===========  ============
+work_trial    6–14                 true (±1 in 10 %)        0.80–0.95    none
+observation   5–12                 true (±1 in 15 %)        0.70–0.90    none
+test          2–6                  true (±1 in 8 %)         0.80–1.00    none
+certificate   2–5                  true (±1 in 5 %)         0.90–1.00    none
+self_report   4–10                 true −1..+2, upward      0.30–0.60    1.3 a session
+============  ===================  =======================  ===========  ============
 
-Self-reports also claim skills the person lacks (drawn from their latest occupation), so
-recognised skills are both partial and, for self-reports, sometimes wrong. Work trials and
+A false claim is a skill of the person's latest occupation that they do not have, recorded at
+level 1–3; so recognised skills are both partial and sometimes wrong. Work trials and
 observations also rate working-life skills.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -55,16 +58,83 @@ _M = {m: i for i, m in enumerate(AssessmentMethod)}
 #: Method shares of later assessments (the first is often the intake self-report).
 METHOD_WEIGHTS = (0.25, 0.22, 0.18, 0.10, 0.25)
 FIRST_SELF_REPORT = 0.6
-#: Per method: fewest and most skills observed, P(level off by one), confidence range.
-SKILLS_SEEN = ((6, 14), (5, 12), (2, 6), (2, 5), (4, 10))
-LEVEL_ERROR = (0.10, 0.15, 0.08, 0.05, 0.0)
-CONFIDENCE = ((0.80, 0.95), (0.70, 0.90), (0.80, 1.00), (0.90, 1.00), (0.30, 0.60))
-#: Self-reported level minus the true level: -1, 0, +1, +2.
-SELF_REPORT_BIAS = (0.15, 0.50, 0.30, 0.05)
-#: Mean number of skills a self-report claims that the person does not have (before the
-#: draws that hit a true skill are dropped).
-FALSE_CLAIMS_MEAN = 1.3
 KNOW_ESSENTIAL, KNOW_OPTIONAL = 0.75, 0.20
+#: Methods whose evidence coaches count as strong (the logged policy's evidence term).
+STRONG_METHODS = (
+    AssessmentMethod.WORK_TRIAL,
+    AssessmentMethod.TEST,
+    AssessmentMethod.CERTIFICATE,
+)
+
+
+@dataclass(frozen=True)
+class RecognitionNoise:
+    """How each assessment method sees the true skills; tuples are in AssessmentMethod order
+    (work_trial, observation, test, certificate, self_report)."""
+
+    #: Fewest and most skills a session records (fewer when the person has fewer).
+    skills_seen: tuple[tuple[int, int], ...] = ((6, 14), (5, 12), (2, 6), (2, 5), (4, 10))
+    #: P(the recorded level is one off the true level); self-reports use the bias below.
+    level_error: tuple[float, ...] = (0.10, 0.15, 0.08, 0.05, 0.0)
+    #: Share of those errors that overstate the level.
+    level_error_up: tuple[float, ...] = (0.5, 0.5, 0.5, 0.5, 0.5)
+    #: Range of the confidence a coach records.
+    confidence: tuple[tuple[float, float], ...] = (
+        (0.80, 0.95),
+        (0.70, 0.90),
+        (0.80, 1.00),
+        (0.90, 1.00),
+        (0.30, 0.60),
+    )
+    #: Self-reported level minus the true level: P(-1), P(0), P(+1), P(+2).
+    self_report_bias: tuple[float, ...] = (0.15, 0.50, 0.30, 0.05)
+    #: Mean number of skills a session claims that the person does not have (before the
+    #: draws that hit a true skill are dropped).
+    false_claims_mean: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 1.3)
+    #: One line on what is special about this noise, for HIDDEN_MODEL.md.
+    summary: str = field(
+        default="Work trials, tests and certificates are reliable; self-reports overstate "
+        "levels and claim skills the person lacks."
+    )
+
+    def document(self) -> dict[str, object]:
+        """The tables as JSON-ready values, for hidden_model.json."""
+        return {"methods": list(METHODS), **asdict(self)}
+
+    @staticmethod
+    def from_document(document: dict[str, object]) -> RecognitionNoise:
+        values = {k: v for k, v in document.items() if k != "methods"}
+
+        def tuples(value: object) -> object:
+            if isinstance(value, list):
+                return tuple(tuples(item) for item in value)
+            return value
+
+        return RecognitionNoise(**{k: tuples(v) for k, v in values.items()})  # type: ignore[arg-type]
+
+    def table(self) -> str:
+        """A Markdown table of the noise per method."""
+        lines = [
+            "| method | skills per session | P(level off by one) | share overstated | "
+            "confidence | false claims per session |",
+            "|---|---|---|---|---|---|",
+        ]
+        for i, method in enumerate(METHODS):
+            low, high = self.skills_seen[i]
+            c_low, c_high = self.confidence[i]
+            error = (
+                f"bias {self.self_report_bias}"
+                if method == AssessmentMethod.SELF_REPORT.value
+                else f"{self.level_error[i]:g}"
+            )
+            lines.append(
+                f"| {method} | {low}–{high} | {error} | {self.level_error_up[i]:g} | "
+                f"{c_low:g}–{c_high:g} | {self.false_claims_mean[i]:g} |"
+            )
+        return "\n".join(lines)
+
+
+DEFAULT_NOISE = RecognitionNoise()
 #: Relative frequency of 1, 2, 3, 4 (, ...) assessments per person: most people in enhanced
 #: support have an intake, a work trial or observation, and often a follow-up.
 ASSESSMENT_COUNT_WEIGHTS = (0.15, 0.35, 0.30, 0.20)
@@ -101,19 +171,63 @@ NOTES: dict[AssessmentMethod, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 @dataclass(frozen=True, eq=False)
 class Recognition:
-    """True skills and the coaches' observations, as arrays for later steps."""
+    """True skills and the coaches' assessments, as arrays for later steps.
+
+    The assessment tables are written after the history (:meth:`assessment_tables`), which
+    drops the assessments dated inside a job the person held then.
+    """
 
     truth_owner: IntArray  # sorted by (owner, skill)
     truth_skill: IntArray
     truth_level: IntArray
+    assessment_owner: IntArray  # sorted by (owner, day)
+    assessment_day: IntArray
+    assessment_method: IntArray
+    assessment_ids: pa.Array
+    note_index: IntArray
+    notes: list[str]
     obs_owner: IntArray  # sorted by (owner, skill, day)
     obs_skill: IntArray
     obs_level: IntArray
     obs_day: IntArray
+    obs_assessment: IntArray  # index into the assessment arrays
+    obs_confidence: npt.NDArray[np.float32]
+    obs_order: IntArray  # rows of the (owner, skill, day) order in table order
+    wl_assessment: IntArray
+    wl_skill: IntArray
+    wl_level: IntArray
     truth_columns: dict[str, pa.Array]
-    assessment_columns: dict[str, pa.Array]
-    observation_columns: dict[str, pa.Array]
-    working_life_columns: dict[str, pa.Array]
+
+    def assessment_tables(
+        self, people: Population, skill_uris: pa.Array, dropped: npt.NDArray[np.bool_]
+    ) -> tuple[dict[str, pa.Array], dict[str, pa.Array], dict[str, pa.Array]]:
+        """Columns of assessments, skill and working-life observations without ``dropped``."""
+        kept = np.flatnonzero(~dropped)
+        owner = self.assessment_owner[kept]
+        assessments = {
+            "assessment_id": take(self.assessment_ids, kept),
+            "jobseeker_id": take(people.jobseeker_ids, owner),
+            "coach_id": take(people.coach_ids, people.coach[owner]),
+            "assessed_on": dates(self.assessment_day[kept]),
+            "method": categorical(self.assessment_method[kept], METHODS),
+            "note": take(self.notes, self.note_index[kept]),
+        }
+        # Observations in table order (by assessment, then skill).
+        rows = self.obs_order[~dropped[self.obs_assessment[self.obs_order]]]
+        observations = {
+            "assessment_id": take(self.assessment_ids, self.obs_assessment[rows]),
+            "jobseeker_id": take(people.jobseeker_ids, self.obs_owner[rows]),
+            "skill_uri": categorical(self.obs_skill[rows], skill_uris),
+            "level": pa.array(self.obs_level[rows].astype(np.int8)),
+            "confidence": pa.array(self.obs_confidence[rows]),
+        }
+        wl = np.flatnonzero(~dropped[self.wl_assessment])
+        working_life = {
+            "assessment_id": take(self.assessment_ids, self.wl_assessment[wl]),
+            "skill": categorical(self.wl_skill[wl], WORKING_LIFE),
+            "level": pa.array(self.wl_level[wl].astype(np.int8)),
+        }
+        return assessments, observations, working_life
 
 
 def _true_skills(
@@ -158,7 +272,11 @@ def _true_skills(
 
 
 def generate_recognition(
-    config: WorldConfig, ref: Reference, people: Population, rng: np.random.Generator
+    config: WorldConfig,
+    ref: Reference,
+    people: Population,
+    rng: np.random.Generator,
+    noise: RecognitionNoise = DEFAULT_NOISE,
 ) -> Recognition:
     """Draw true skills, assessments, skill and working-life observations."""
     n = people.n
@@ -189,8 +307,8 @@ def generate_recognition(
     assessment_ids = ids("AS", n_assess, 8)
 
     # Observed true skills: draws with replacement from the person's truth, deduplicated.
-    low = np.array([s[0] for s in SKILLS_SEEN])[method]
-    high = np.array([s[1] for s in SKILLS_SEEN])[method]
+    low = np.array([s[0] for s in noise.skills_seen])[method]
+    high = np.array([s[1] for s in noise.skills_seen])[method]
     k = np.minimum(rng.integers(low, high + 1), truth_count[owner])
     a_idx = np.repeat(np.arange(n_assess, dtype=np.int64), k)
     a_owner = owner[a_idx]
@@ -204,16 +322,16 @@ def generate_recognition(
     skill = truth_skill[pick]
     true_level = truth_level[pick]
     m = method[a_idx]
-    off = rng.random(len(a_idx)) < np.asarray(LEVEL_ERROR)[m]
-    level = true_level + np.where(off, rng.choice([-1, 1], len(a_idx)), 0)
+    off = rng.random(len(a_idx)) < np.asarray(noise.level_error)[m]
+    up = rng.random(len(a_idx)) < np.asarray(noise.level_error_up)[m]
+    level = true_level + np.where(off, np.where(up, 1, -1), 0)
     self_report = m == _M[AssessmentMethod.SELF_REPORT]
-    bias = choice(rng, SELF_REPORT_BIAS, len(a_idx)) - 1
+    bias = choice(rng, noise.self_report_bias, len(a_idx)) - 1
     level = np.clip(np.where(self_report, true_level + bias, level), 1, 4)
 
-    # False claims of self-reports: skills of the person's latest occupation not in truth.
-    sr = np.flatnonzero(method == _M[AssessmentMethod.SELF_REPORT])
-    claims = rng.poisson(FALSE_CLAIMS_MEAN, len(sr))
-    f_assess = np.repeat(sr, claims)
+    # False claims: skills of the person's latest occupation that are not in the truth.
+    claims = rng.poisson(np.asarray(noise.false_claims_mean)[method])
+    f_assess = np.repeat(np.arange(n_assess, dtype=np.int64), claims)
     f_owner = owner[f_assess]
     first_history = np.searchsorted(people.history_owner, f_owner)
     occupation = people.history_occupation[first_history]
@@ -247,8 +365,8 @@ def generate_recognition(
     keep = first_of_runs(all_assess, all_skill)
     all_assess, all_skill, all_level = all_assess[keep], all_skill[keep], all_level[keep]
     obs_method = method[all_assess]
-    c_low = np.array([c[0] for c in CONFIDENCE])[obs_method]
-    c_high = np.array([c[1] for c in CONFIDENCE])[obs_method]
+    c_low = np.array([c[0] for c in noise.confidence])[obs_method]
+    c_high = np.array([c[1] for c in noise.confidence])[obs_method]
     confidence = np.round(c_low + rng.random(len(all_assess)) * (c_high - c_low), 2)
 
     # Working-life skills: three per work trial or observation, sometimes one otherwise.
@@ -277,40 +395,34 @@ def generate_recognition(
 
     obs_owner = owner[all_assess]
     obs_day = day[all_assess]
+    # Later steps look observations up by (owner, skill, day); the table keeps its own order.
     key_order = np.lexsort((obs_day, all_skill, obs_owner))
+    table_order = np.empty(len(key_order), dtype=np.int64)
+    table_order[key_order] = np.arange(len(key_order))
 
-    skill_uris = ref.skill_uris
     return Recognition(
         truth_owner=truth_owner,
         truth_skill=truth_skill,
         truth_level=truth_level,
+        assessment_owner=owner,
+        assessment_day=day,
+        assessment_method=method,
+        assessment_ids=assessment_ids,
+        note_index=note_idx,
+        notes=flat_notes,
         obs_owner=obs_owner[key_order],
         obs_skill=all_skill[key_order],
         obs_level=all_level[key_order],
         obs_day=obs_day[key_order],
+        obs_assessment=all_assess[key_order],
+        obs_confidence=confidence[key_order].astype(np.float32),
+        obs_order=table_order,
+        wl_assessment=wl_assess,
+        wl_skill=wl_skill,
+        wl_level=wl_level.astype(np.int64),
         truth_columns={
             "jobseeker_id": take(people.jobseeker_ids, truth_owner),
-            "skill_uri": categorical(truth_skill, skill_uris),
+            "skill_uri": categorical(truth_skill, ref.skill_uris),
             "level": pa.array(truth_level.astype(np.int8)),
-        },
-        assessment_columns={
-            "assessment_id": assessment_ids,
-            "jobseeker_id": take(people.jobseeker_ids, owner),
-            "coach_id": take(people.coach_ids, people.coach[owner]),
-            "assessed_on": dates(day),
-            "method": categorical(method, METHODS),
-            "note": take(flat_notes, note_idx),
-        },
-        observation_columns={
-            "assessment_id": take(assessment_ids, all_assess),
-            "jobseeker_id": take(people.jobseeker_ids, obs_owner),
-            "skill_uri": categorical(all_skill, skill_uris),
-            "level": pa.array(all_level.astype(np.int8)),
-            "confidence": pa.array(confidence.astype(np.float32)),
-        },
-        working_life_columns={
-            "assessment_id": take(assessment_ids, wl_assess),
-            "skill": categorical(wl_skill, WORKING_LIFE),
-            "level": pa.array(wl_level.astype(np.int8)),
         },
     )

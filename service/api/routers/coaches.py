@@ -17,17 +17,19 @@ from matching.domain import (
     JobPreferences,
     Jobseeker,
     LanguageSkill,
+    OutcomeStage,
     SkillObservation,
     WorkCapacity,
     WorkingLifeObservation,
     check_references,
 )
-from matching.engine import MatchFilters
+from matching.engine import MatchFilters, MatchList
 from service.api import audit
 from service.api.catalog import catalog_of, municipality_row
 from service.api.deps import CoachDep, SessionDep, StateDep, json_response, release
 from service.api.explain import explanation_out
 from service.api.imports import coach_ownership, run_import
+from service.api.outcomes import check_employment_ended, record_live_state_changes
 from service.api.runtime import ServingState
 from service.api.schemas import (
     ERROR_RESPONSES,
@@ -479,9 +481,14 @@ def _matches(
         max_distance_km=max_distance_km,
         job_forms=None if not job_form else _job_forms(job_form),
     )
-    found = state.engine.matches_for_jobseeker(
-        jobseeker_id, k=k, on=state.today, filters=filters, with_factors=factors
-    )
+    if state.in_matching(jobseeker_id):
+        found = state.engine.matches_for_jobseeker(
+            jobseeker_id, k=k, on=state.today, filters=filters, with_factors=factors
+        )
+    else:
+        # In work (or not yet registered as unemployed): out of matching in this direction
+        # too, as in shortlists. The empty answer is audited like any other.
+        found = MatchList("matches", jobseeker_id, state.model_version, state.today, 0, ())
     # Only the columns the answer shows: whole ORM rows (skills JSON and all) were a fifth of
     # the request.
     vacancies = {
@@ -505,6 +512,7 @@ def _matches(
             municipality=vacancies[m.vacancy_id].municipality,
             closes_on=vacancies[m.vacancy_id].closes_on,
             score=m.score,
+            probability=m.probability,
             explanation=explanation_out(m.explanation, state),
         )
         for m in found.results
@@ -665,7 +673,12 @@ def give_feedback(
 def record_outcome(
     jobseeker_id: str, body: OutcomeIn, caller: CoachDep, session: SessionDep
 ) -> OutcomeOut:
-    """An outcome the coach learnt of (e.g. the jobseeker declined, or was retained)."""
+    """An outcome the coach learnt of (e.g. the jobseeker declined, was hired, or the job ended).
+
+    A hire takes the person out of matching and counts toward the vacancy's openings;
+    ``employment_ended`` (after a recorded hire of the same pair) brings the person back.
+    Every worker's engine learns of either through the change feed.
+    """
     own_jobseeker(session, caller, jobseeker_id)
     _open_vacancy(session, body.vacancy_id)
     if body.stage.startswith("declined") and body.reason is None:
@@ -679,21 +692,19 @@ def record_outcome(
                 }
             ],
         )
+    occurred = body.occurred_at if body.occurred_at.tzinfo else body.occurred_at.replace(tzinfo=UTC)
+    if body.stage == OutcomeStage.EMPLOYMENT_ENDED:
+        check_employment_ended(session, jobseeker_id, body.vacancy_id, occurred)
     record = OutcomeRecord(
         event_id=_new_id("EV"),
         jobseeker_id=jobseeker_id,
         vacancy_id=body.vacancy_id,
         stage=body.stage,
         reason=None if body.reason is None else body.reason.value,
-        occurred_at=body.occurred_at
-        if body.occurred_at.tzinfo
-        else body.occurred_at.replace(tzinfo=UTC),
+        occurred_at=occurred,
     )
     session.add(record)
-    if body.stage == "hired":
-        vacancy = session.get(VacancyRecord, body.vacancy_id)
-        if vacancy is not None:
-            _record_change(session, ChangeEntity.VACANCY, vacancy.vacancy_id, ChangeOp.UPSERT)
+    record_live_state_changes(session, body.stage, jobseeker_id, body.vacancy_id)
     session.commit()
     return OutcomeOut(
         event_id=record.event_id,

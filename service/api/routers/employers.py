@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from matching.domain import (
     LanguageSkill,
+    OutcomeStage,
     PhysicalDemand,
     Vacancy,
     VacancySkill,
@@ -28,6 +29,7 @@ from service.api import audit
 from service.api.catalog import catalog_of
 from service.api.deps import EmployerDep, SessionDep, StateDep, json_response, release
 from service.api.imports import employer_ownership, run_import
+from service.api.outcomes import check_employment_ended, record_live_state_changes
 from service.api.runtime import ServingState
 from service.api.schemas import (
     ERROR_RESPONSES,
@@ -326,6 +328,7 @@ def _shortlist(
                 candidate=pseudonym(secret, vacancy_id, m.jobseeker_id),
                 rank=m.rank,
                 score=round(m.score, 6),
+                probability=m.probability,
                 skills=[
                     CandidateSkillOut(
                         label=s.label,
@@ -380,7 +383,11 @@ def record_outcome(
     session: SessionDep,
     state: StateDep,
 ) -> OutcomeOut:
-    """Interview, hire or decline of a proposed candidate, named by their pseudonym."""
+    """Interview, hire, decline or end of employment of a proposed candidate, by pseudonym.
+
+    A hire takes the person out of matching and counts toward the vacancy's openings;
+    ``employment_ended`` (after a recorded hire here) brings the person back to matching.
+    """
     own_vacancy(session, caller, vacancy_id)
     proposed = session.scalars(
         select(Proposal.jobseeker_id).where(Proposal.vacancy_id == vacancy_id)
@@ -396,6 +403,8 @@ def record_outcome(
     occurred = body.occurred_at if body.occurred_at.tzinfo else body.occurred_at.replace(tzinfo=UTC)
     if occurred > datetime.now(UTC):
         raise _unprocessable(["body", "occurred_at"], "is in the future", str(body.occurred_at))
+    if body.stage == OutcomeStage.EMPLOYMENT_ENDED:
+        check_employment_ended(session, jobseeker_id, vacancy_id, occurred)
     record = OutcomeRecord(
         event_id=f"EV-{uuid.uuid4().hex[:16]}",
         jobseeker_id=jobseeker_id,
@@ -405,9 +414,7 @@ def record_outcome(
         occurred_at=occurred,
     )
     session.add(record)
-    if body.stage == "hired":
-        session.flush()
-        record_changes(session.connection(), ChangeEntity.VACANCY, [vacancy_id])
+    record_live_state_changes(session, body.stage, jobseeker_id, vacancy_id)
     session.commit()
     return OutcomeOut(
         event_id=record.event_id,
