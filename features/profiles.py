@@ -194,9 +194,7 @@ def build_profiles(
         if day_of_row.shape != ids.shape:
             raise ValueError("row_days needs one day per jobseeker id")
         person_of, person_starts, person_rows = _rows_of_people(ids)
-        row_of = {
-            f"{jid}@{day}": i for i, (jid, day) in enumerate(zip(ids, day_of_row, strict=True))
-        }
+        row_of = {}  # rows stand for (person, day): nobody looks a row up by id
     assessment_person = lookup_codes(assessments["jobseeker_id"], person_of)
     assessment_day = pd.to_datetime(assessments["assessed_on"]).to_numpy("datetime64[D]")
 

@@ -777,19 +777,7 @@ class MatchingEngine:
     ) -> MatchList:
         direction: Direction = kind
         scorer = model.for_direction(direction)
-        features = self.featurizer(self.data, s, v, on)
-        scores = scorer.score(features) if len(s) else np.zeros(0)
-        adjusted = scores
-        if kind == "shortlist" and len(s):
-            self._exposure.ensure(len(self.data.seekers))
-            over = np.maximum(0.0, self._exposure.counts[s] - self.config.exposure_cap)
-            spread = float(scores.std()) or 1.0
-            adjusted = scores - self.config.exposure_weight * spread * over
-        other = s if kind == "shortlist" else v
-        tier = self._qualified(features) if self.config.qualified_first else np.zeros(len(s))
-        # Qualified pairs first, then by score; ties are broken by the row number of the other
-        # side: the same data always gives the same order.
-        ranking = np.lexsort((other, -adjusted, -tier))
+        features, scores, adjusted, ranking = self._order(kind, s, v, on, scorer)
         order = ranking[:k]
         probabilities = model.probability(direction, scores[order]) if len(order) else None
         # Factors are what sets a result apart from the rest of its list: contributions are
@@ -822,6 +810,52 @@ class MatchingEngine:
             candidates=len(s),
             results=results,
         )
+
+    def _order(
+        self,
+        kind: Literal["matches", "shortlist"],
+        s: IntArray,
+        v: IntArray,
+        on: date,
+        scorer: Scorer,
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.float64], IntArray]:
+        """Features, scores, re-ranked scores and the served order of the candidates."""
+        features = self.featurizer(self.data, s, v, on)
+        scores = scorer.score(features) if len(s) else np.zeros(0)
+        adjusted = scores
+        if kind == "shortlist" and len(s):
+            self._exposure.ensure(len(self.data.seekers))
+            over = np.maximum(0.0, self._exposure.counts[s] - self.config.exposure_cap)
+            spread = float(scores.std()) or 1.0
+            adjusted = scores - self.config.exposure_weight * spread * over
+        other = s if kind == "shortlist" else v
+        tier = self._qualified(features) if self.config.qualified_first else np.zeros(len(s))
+        # Qualified pairs first, then by score; ties are broken by the row number of the other
+        # side: the same data always gives the same order.
+        ranking = np.lexsort((other, -adjusted, -tier)).astype(np.int64)
+        return features, scores, adjusted, ranking
+
+    def ranked_ids(
+        self, kind: Literal["matches", "shortlist"], query_id: str, k: int, on: date
+    ) -> list[str]:
+        """The ids a request would list, in order, without explaining them (for evaluations
+        that look at many lists: the explanation is most of a request's work)."""
+        with self._lock:
+            if kind == "matches":
+                s_row = self._seeker_row(query_id)
+                if not self.data.seekers["active"][s_row]:
+                    return []
+                v = self._retrieve_vacancies(s_row, on, MatchFilters())
+                s = np.full(len(v), s_row)
+            else:
+                v_row = self._vacancy_row(query_id)
+                s = self._retrieve_seekers(v_row, on, MatchFilters())
+                v = np.full(len(s), v_row)
+            scorer = self.scorer.for_direction(kind)
+            ranking = self._order(kind, s, v, on, scorer)[3][:k]
+            table = self.data.vacancies if kind == "matches" else self.data.seekers
+            rows = v if kind == "matches" else s
+            return [table.ids[i] for i in rows[ranking]]
 
     def _qualified(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         """1 where the pair meets every stated requirement on evidence: each required skill

@@ -9,6 +9,7 @@ has no champion, and the demo users are created once — their tokens are kept i
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from training.ranker import RankerConfig
 from training.registry import ModelRegistry
 
 TOKENS_FILE = "demo-tokens.json"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,17 @@ def prepare_demo_service(
             loaded = load_world_into_database(load_world(world_dir), engine).total_rows
 
         registry = ModelRegistry(settings.paths.var_dir / "models")
+        fallback = "the rule-based score (no model passed the gate)"
         if registry.champion_version() is None:
             from training.pipeline import retrain
 
-            retrain(world_dir, registry, settings=settings, ranker_config=ranker_config)
-        model = registry.champion_version() or "the rule-based score (no model passed the gate)"
+            try:
+                retrain(world_dir, registry, settings=settings, ranker_config=ranker_config)
+            except ValueError as error:
+                # Too small a world to learn from: the documented rules serve it.
+                log.warning("no model trained on %s: %s", world_dir, error)
+                fallback = f"the rule-based score (no model could be trained: {error})"
+        model = registry.champion_version() or fallback
 
         organisations, jobseeker, vacancy, contract = _demo_objects(world_dir, settings)
         tokens_path = settings.paths.var_dir / TOKENS_FILE

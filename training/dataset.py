@@ -51,6 +51,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -220,24 +221,40 @@ def exposure_labels(
     people, jobs = list(base.seekers.ids), list(base.vacancies.ids)
     n_vacancies = np.int64(max(len(jobs), 1))
     outcomes = world.outcomes
-    stage = outcomes["stage"].astype(str).to_numpy()
+    # Stages and reasons through their categories: a few strings, not millions.
+    stages = pd.Categorical(outcomes["stage"])
+    names = np.asarray(stages.categories.astype(str))
+    code = stages.codes
+
+    def is_stage(name: str) -> npt.NDArray[np.bool_]:
+        found = np.flatnonzero(names == name)
+        return code == found[0] if len(found) else np.zeros(len(code), bool)
+
+    reasons = pd.Categorical(outcomes["reason"])
+    filled_code = np.flatnonzero(np.asarray(reasons.categories.astype(str)) == "position_filled")
+    filled = (
+        is_stage("declined_by_employer") & (reasons.codes == filled_code[0])
+        if len(filled_code)
+        else np.zeros(len(code), bool)
+    )
     o_key = positions(outcomes["jobseeker_id"], people) * n_vacancies + positions(
         outcomes["vacancy_id"], jobs
     )
-    hire_day = np.where(stage == "hired", _days(outcomes["occurred_at"]), np.datetime64("NaT"))
+    grade_of = np.array([GRADES.get(name, 0) for name in names], np.int8)
+    hired = is_stage("hired")
+    hire_day = np.where(hired, _days(outcomes["occurred_at"]), np.datetime64("NaT"))
+    known = o_key >= 0
     events = pd.DataFrame(
         {
-            "key": o_key,
-            "grade": pd.Series(stage).map(GRADES).fillna(0).astype(np.int8).to_numpy(),
-            "proposed": stage == "proposed",
-            "hired_on": hire_day.astype("datetime64[D]"),
-            "declined_by_jobseeker": stage == "declined_by_jobseeker",
-            "position_filled": (stage == "declined_by_employer")
-            & (outcomes["reason"].astype(str).to_numpy() == "position_filled"),
+            "key": o_key[known],
+            "grade": grade_of[np.maximum(code, 0)][known] if len(names) else np.zeros(0, np.int8),
+            "proposed": is_stage("proposed")[known],
+            "hired_on": hire_day.astype("datetime64[D]")[known],
+            "declined_by_jobseeker": is_stage("declined_by_jobseeker")[known],
+            "position_filled": filled[known],
         }
     )
-    events = events[o_key >= 0]
-    best = events.groupby("key", sort=False).agg(
+    best = events.groupby("key", sort=True).agg(
         grade=("grade", "max"),
         proposed=("proposed", "max"),
         hired_on=("hired_on", "min"),
@@ -250,10 +267,10 @@ def exposure_labels(
     kinds = pd.Categorical(exposures["query_kind"])
     kind_code = kinds.codes
     query = np.zeros(len(exposures), np.int64)
-    for code in range(len(kinds.categories)):
-        mine = kind_code == code
+    for number in range(len(kinds.categories)):
+        mine = kind_code == number
         query[mine] = pd.factorize(exposures["query_id"][mine])[0]
-    kind = np.asarray(kinds.categories.astype(str))[kind_code]
+    kind = pd.Categorical.from_codes(kind_code, categories=kinds.categories.astype(str))
     frame = pd.DataFrame(
         {
             "kind": kind,
@@ -265,17 +282,26 @@ def exposure_labels(
         }
     )
     frame = frame[(s >= 0) & (v >= 0)]
-    joined = best.reindex(frame["s"].to_numpy() * n_vacancies + frame["v"].to_numpy())
-    grade = joined["grade"].fillna(0).to_numpy(np.int8)
+    # Join on the sorted pair keys (a binary search per exposure, no hash table of millions).
+    keys = best.index.to_numpy(np.int64)
+    asked = frame["s"].to_numpy() * n_vacancies + frame["v"].to_numpy()
+    at = np.minimum(np.searchsorted(keys, asked), max(len(keys) - 1, 0))
+    found = (keys[at] == asked) if len(keys) else np.zeros(len(asked), bool)
+
+    def joined(column: str, missing: Any) -> npt.NDArray[np.generic]:
+        values = best[column].to_numpy()
+        return np.where(found, values[at], missing) if len(keys) else np.full(len(asked), missing)
+
+    grade = joined("grade", 0).astype(np.int8)
     frame["grade"] = grade
-    frame["proposed"] = joined["proposed"].fillna(False).to_numpy(bool) | (grade > 0)
+    frame["proposed"] = joined("proposed", False).astype(bool) | (grade > 0)
     frame["hired"] = grade >= GRADES["hired"]
     for flag in ("declined_by_jobseeker", "position_filled"):
-        frame[flag] = joined[flag].fillna(False).to_numpy(bool)
+        frame[flag] = joined(flag, False).astype(bool)
     lasting = np.where(grade >= GRADES["retained_6m"], 1.0, 0.0)
     if as_of is not None:
         known_by = np.datetime64(as_of - timedelta(days=LASTING_DAYS), "D")
-        hired_on = joined["hired_on"].to_numpy("datetime64[D]")
+        hired_on = joined("hired_on", np.datetime64("NaT")).astype("datetime64[D]")
         pending = frame["hired"].to_numpy() & (hired_on > known_by)
         lasting = np.where(pending & (lasting == 0.0), np.nan, lasting)
     frame["lasting"] = lasting

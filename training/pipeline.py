@@ -503,7 +503,7 @@ def steering_step(
     engine: MatchingEngine,
     world: WorldTables,
     models: Mapping[str, RankingModel],
-    people: int = 600,
+    people: int = 400,
     seed: int = 0,
 ) -> dict[str, dict[str, float]]:
     """Equality without steering, on the lists the engine would serve today.
@@ -530,20 +530,18 @@ def steering_step(
     )
     counts = counts[counts["people"] >= 20]
     female_share = (counts["women"] / counts["people"]).to_dict()
-    preferred = exploded.groupby("jobseeker_id")["group"].agg(set)
 
+    # The engine's rows are the world's jobseeker rows (the build keeps their order).
     seekers = engine.data.seekers
-    active = np.flatnonzero(seekers["active"])
-    sex_of = frame.set_index("jobseeker_id")["sex"]
-    candidates = [
-        seekers.ids[i] for i in active if sex_of.get(seekers.ids[i]) in ("female", "male")
-    ]
+    sex = frame["sex"].to_numpy(object)
+    candidates = np.flatnonzero(seekers["active"] & np.isin(sex, ["female", "male"]))
     rng = np.random.default_rng(seed)
-    sample = (
-        list(rng.choice(np.asarray(candidates, dtype=object), people, replace=False))
-        if len(candidates) > people
-        else candidates
-    )
+    if len(candidates) > people:
+        candidates = rng.choice(candidates, people, replace=False)
+    sample = [seekers.ids[i] for i in candidates.tolist()]
+    sex_of = dict(zip(sample, sex[candidates], strict=True))
+    mine = exploded[exploded["jobseeker_id"].isin(sample)]
+    preferred = mine.groupby("jobseeker_id")["group"].agg(set)
     vacancy_group = pd.Series(
         (engine.data.vacancies["isco"] // 10).astype(str), index=engine.data.vacancies.ids
     )
@@ -554,16 +552,14 @@ def steering_step(
             engine.set_scorer(model)
             rows = []
             for person in sample:
-                found = engine.matches_for_jobseeker(
-                    str(person), k=10, on=world.as_of, with_factors=False
-                )
-                for match in found.results:
+                found = engine.ranked_ids("matches", str(person), 10, world.as_of)
+                for vacancy_id in found:
                     groups = preferred.get(str(person), set())
                     rows.append(
                         {
                             "person": str(person),
                             "sex": sex_of.get(str(person)),
-                            "occupation_group": vacancy_group.get(match.vacancy_id),
+                            "occupation_group": vacancy_group.get(vacancy_id),
                             "preferred_groups": groups,
                             # People with the same preferences are compared.
                             "stratum": "|".join(sorted(groups)) or "none",

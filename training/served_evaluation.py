@@ -121,16 +121,12 @@ def served_figures(
                 hires.setdefault(name, []).append(float(gains[order][:K].sum()))
             # Through the engine's own retrieval and filters, as a request would be.
             if direction == "shortlist":
-                found = engine.shortlist_for_vacancy(
-                    data.vacancies.ids[row], k=K, on=day, record_exposure=False, with_factors=False
-                )
-                served = [data.seekers.row_of[m.jobseeker_id] for m in found.results]
+                listed = engine.ranked_ids("shortlist", data.vacancies.ids[row], K, day)
+                served = [data.seekers.row_of[i] for i in listed]
                 position = pd.Index(s)
             else:
-                found = engine.matches_for_jobseeker(
-                    data.seekers.ids[row], k=K, on=day, with_factors=False
-                )
-                served = [data.vacancies.row_of[m.vacancy_id] for m in found.results]
+                listed = engine.ranked_ids("matches", data.seekers.ids[row], K, day)
+                served = [data.vacancies.row_of[i] for i in listed]
                 position = pd.Index(v)
             index = position.get_indexer(served)  # type: ignore[arg-type]  # a list is fine
             served_gains = np.where(index >= 0, gains[np.maximum(index, 0)], 0.0)

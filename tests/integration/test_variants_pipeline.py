@@ -20,6 +20,7 @@ from features.world_store import SERVING_TABLES, load_world
 from service.composition import build_engine
 from service.settings import Settings
 from training.pipeline import retrain
+from training.ranker import RankerConfig
 from training.registry import ModelRegistry
 from training.sanity import run_sanity
 from training.served_evaluation import served_figures
@@ -46,7 +47,10 @@ def test_the_trained_model_beats_the_rules_on_a_world_it_never_saw(
     )
     registry = ModelRegistry(tmp_path / "models")
     settings = Settings()
-    result = retrain(world_dir, registry, settings=settings)
+    # One LightGBM thread: the suite runs two test workers on two cores.
+    result = retrain(
+        world_dir, registry, settings=settings, ranker_config=RankerConfig(num_threads=1)
+    )
     assert result.version is not None
     model = registry.load(result.version)
 
