@@ -42,6 +42,7 @@ from training.synthetic.hidden_model import HiddenModel
 
 LOGGED = (
     "ndcg@10",
+    "outcome_concordance",
     "outcome_ndcg@10",
     "ips_hires@10",
     "snips_hires@10",

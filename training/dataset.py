@@ -24,19 +24,22 @@ not propose at random — the logged policy prefers well-recorded skills and sho
 they choose on what they could see, and a flexible model of the outcome given those features
 is consistent without reweighting; inverse-propensity weights
 ``min((1 / max(propensity, propensity_floor)) ** ipw_power, max_weight)`` remain available
-(``ipw_power`` 0 by default: on the generated worlds they added variance and cost ranking
-quality against the truth, see the README's training figures).
+(``ipw_power`` 0 by default: on the generated worlds the weights added variance and lowered
+ranking quality against the truth — served NDCG@10 0.76 with full weights against 0.80
+without, on a 20,000-person world, learning hires alone).
 
 **Point in time.** Every row's features are computed by the serving code on arrays as they
 were on the row's day (:mod:`features.replay`): profiles from the assessments made by then,
 the unemployment spell and target groups of that day, the vacancy's hires so far.
 
-**Evaluation groups.** The test queries keep every shown row (with its logged grade) and add
-up to ``unshown_per_query`` candidates the engine could have offered that day but nobody
-showed: people of the vacancy's labour-market area, or open vacancies of the person's area,
-that pass the engine's hard filters on the day (:func:`matching.engine.admissible_pairs`).
-They have grade 0 on logged labels; on generated worlds the oracle knows their worth, so a
-ranking that lifts unsuitable candidates over the shown ones is seen.
+**Evaluation groups.** The test queries keep the shown rows the engine would have admitted
+that day (:func:`matching.engine.admissible_pairs`: a served list never holds a job beyond
+reach or against the person's work ability) and add up to ``unshown_per_query`` candidates
+the engine could have offered but nobody showed: people of the vacancy's labour-market area,
+or open vacancies of the person's area, admitted on the day. They have grade 0 on logged
+labels; on generated worlds the oracle knows their worth, so a ranking that lifts unsuitable
+candidates over the shown ones is seen. Every held-out proposal, admitted today or not, is
+kept apart (:attr:`DirectionData.proposals`) for the outcome concordance.
 
 **Chronological split.** Only pairs whose vacancy closed at least ``label_delay_days`` before
 the world's day are used (later outcomes are not known yet, and censored labels would read

@@ -19,9 +19,12 @@ The challenger is promoted only when every rule holds in both directions:
    the champion's same group (groups the champion has no finite figure for are skipped).
 5. **Equality without steering.** Among people with the same preferred occupations, the
    vacancies it recommends outside those preferences do not lean toward occupations
-   dominated by the person's own sex by more than ``max_steering_gap``
-   (:func:`training.offpolicy.steering_gap`); the gate refuses when even the lower end of
-   the gap's 90 % interval is above the limit, so that sampling noise alone refuses nothing.
+   dominated by the person's own sex by more than ``max_steering_gap`` beyond what the
+   documented rules show for the same people (:func:`training.offpolicy.steering_gap`'s
+   ``excess``): skills carry the segregation of past work, and on a segregated generated
+   world the rules themselves showed a gap of 0.096 — refusing the model for it would serve
+   the rules, which steer as much. The gate refuses when even the lower end of the excess's
+   90 % interval is above the limit, so that sampling noise alone refuses nothing.
 
 Groups with fewer than ``min_group_rows`` relevant test rows are skipped by rules 3 and 4
 when their counts are given: a recall over a handful of rows is noise, not evidence. With the
@@ -110,9 +113,10 @@ class DirectionFigures:
     challenger_group_recall: Mapping[str, float]
     champion_group_recall: Mapping[str, float] | None = None
     group_rows: Mapping[str, int] | None = None
+    #: The model's steering gap beyond the rules' on the same people (rule 5).
     steering_gap: float | None = None
-    #: The lower end of the gap's 90 % interval (sampling alone can explain a gap above
-    #: the limit while this is below it).
+    #: The lower end of its 90 % interval (sampling alone can explain a gap above the limit
+    #: while this is below it).
     steering_gap_low: float | None = None
 
 
@@ -149,9 +153,9 @@ def decide_directions(
             if evidence > config.max_steering_gap:
                 reasons.append(
                     f"{prefix}women and men are steered toward their own sex's occupations: "
-                    f"among people with the same preferences the gap is "
-                    f"{item.steering_gap:+.4f} (90% interval from {evidence:+.4f}; more than "
-                    f"{config.max_steering_gap:.2f})"
+                    f"among people with the same preferences the model's gap exceeds the "
+                    f"rules' by {item.steering_gap:+.4f} (90% interval from {evidence:+.4f}; "
+                    f"more than {config.max_steering_gap:.2f})"
                 )
     return GateDecision(promote=not reasons, reasons=reasons)
 

@@ -191,21 +191,26 @@ def render_sections(
         "list) outside the person's own preferred occupations: the share in occupations "
         "dominated by the other sex, for women and for men; and the *gap*: among people with "
         "the same preferred occupations, how much more each sex is recommended its own "
-        "sex's occupations (0: sex makes no difference). The gate refuses a gap above 0.02 "
-        "beyond sampling noise. NaN: no occupation in this world is dominated by one sex, "
-        "or no preference group held both sexes."
+        "sex's occupations (0: sex makes no difference). Skills carry the segregation of past "
+        "work, so the documented rules show a gap too; the gate refuses a model whose gap "
+        "exceeds the rules' on the same people by more than 0.02 beyond sampling noise. NaN: "
+        "no occupation in this world is dominated by one sex, or no preference group held "
+        "both sexes."
     )
     lines = [
         "| ranking | women: other-sex share | men: other-sex share | gap | 90 % interval "
-        "| people |",
-        "|---|---|---|---|---|---|",
+        "| beyond the rules | 90 % interval | people |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for ranking, figures in steering.get("matches", {}).items():
+
+        def cell(name: str, figures: Mapping[str, float] = figures) -> str:
+            return _number(figures.get(name, math.nan))
+
         lines.append(
-            f"| {ranking} | {_number(figures.get('women', math.nan))} | "
-            f"{_number(figures.get('men', math.nan))} | {_number(figures.get('gap', math.nan))} | "
-            f"{_number(figures.get('gap_low', math.nan))} .. "
-            f"{_number(figures.get('gap_high', math.nan))} | {int(figures.get('people', 0))} |"
+            f"| {ranking} | {cell('women')} | {cell('men')} | {cell('gap')} | "
+            f"{cell('gap_low')} .. {cell('gap_high')} | {cell('excess')} | "
+            f"{cell('excess_low')} .. {cell('excess_high')} | {int(figures.get('people', 0))} |"
         )
     parts.append("\n".join(lines))
     if sanity:

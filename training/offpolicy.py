@@ -180,34 +180,11 @@ def paired_bootstrap(
     )
 
 
-def steering_gap(
-    recommended: pd.DataFrame,
-    female_share: Mapping[str, float],
-    *,
-    dominance: float = 0.6,
-    resamples: int = 1000,
-    seed: int = 0,
-) -> dict[str, float]:
-    """Do recommendations steer women and men toward occupations of their own sex?
-
-    ``recommended`` has one row per recommended (person, vacancy) with columns ``person``,
-    ``sex`` (female / male; other values are left out), ``occupation_group`` of the vacancy,
-    ``preferred_groups`` (the person's own preferred occupation groups, a set) and
-    ``stratum`` (what the comparison is conditioned on: people with the same preferences).
-    ``female_share`` is the share of women per occupation group; a group is dominated by one
-    sex when that sex's share is at least ``dominance``.
-
-    Recommendations in the person's own preferred groups follow the person's wish and are
-    left out. Within each stratum holding both women and men, the share of each person's
-    other recommendations in male-dominated and in female-dominated occupations is averaged
-    per sex, and the gap is how much more women than men get female-dominated work plus how
-    much more men than women get male-dominated work, halved: 0 when sex makes no difference
-    among people with the same preferences, positive when each sex is steered toward its own
-    occupations. Strata weigh by their people; ``gap_low`` and ``gap_high`` bound the 90 %
-    interval of the gap over strata drawn again. Also returned: the mean share of
-    recommendations in occupations dominated by the other sex, for women and for men, and
-    the people counted; NaN when no stratum holds both sexes.
-    """
+def _stratum_gaps(
+    recommended: pd.DataFrame, female_share: Mapping[str, float], dominance: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per stratum holding both sexes: the gap toward own-sex occupations and its people
+    (indexed by stratum); and the per-person shares."""
     frame = recommended[recommended["sex"].isin(["female", "male"])].copy()
     share = frame["occupation_group"].map(female_share)
     frame = frame[share.notna()].assign(share=share[share.notna()])
@@ -225,8 +202,8 @@ def steering_gap(
         .mean()
         .reset_index()
     )
-    gaps, weights = [], []
-    for _, stratum in per_person.groupby("stratum"):
+    gaps: dict[str, tuple[float, int]] = {}
+    for key, stratum in per_person.groupby("stratum"):
         women = stratum[stratum["sex"] == "female"]
         men = stratum[stratum["sex"] == "male"]
         if women.empty or men.empty:
@@ -237,26 +214,84 @@ def steering_gap(
             + men["male_dominated"].mean()
             - women["male_dominated"].mean()
         ) / 2
-        gaps.append(toward_own)
-        weights.append(len(stratum))
+        gaps[str(key)] = (float(toward_own), len(stratum))
+    table = pd.DataFrame.from_dict(gaps, orient="index", columns=["gap", "people"])
+    return table, per_person
+
+
+def _bootstrap_weighted(
+    values: npt.NDArray[np.float64], sizes: npt.NDArray[np.float64], resamples: int, seed: int
+) -> tuple[float, float]:
+    """90 % interval of a weighted mean over strata drawn again with replacement."""
+    if len(values) == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(values), size=(resamples, len(values)))
+    drawn = (values[picks] * sizes[picks]).sum(axis=1) / sizes[picks].sum(axis=1)
+    low, high = np.quantile(drawn, [0.05, 0.95])
+    return float(low), float(high)
+
+
+def steering_gap(
+    recommended: pd.DataFrame,
+    female_share: Mapping[str, float],
+    *,
+    dominance: float = 0.6,
+    resamples: int = 1000,
+    seed: int = 0,
+    reference: pd.DataFrame | None = None,
+) -> dict[str, float]:
+    """Do recommendations steer women and men toward occupations of their own sex?
+
+    ``recommended`` has one row per recommended (person, vacancy) with columns ``person``,
+    ``sex`` (female / male; other values are left out), ``occupation_group`` of the vacancy,
+    ``preferred_groups`` (the person's own preferred occupation groups, a set) and
+    ``stratum`` (what the comparison is conditioned on: people with the same preferences).
+    ``female_share`` is the share of women per occupation group; a group is dominated by one
+    sex when that sex's share is at least ``dominance``.
+
+    Recommendations in the person's own preferred groups follow the person's wish and are
+    left out. Within each stratum holding both women and men, the share of each person's
+    other recommendations in male-dominated and in female-dominated occupations is averaged
+    per sex, and the gap is how much more women than men get female-dominated work plus how
+    much more men than women get male-dominated work, halved: 0 when sex makes no difference
+    among people with the same preferences, positive when each sex is steered toward its own
+    occupations. Strata weigh by their people; ``gap_low`` and ``gap_high`` bound the 90 %
+    interval of the gap over strata drawn again.
+
+    ``reference`` (another ranking's recommendations for the same people, e.g. the rules')
+    adds ``excess``: this gap minus the reference's over the strata both have, with its own
+    paired interval (``excess_low``, ``excess_high``). Skills carry the segregation of past
+    work, so any ranking by skills shows some gap in a segregated labour market; the excess
+    is what the ranking adds to it.
+
+    Also returned: the mean share of recommendations in occupations dominated by the other
+    sex, for women and for men, and the people counted; NaN when no stratum holds both sexes.
+    """
+    table, per_person = _stratum_gaps(recommended, female_share, dominance)
+    values, sizes = table["gap"].to_numpy(np.float64), table["people"].to_numpy(np.float64)
+    low, high = _bootstrap_weighted(values, sizes, resamples, seed)
     women_all = per_person[per_person["sex"] == "female"]["male_dominated"]
     men_all = per_person[per_person["sex"] == "male"]["female_dominated"]
-    low = high = math.nan
-    if gaps:
-        # How far sampling alone moves the gap: strata drawn again with replacement.
-        rng = np.random.default_rng(seed)
-        values, sizes = np.asarray(gaps), np.asarray(weights, np.float64)
-        picks = rng.integers(0, len(values), size=(resamples, len(values)))
-        drawn = (values[picks] * sizes[picks]).sum(axis=1) / sizes[picks].sum(axis=1)
-        low, high = (float(q) for q in np.quantile(drawn, [0.05, 0.95]))
-    return {
+    result = {
         "women": float(women_all.mean()) if len(women_all) else math.nan,
         "men": float(men_all.mean()) if len(men_all) else math.nan,
-        "gap": float(np.average(gaps, weights=weights)) if gaps else math.nan,
+        "gap": float(np.average(values, weights=sizes)) if len(values) else math.nan,
         "gap_low": low,
         "gap_high": high,
         "people": float(len(per_person)),
     }
+    if reference is not None:
+        other, _ = _stratum_gaps(reference, female_share, dominance)
+        both = table.join(other, how="inner", rsuffix="_reference")
+        difference = (both["gap"] - both["gap_reference"]).to_numpy(np.float64)
+        weights = both["people"].to_numpy(np.float64)
+        low, high = _bootstrap_weighted(difference, weights, resamples, seed)
+        result["excess"] = (
+            float(np.average(difference, weights=weights)) if len(difference) else math.nan
+        )
+        result["excess_low"], result["excess_high"] = low, high
+    return result
 
 
 @dataclass(frozen=True)

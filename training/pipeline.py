@@ -505,12 +505,14 @@ def steering_step(
     models: Mapping[str, RankingModel],
     people: int = 400,
     seed: int = 0,
+    reference_name: str = "rules",
 ) -> dict[str, dict[str, float]]:
     """Equality without steering, on the lists the engine would serve today.
 
     For a sample of people in matching, the top 10 vacancies under each model; occupations
     are ISCO minor groups, their sex composition that of the jobseekers who prefer them;
-    women and men are compared among people with the same preferred occupations.
+    women and men are compared among people with the same preferred occupations, and each
+    model's gap with that of ``reference_name`` (the documented rules) on the same people.
     """
     from features.taxonomy import load_taxonomy
 
@@ -545,7 +547,7 @@ def steering_step(
     vacancy_group = pd.Series(
         (engine.data.vacancies["isco"] // 10).astype(str), index=engine.data.vacancies.ids
     )
-    results: dict[str, dict[str, float]] = {}
+    lists: dict[str, pd.DataFrame] = {}
     serving = engine.scorer
     try:
         for name, model in models.items():
@@ -565,14 +567,21 @@ def steering_step(
                             "stratum": "|".join(sorted(groups)) or "none",
                         }
                     )
-            recommended = pd.DataFrame(
+            lists[name] = pd.DataFrame(
                 rows,
                 columns=["person", "sex", "occupation_group", "preferred_groups", "stratum"],
             )
-            results[name] = steering_gap(recommended, female_share)
     finally:
         engine.set_scorer(serving)
-    return results
+    reference = lists.get(reference_name)
+    return {
+        name: steering_gap(
+            recommended,
+            female_share,
+            reference=None if name == reference_name else reference,
+        )
+        for name, recommended in lists.items()
+    }
 
 
 def sanity_step(
@@ -647,8 +656,9 @@ def gate_step(
     for direction, report in reports.items():
         gap = gap_low = None
         if direction == "matches" and steering is not None and CHALLENGER in steering:
-            gap = steering[CHALLENGER].get("gap")
-            gap_low = steering[CHALLENGER].get("gap_low")
+            # What the model adds to the gap the documented rules show on the same people.
+            gap = steering[CHALLENGER].get("excess")
+            gap_low = steering[CHALLENGER].get("excess_low")
         figures.append(
             DirectionFigures(
                 direction=direction,

@@ -114,3 +114,34 @@ def test_steering_gap_compares_women_and_men_with_the_same_preferences() -> None
     assert steering_gap(same, share)["gap"] == pytest.approx(0.0)
     nobody = steering_gap(frame[frame["sex"] == "female"], share)
     assert math.isnan(nobody["gap"])
+
+
+def test_steering_excess_is_what_a_ranking_adds_to_the_reference() -> None:
+    share = {"care": 0.9, "build": 0.1}
+    columns = ["person", "sex", "occupation_group", "preferred_groups", "stratum"]
+    # The reference (the rules) already gives women care and men building work...
+    reference = pd.DataFrame(
+        [
+            ("w", "female", "care", set(), "none"),
+            ("w", "female", "build", set(), "none"),
+            ("m", "male", "build", set(), "none"),
+            ("m", "male", "build", set(), "none"),
+        ],
+        columns=columns,
+    )
+    same = steering_gap(reference, share, reference=reference)
+    assert same["gap"] > 0
+    assert same["excess"] == pytest.approx(0.0)
+    # ... a model that gives women only care work adds to it.
+    model = pd.DataFrame(
+        [
+            ("w", "female", "care", set(), "none"),
+            ("w", "female", "care", set(), "none"),
+            ("m", "male", "build", set(), "none"),
+            ("m", "male", "build", set(), "none"),
+        ],
+        columns=columns,
+    )
+    more = steering_gap(model, share, reference=reference)
+    assert more["excess"] == pytest.approx(more["gap"] - same["gap"])
+    assert more["excess"] > 0.2
