@@ -39,8 +39,12 @@ FeatureKind = Literal["skills", "preference", "region", "work_ability", "conditi
 class Feature:
     name: str
     kind: FeatureKind
-    #: Plain words for explanations: "<description> raised/lowered the score".
+    #: Plain words for explanations, true of a pair where the feature is present (non-zero).
     description: str
+    #: For yes/no features: the words true of a pair where it is absent (zero), so that an
+    #: explanation says "has the driving licence the job asks for" rather than naming the
+    #: missing licence of the rest of the list.
+    absent: str | None = None
 
 
 FEATURES: tuple[Feature, ...] = (
@@ -59,25 +63,80 @@ FEATURES: tuple[Feature, ...] = (
     Feature("level_shortfall", "skills", "levels below the required minimum"),
     Feature("evidence_strength", "skills", "strength of the evidence for the matched skills"),
     Feature("skill_cosine", "skills", "overall similarity of skills"),
-    Feature("occupation_preferred", "preference", "the occupation is one the person wants"),
+    Feature(
+        "occupation_preferred",
+        "preference",
+        "the occupation is one the person wants",
+        "not an occupation the person named",
+    ),
     Feature("isco_proximity", "preference", "closeness to the person's occupations"),
     Feature("distance_km", "region", "distance to the workplace"),
-    Feature("within_commute", "region", "the workplace is within the commute radius"),
+    Feature(
+        "within_commute",
+        "region",
+        "the workplace is within the commute radius",
+        "the workplace is beyond the commute radius",
+    ),
     Feature("commute_fit", "region", "the commute, less remote days, against the radius"),
-    Feature("same_labour_area", "region", "same employment area / labour-market region"),
-    Feature("same_region", "region", "same region"),
+    Feature(
+        "same_labour_area",
+        "region",
+        "same employment area / labour-market region",
+        "another employment area / labour-market region",
+    ),
+    Feature("same_region", "region", "same region", "another region"),
     Feature("remote_share", "region", "share of remote work"),
     Feature("hours_fit", "work_ability", "weekly hours fit the person's work capacity"),
-    Feature("physical_conflict", "work_ability", "physically heavy work against a restriction"),
-    Feature("night_conflict", "work_ability", "night work against a restriction"),
-    Feature("shift_conflict", "work_ability", "shift work against a restriction"),
-    Feature("standing_conflict", "work_ability", "standing work against a restriction"),
+    Feature(
+        "physical_conflict",
+        "work_ability",
+        "physically heavy work against a restriction",
+        "no heavy work against a restriction",
+    ),
+    Feature(
+        "night_conflict",
+        "work_ability",
+        "night work against a restriction",
+        "no night work against a restriction",
+    ),
+    Feature(
+        "shift_conflict",
+        "work_ability",
+        "shift work against a restriction",
+        "no shift work against a restriction",
+    ),
+    Feature(
+        "standing_conflict",
+        "work_ability",
+        "standing work against a restriction",
+        "no standing work against a restriction",
+    ),
     Feature("language_gap", "skills", "language level below the requirement (CEFR steps)"),
-    Feature("driving_licence_missing", "skills", "a required driving licence is missing"),
-    Feature("driving_licence_held", "region", "the person has a driving licence"),
-    Feature("job_form_accepted", "preference", "the person accepts this form of job"),
+    Feature(
+        "driving_licence_missing",
+        "skills",
+        "a required driving licence is missing",
+        "no driving licence missing",
+    ),
+    Feature(
+        "driving_licence_held",
+        "region",
+        "the person has a driving licence",
+        "the person has no driving licence",
+    ),
+    Feature(
+        "job_form_accepted",
+        "preference",
+        "the person accepts this form of job",
+        "the person does not accept this form of job",
+    ),
     Feature("occupation_major_group", "preference", "the kind of work (ISCO major group)"),
-    Feature("condition_eligible", "condition", "the person counts toward the condition"),
+    Feature(
+        "condition_eligible",
+        "condition",
+        "the person counts toward the condition",
+        "the person does not count toward the condition",
+    ),
     Feature("days_until_eligible", "condition", "days until the person counts (capped)"),
     Feature("unemployment_days", "timing", "length of the unemployment spell"),
 )

@@ -211,15 +211,17 @@ class SkillEvidence:
 @dataclass(frozen=True)
 class Factor:
     feature: str
+    #: Words true of this pair (the feature's description, or its "absent" wording when the
+    #: feature is a yes/no that does not hold here).
     description: str
     contribution: float
 
     @property
     def sentence(self) -> str:
         # Contributions are measured against the rest of the list (see _explain).
-        direction = "raised" if self.contribution >= 0 else "lowered"
+        direction = "in its favour" if self.contribution >= 0 else "against it"
         return (
-            f"{self.description} {direction} the score against the rest of the list "
+            f"{self.description}: {direction} compared with the rest of the list "
             f"({self.contribution:+.3f})"
         )
 
@@ -294,11 +296,14 @@ class MatchingEngine:
         feature_descriptions: Mapping[str, str],
         scorer: Scorer | RankingModel | None = None,
         config: MatchingConfig | None = None,
+        absent_descriptions: Mapping[str, str] | None = None,
     ) -> None:
         self.data = data
         self.featurizer = featurizer
         self.feature_names = feature_names
         self.feature_descriptions = dict(feature_descriptions)
+        #: How to word a yes/no feature where it does not hold for the pair explained.
+        self.absent_descriptions = dict(absent_descriptions or {})
         self.config = config or MatchingConfig()
         self._rules = RuleBasedScorer(feature_names)
         #: The serving model (a scorer per direction); the rule-based score by default.
@@ -857,6 +862,13 @@ class MatchingEngine:
             rows = v if kind == "matches" else s
             return [table.ids[i] for i in rows[ranking]]
 
+    def _words(self, column: int, value: float) -> str:
+        """What feature ``column`` says of a pair with ``value``."""
+        name = self.feature_names[column]
+        if value == 0 and name in self.absent_descriptions:
+            return self.absent_descriptions[name]
+        return self.feature_descriptions.get(name, name)
+
     def _qualified(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         """1 where the pair meets every stated requirement on evidence: each required skill
         observed by a coach at the required level, the commute within the person's radius,
@@ -950,9 +962,7 @@ class MatchingEngine:
             factors = tuple(
                 Factor(
                     feature=self.feature_names[t],
-                    description=self.feature_descriptions.get(
-                        self.feature_names[t], self.feature_names[t]
-                    ),
+                    description=self._words(t, float(features[i, t])),
                     contribution=float(contributions[i, t]),
                 )
                 for t in top_terms[i].tolist()

@@ -42,5 +42,6 @@ def build_engine(world: WorldTables, settings: Settings) -> MatchingEngine:
         pair_features,
         FEATURE_NAMES,
         {f.name: f.description for f in FEATURES},
+        absent_descriptions={f.name: f.absent for f in FEATURES if f.absent},
         config=matching_config(settings),
     )

@@ -186,7 +186,8 @@ def test_factors_name_what_sets_a_result_apart_from_its_list(
         assert not named & {"remote_share", "occupation_major_group"}
         for match in found.results:
             assert all(
-                "against the rest of the list" in f.sentence for f in match.explanation.factors
+                "compared with the rest of the list" in f.sentence
+                for f in match.explanation.factors
             )
         return
     pytest.fail("no open vacancy with a shortlist of five")
@@ -231,3 +232,17 @@ def test_lists_are_ordered_by_tier_then_score_the_same_way_every_time(
         assert keys == sorted(keys)
         checked += 1
     assert checked > 5
+
+
+def test_a_yes_no_factor_is_worded_as_it_holds_for_the_pair(
+    small_world: WorldTables, taxonomy: Taxonomy, geography: Geography
+) -> None:
+    from service.composition import build_engine
+    from service.settings import Settings
+
+    engine = build_engine(small_world, Settings())
+    column = FEATURE_NAMES.index("driving_licence_missing")
+    assert engine._words(column, 1.0) == "a required driving licence is missing"
+    assert engine._words(column, 0.0) == "no driving licence missing"
+    coverage = FEATURE_NAMES.index("required_coverage")
+    assert engine._words(coverage, 0.0) == engine.feature_descriptions["required_coverage"]

@@ -241,11 +241,11 @@ def test_engine_explains_with_model_contributions(
         )
         result = engine.matches_for_jobseeker(jobseeker_id, k=5, on=as_of)
         assert result.model_version == "test-model"
-        descriptions = {f.description for f in FEATURES}
+        descriptions = {f.description for f in FEATURES} | {f.absent for f in FEATURES}
         factors = [f for m in result.results for f in m.explanation.factors]
         assert factors
         assert all(f.description in descriptions for f in factors)
-        assert all("against the rest of the list" in f.sentence for f in factors)
+        assert all("compared with the rest of the list" in f.sentence for f in factors)
         lean = engine.matches_for_jobseeker(jobseeker_id, k=5, on=as_of, with_factors=False)
         assert [m.vacancy_id for m in lean.results] == [m.vacancy_id for m in result.results]
         assert all(not m.explanation.factors for m in lean.results)
