@@ -119,7 +119,7 @@ def demo(
     try:
         result = run_demo(world, settings, people=people, top=top)
     except FileNotFoundError as error:
-        console.print(f"[red]{error}[/]")
+        console.print(f"[red]{error}[/]", soft_wrap=True)
         raise typer.Exit(2) from error
     render_demo(result, console)
 
@@ -146,7 +146,7 @@ def _registry(root: Path | None) -> ModelRegistry:
 
 
 def _fail(error: Exception) -> NoReturn:
-    console.print(f"[red]{error}[/]")
+    console.print(f"[red]{error}[/]", soft_wrap=True)
     raise typer.Exit(2) from error
 
 
@@ -351,7 +351,7 @@ def retrain(
             {**run_config.dataset.model_dump(), **dataset_overrides}
         )
     except (RetrainConfigError, ValidationError) as error:
-        console.print(f"[red]{error}[/]")
+        console.print(f"[red]{error}[/]", soft_wrap=True)
         raise typer.Exit(2) from error
     models = _registry(registry)
     try:
@@ -381,7 +381,7 @@ def retrain(
             )
             progress.update(task, description="done", completed=len(STEPS))
     except FileNotFoundError as error:
-        console.print(f"[red]{error}[/]")
+        console.print(f"[red]{error}[/]", soft_wrap=True)
         raise typer.Exit(2) from error
     except Exception as error:
         console.print(f"[red]retraining failed: {type(error).__name__}: {error}[/]")

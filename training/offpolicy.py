@@ -283,7 +283,9 @@ def steering_gap(
     }
     if reference is not None:
         other, _ = _stratum_gaps(reference, female_share, dominance)
-        both = table.join(other, how="inner", rsuffix="_reference")
+        both = table.merge(
+            other, left_index=True, right_index=True, how="inner", suffixes=("", "_reference")
+        )
         difference = (both["gap"] - both["gap_reference"]).to_numpy(np.float64)
         weights = both["people"].to_numpy(np.float64)
         low, high = _bootstrap_weighted(difference, weights, resamples, seed)

@@ -186,14 +186,28 @@ def _fit(
         feature_name=list(feature_names),
         free_raw_data=False,
     )
+    held_out = None
+    if valid is not None and len(valid[0]) and len(np.unique(np.asarray(valid[1]))) > 1:
+        held_out = lgb.Dataset(valid[0], label=np.asarray(valid[1]), reference=dataset)
+    # A distillation's error keeps shrinking by crumbs: stop when it no longer matters.
+    delta = 1e-4 if params.get("objective") == "regression" else 0.0
+    return _boost(params, dataset, held_out, config, delta)
+
+
+def _boost(
+    params: dict[str, object],
+    dataset: lgb.Dataset,
+    valid: lgb.Dataset | None,
+    config: RankerConfig,
+    min_delta: float = 0.0,
+) -> lgb.Booster:
+    """Boost up to ``num_trees`` trees, stopping early on ``valid`` when there is one."""
     valid_sets: list[lgb.Dataset] = []
     callbacks: list[Callable[..., Any]] = []
-    if valid is not None and len(valid[0]) and len(np.unique(np.asarray(valid[1]))) > 1:
-        valid_sets.append(lgb.Dataset(valid[0], label=np.asarray(valid[1]), reference=dataset))
-        # A distillation's error keeps shrinking by crumbs: stop when it no longer matters.
-        delta = 1e-4 if params.get("objective") == "regression" else 0.0
+    if valid is not None:
+        valid_sets.append(valid)
         callbacks.append(
-            lgb.early_stopping(config.early_stopping_rounds, verbose=False, min_delta=delta)
+            lgb.early_stopping(config.early_stopping_rounds, verbose=False, min_delta=min_delta)
         )
     return lgb.train(
         params,
@@ -311,19 +325,10 @@ def train_ranker(
         raise ValueError("no proposed rows to learn from")
     params = config.lightgbm_params(feature_names)
     dataset = _dataset(train, config, feature_names)
-    valid_sets: list[lgb.Dataset] = []
-    callbacks: list[Callable[..., Any]] = []
+    held_out = None
     if valid is not None and len(valid) and (config.objective != "binary" or valid.hired.any()):
-        # (binary and ranking objectives only; the funnel returned above)
-        valid_sets.append(_dataset(valid, config, feature_names, reference=dataset))
-        callbacks.append(lgb.early_stopping(config.early_stopping_rounds, verbose=False))
-    return lgb.train(
-        params,
-        dataset,
-        num_boost_round=config.num_trees,
-        valid_sets=valid_sets,
-        callbacks=callbacks,
-    )
+        held_out = _dataset(valid, config, feature_names, reference=dataset)
+    return _boost(params, dataset, held_out, config)
 
 
 def _isotonic(
