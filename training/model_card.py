@@ -152,11 +152,14 @@ def render_sections(
     parts = ["## Evaluation on held-out weeks"]
     parts.append(
         "Figures per direction on the same test queries. *logged* labels come through the "
-        "coaches' choices; *outcome NDCG@10* orders the proposed rows by what happened after "
-        "the proposal; *IPS/SNIPS hires@10* estimate the hires of each list's top 10 from the "
-        "logged propensities; *true* figures (generated worlds only) use the hidden model's "
-        "probability of a hire over every row, unshown candidates included. `oracle` ranks by "
-        "the expected logged grade, `oracle_hire` by the hidden probability of a hire."
+        "coaches' choices; *outcome concordance* (what the gate compares) is the share of "
+        "held-out proposals to one vacancy, or of one person, with different outcomes that a "
+        "ranking orders the right way round; *outcome NDCG@10* orders the proposed rows by "
+        "what happened after the proposal; *IPS/SNIPS hires@10* estimate the hires of each "
+        "list's top 10 from the logged propensities; *true* figures (generated worlds only) "
+        "use the hidden model's probability of a hire over every row, unshown candidates "
+        "included. `oracle` ranks by the expected logged grade, `oracle_hire` by the hidden "
+        "probability of a hire."
     )
     for direction, report in reports.items():
         size = counts.get(direction, {})

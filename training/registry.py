@@ -632,7 +632,7 @@ def render_model_card(manifest: ModelManifest, sections: str = "") -> str:
         notes = "The gate refused this model:\n\n" + "\n".join(f"- {r}" for r in reasons)
     notes = f"\n## Notes\n\n{notes}\n" if notes else ""
     files = "\n".join(
-        f"- `{model_file(d)}`: sha256 `{digest}`"  # type: ignore[arg-type]
+        f"  - `{model_file(d)}`: sha256 `{digest}`"  # type: ignore[arg-type]
         for d, digest in sorted(manifest.model_files.items())
     )
     return f"""# Model card: {manifest.version}
