@@ -42,6 +42,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from matching.domain import OutcomeStage
+from matching.engine import vacancy_open  # the one definition of an open vacancy
 
 __all__ = [
     "Employments",
@@ -290,22 +291,3 @@ def condition_hires(
         np.where(pd.isna(asked), "", asked).astype(str).astype(object),
         on,
     )
-
-
-def vacancy_open(
-    opens_on: npt.ArrayLike,
-    closes_on: npt.ArrayLike,
-    openings: npt.ArrayLike,
-    hires: npt.ArrayLike,
-    days: npt.ArrayLike,
-) -> npt.NDArray[np.bool_]:
-    """Per vacancy: open for applications on the day and not yet filled."""
-    on = np.asarray(days, dtype="datetime64[D]")
-    opens = np.asarray(opens_on, dtype="datetime64[D]")
-    closes = np.asarray(closes_on, dtype="datetime64[D]")
-    open_now: npt.NDArray[np.bool_] = (
-        (opens <= on)
-        & (np.isnat(closes) | (closes >= on))
-        & (np.asarray(hires) < np.asarray(openings))
-    )
-    return open_now

@@ -20,7 +20,13 @@ import scipy.sparse as sp
 
 from features.codes import lookup_codes
 from features.geography import Geography
-from features.live_state import SeekerStatus, employments, seeker_status, vacancy_hires
+from features.live_state import (
+    SeekerStatus,
+    condition_hires,
+    employments,
+    seeker_status,
+    vacancy_hires,
+)
 from features.profiles import ProfileConfig, SkillProfiles, build_profiles, build_requirements
 from features.taxonomy import Taxonomy
 from features.world_store import WorldTables
@@ -290,14 +296,14 @@ def _row_norms(store: SparseRowStore, channel: int) -> npt.NDArray[np.float32]:
 
 
 def hires_made(outcomes: pd.DataFrame, vacancies: pd.DataFrame, on: date) -> pd.Series:
-    """Hires before ``on`` per employment condition (people counted once per vacancy)."""
-    hired = outcomes[
-        (outcomes["stage"].astype(str) == "hired")
-        & (pd.to_datetime(outcomes["occurred_at"]).dt.date < on)
-    ]
-    per_vacancy = hired.drop_duplicates(["jobseeker_id", "vacancy_id"])
-    joined = per_vacancy.merge(vacancies[["vacancy_id", "condition_id"]], on="vacancy_id")
-    return joined.groupby("condition_id").size()
+    """Hires before ``on`` per employment condition (people counted once per vacancy).
+
+    The counting is :func:`features.live_state.condition_hires`'s, for every condition.
+    """
+    conditions = vacancies["condition_id"].dropna().astype(str).unique()
+    made = condition_hires(outcomes, vacancies, conditions, np.datetime64(on, "D"))
+    counts = pd.Series(made, index=pd.Index(conditions, name="condition_id"), dtype="int64")
+    return counts[counts > 0]
 
 
 def vacancy_columns(

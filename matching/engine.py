@@ -56,7 +56,6 @@ from matching.entities import (
     has_bit,
 )
 from matching.scoring import (
-    Direction,
     RankingModel,
     RuleBasedScorer,
     Scorer,
@@ -103,6 +102,46 @@ PRIOR_FEATURES = (
 )
 
 
+def vacancy_open(
+    opens_on: npt.ArrayLike,
+    closes_on: npt.ArrayLike,
+    openings: npt.ArrayLike,
+    hires: npt.ArrayLike,
+    days: npt.ArrayLike,
+) -> npt.NDArray[np.bool_]:
+    """Per vacancy: open for applications on the day and not yet filled (hires < openings).
+
+    The one definition of an open vacancy: the engine's filters and the live state derived
+    from outcome events (:mod:`features.live_state`) both use it.
+    """
+    on = np.asarray(days, dtype="datetime64[D]")
+    opens = np.asarray(opens_on, dtype="datetime64[D]")
+    closes = np.asarray(closes_on, dtype="datetime64[D]")
+    open_now: npt.NDArray[np.bool_] = (
+        (opens <= on)
+        & (np.isnat(closes) | (closes >= on))
+        & (np.asarray(hires) < np.asarray(openings))
+    )
+    return open_now
+
+
+def within_reach(
+    distance_km: npt.ArrayLike,
+    remote_share: npt.ArrayLike,
+    radius_km: npt.ArrayLike,
+    relocate: npt.ArrayLike,
+    config: MatchingConfig,
+) -> npt.NDArray[np.bool_]:
+    """The commute filter: effective distance within the radius plus its slack, unless the
+    job is mostly remote or the person will relocate (:mod:`matching.commute`)."""
+    remote = np.asarray(remote_share)
+    near = effective_distance(distance_km, remote) <= reach(
+        radius_km, config.commute_slack_share, config.commute_slack_km
+    )
+    ok: npt.NDArray[np.bool_] = near | (remote >= config.remote_threshold) | np.asarray(relocate)
+    return ok
+
+
 def admissible_pairs(
     data: MatchingData,
     config: MatchingConfig,
@@ -119,14 +158,21 @@ def admissible_pairs(
     seekers, vacancies = data.seekers, data.vacancies
     day = np.broadcast_to(np.asarray(days, dtype="datetime64[D]"), s.shape)
     ok = seekers["active"][s] & vacancies["active"][v]
-    ok &= (vacancies["opens_on"][v] <= day) & (vacancies["closes_on"][v] >= day)
-    ok &= vacancies["hires"][v] < vacancies["openings"][v]
-    distance = data.distance_km[seekers["home"][s], vacancies["municipality"][v]]
-    remote = vacancies["remote_share"][v]
-    within = effective_distance(distance, remote) <= reach(
-        seekers["max_commute_km"][s], config.commute_slack_share, config.commute_slack_km
+    ok &= vacancy_open(
+        vacancies["opens_on"][v],
+        vacancies["closes_on"][v],
+        vacancies["openings"][v],
+        vacancies["hires"][v],
+        day,
     )
-    ok &= within | (remote >= config.remote_threshold) | seekers["relocate"][s]
+    distance = data.distance_km[seekers["home"][s], vacancies["municipality"][v]]
+    ok &= within_reach(
+        distance,
+        vacancies["remote_share"][v],
+        seekers["max_commute_km"][s],
+        seekers["relocate"][s],
+        config,
+    )
     ok &= ~work_conflicts(data, s, v)
     eligible, _, _ = pair_eligibility(
         seekers["eligible_from"][s],
@@ -349,21 +395,8 @@ class MatchingEngine:
         scorer = self.scorer
         on = on or date.today()
         with self._lock:
-            s = self._seeker_row(jobseeker_id)
-            if self.data.seekers["active"][s]:
-                candidates = self._retrieve_vacancies(s, on, filters or MatchFilters())
-            else:  # in work (or erased): out of matching in both directions
-                candidates = np.zeros(0, np.int64)
-            return self._rank(
-                "matches",
-                jobseeker_id,
-                np.full(len(candidates), s),
-                candidates,
-                k,
-                on,
-                scorer,
-                with_factors,
-            )
+            s, v = self._candidates("matches", jobseeker_id, on, filters or MatchFilters())
+            return self._rank("matches", jobseeker_id, s, v, k, on, scorer, with_factors)
 
     def shortlist_for_vacancy(
         self,
@@ -378,24 +411,29 @@ class MatchingEngine:
         scorer = self.scorer
         on = on or date.today()
         with self._lock:
-            v = self._vacancy_row(vacancy_id)
-            candidates = self._retrieve_seekers(v, on, filters or MatchFilters())
-            result = self._rank(
-                "shortlist",
-                vacancy_id,
-                candidates,
-                np.full(len(candidates), v),
-                k,
-                on,
-                scorer,
-                with_factors,
-            )
+            s, v = self._candidates("shortlist", vacancy_id, on, filters or MatchFilters())
+            result = self._rank("shortlist", vacancy_id, s, v, k, on, scorer, with_factors)
             if record_exposure:
                 rows = np.array(
                     [self.data.seekers.row_of[m.jobseeker_id] for m in result.results], np.int64
                 )
-                self._exposure.replace(v, rows)
+                self._exposure.replace(self._vacancy_row(vacancy_id), rows)
             return result
+
+    def _candidates(
+        self, kind: Literal["matches", "shortlist"], query_id: str, on: date, filters: MatchFilters
+    ) -> tuple[IntArray, IntArray]:
+        """Aligned seeker and vacancy rows of a request's retrieved, admitted candidates."""
+        if kind == "matches":
+            s = self._seeker_row(query_id)
+            if not self.data.seekers["active"][s]:
+                # In work (or erased): out of matching in both directions.
+                return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            vacancies = self._retrieve_vacancies(s, on, filters)
+            return np.full(len(vacancies), s, np.int64), vacancies
+        v = self._vacancy_row(query_id)
+        seekers = self._retrieve_seekers(v, on, filters)
+        return seekers, np.full(len(seekers), v, np.int64)
 
     def exhaustive_matches(self, jobseeker_id: str, k: int, on: date) -> list[str]:
         """Peer for benchmarks: score every open vacancy that passes the hard filters."""
@@ -503,11 +541,12 @@ class MatchingEngine:
         data, seekers, vacancies = self.data, self.data.seekers, self.data.vacancies
         ok = self._open(v, on)
         distance = data.distance_km[seekers["home"][s], vacancies["municipality"][v]]
-        remote = vacancies["remote_share"][v]
-        ok &= (
-            (effective_distance(distance, remote) <= self._reach(seekers["max_commute_km"][s]))
-            | (remote >= self.config.remote_threshold)
-            | bool(seekers["relocate"][s])
+        ok &= within_reach(
+            distance,
+            vacancies["remote_share"][v],
+            seekers["max_commute_km"][s],
+            seekers["relocate"][s],
+            self.config,
         )
         ok &= ~self._conflicts(np.full(len(v), s), v)
         ok &= self._eligible_or_free(np.full(len(v), s), v, on)
@@ -522,10 +561,13 @@ class MatchingEngine:
         if not self._open(np.array([v], np.int64), on)[0]:
             return np.zeros(len(s), bool)  # closed or filled: nobody is shortlisted
         distance = data.distance_km[seekers["home"][s], vacancies["municipality"][v]]
-        remote = float(vacancies["remote_share"][v])
-        if remote < self.config.remote_threshold:
-            near = effective_distance(distance, remote) <= self._reach(seekers["max_commute_km"][s])
-            ok &= near | seekers["relocate"][s]
+        ok &= within_reach(
+            distance,
+            vacancies["remote_share"][v],
+            seekers["max_commute_km"][s],
+            seekers["relocate"][s],
+            self.config,
+        )
         ok &= ~self._conflicts(s, np.full(len(s), v))
         ok &= self._eligible_or_free(s, np.full(len(s), v), on)
         if filters.municipality is not None:
@@ -540,10 +582,13 @@ class MatchingEngine:
     def _open(self, v: IntArray, on: date) -> npt.NDArray[np.bool_]:
         """Vacancies open for applications on ``on`` and not yet filled."""
         vacancies = self.data.vacancies
-        day = np.datetime64(on, "D")
-        ok: npt.NDArray[np.bool_] = vacancies["active"][v] & (vacancies["opens_on"][v] <= day)
-        ok &= vacancies["closes_on"][v] >= day
-        ok &= vacancies["hires"][v] < vacancies["openings"][v]
+        ok: npt.NDArray[np.bool_] = vacancies["active"][v] & vacancy_open(
+            vacancies["opens_on"][v],
+            vacancies["closes_on"][v],
+            vacancies["openings"][v],
+            vacancies["hires"][v],
+            np.datetime64(on, "D"),
+        )
         return ok
 
     def _reach(self, radius_km: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -780,11 +825,10 @@ class MatchingEngine:
         model: RankingModel,
         with_factors: bool = True,
     ) -> MatchList:
-        direction: Direction = kind
-        scorer = model.for_direction(direction)
+        scorer = model.for_direction(kind)
         features, scores, adjusted, ranking = self._order(kind, s, v, on, scorer)
         order = ranking[:k]
-        probabilities = model.probability(direction, scores[order]) if len(order) else None
+        probabilities = model.probability(kind, scores[order]) if len(order) else None
         # Factors are what sets a result apart from the rest of its list: contributions are
         # compared with their mean over the list's top (at least FACTOR_REFERENCE rows).
         reference = ranking[: max(k, FACTOR_REFERENCE)]  # the results first
@@ -846,16 +890,7 @@ class MatchingEngine:
         """The ids a request would list, in order, without explaining them (for evaluations
         that look at many lists: the explanation is most of a request's work)."""
         with self._lock:
-            if kind == "matches":
-                s_row = self._seeker_row(query_id)
-                if not self.data.seekers["active"][s_row]:
-                    return []
-                v = self._retrieve_vacancies(s_row, on, MatchFilters())
-                s = np.full(len(v), s_row)
-            else:
-                v_row = self._vacancy_row(query_id)
-                s = self._retrieve_seekers(v_row, on, MatchFilters())
-                v = np.full(len(s), v_row)
+            s, v = self._candidates(kind, query_id, on, MatchFilters())
             scorer = self.scorer.for_direction(kind)
             ranking = self._order(kind, s, v, on, scorer)[3][:k]
             table = self.data.vacancies if kind == "matches" else self.data.seekers

@@ -117,13 +117,19 @@ def group_recall(
     groups: npt.NDArray[np.int64],
     members: npt.NDArray[np.bool_],
     k: int = TOP_K,
+    ranks: npt.NDArray[np.int64] | None = None,
 ) -> tuple[float, int]:
-    """Share of the relevant rows of a group that rank in their query's top ``k``, and count."""
+    """Share of the relevant rows of a group that rank in their query's top ``k``, and count.
+
+    ``ranks`` are the rows' places within their query when the caller already has them
+    (one ranking, many groups); otherwise they are computed from ``scores``.
+    """
     relevant = (labels > 0) & members
     count = int(relevant.sum())
     if count == 0:
         return float("nan"), 0
-    ranks = _ranks_within_queries(scores, groups)
+    if ranks is None:
+        ranks = _ranks_within_queries(scores, groups)
     return float((ranks[relevant] < k).mean()), count
 
 
@@ -223,13 +229,10 @@ def evaluate(
         row["ranking"] = name
         overall.append(row)
         per_query[name] = figures
-        in_top = ranks < TOP_K
         for dimension, members in memberships.items():
             recalls: dict[str, float] = {}
             for group, mask in members.items():
-                relevant = (labels > 0) & mask
-                count = int(relevant.sum())
-                value = float(in_top[relevant].mean()) if count else float("nan")
+                value, count = group_recall(scores, labels, groups, mask, ranks=ranks)
                 recalls[group] = value
                 per_group.append(
                     {

@@ -166,17 +166,34 @@ def paired_bootstrap(
     x, y = np.asarray(a, np.float64), np.asarray(b, np.float64)
     both = ~(np.isnan(x) | np.isnan(y))
     diff = x[both] - y[both]
-    if len(diff) == 0:
+    return weighted_bootstrap(
+        diff, np.ones(len(diff)), confidence=confidence, resamples=resamples, seed=seed
+    )
+
+
+def weighted_bootstrap(
+    values: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    *,
+    confidence: float = 0.9,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> BootstrapResult:
+    """A weighted mean over groups and its two-sided ``confidence`` interval, the groups
+    drawn again with replacement (every bootstrap of this module is one of these)."""
+    value = np.asarray(values, np.float64)
+    weight = np.asarray(weights, np.float64)
+    if len(value) == 0 or weight.sum() == 0:
         return BootstrapResult(math.nan, math.nan, math.nan, 0)
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(diff), size=(resamples, len(diff)))
-    means = diff[picks].mean(axis=1)
+    picks = rng.integers(0, len(value), size=(resamples, len(value)))
+    drawn = (value[picks] * weight[picks]).sum(axis=1) / weight[picks].sum(axis=1)
     tail = (1.0 - confidence) / 2.0
     return BootstrapResult(
-        difference=float(diff.mean()),
-        low=float(np.quantile(means, tail)),
-        high=float(np.quantile(means, 1.0 - tail)),
-        queries=len(diff),
+        difference=float(np.average(value, weights=weight)),
+        low=float(np.quantile(drawn, tail)),
+        high=float(np.quantile(drawn, 1.0 - tail)),
+        queries=len(value),
     )
 
 
@@ -219,19 +236,6 @@ def _stratum_gaps(
     return table, per_person
 
 
-def _bootstrap_weighted(
-    values: npt.NDArray[np.float64], sizes: npt.NDArray[np.float64], resamples: int, seed: int
-) -> tuple[float, float]:
-    """90 % interval of a weighted mean over strata drawn again with replacement."""
-    if len(values) == 0:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(values), size=(resamples, len(values)))
-    drawn = (values[picks] * sizes[picks]).sum(axis=1) / sizes[picks].sum(axis=1)
-    low, high = np.quantile(drawn, [0.05, 0.95])
-    return float(low), float(high)
-
-
 def steering_gap(
     recommended: pd.DataFrame,
     female_share: Mapping[str, float],
@@ -270,15 +274,15 @@ def steering_gap(
     """
     table, per_person = _stratum_gaps(recommended, female_share, dominance)
     values, sizes = table["gap"].to_numpy(np.float64), table["people"].to_numpy(np.float64)
-    low, high = _bootstrap_weighted(values, sizes, resamples, seed)
+    spread = weighted_bootstrap(values, sizes, resamples=resamples, seed=seed)
     women_all = per_person[per_person["sex"] == "female"]["male_dominated"]
     men_all = per_person[per_person["sex"] == "male"]["female_dominated"]
     result = {
         "women": float(women_all.mean()) if len(women_all) else math.nan,
         "men": float(men_all.mean()) if len(men_all) else math.nan,
-        "gap": float(np.average(values, weights=sizes)) if len(values) else math.nan,
-        "gap_low": low,
-        "gap_high": high,
+        "gap": spread.difference,
+        "gap_low": spread.low,
+        "gap_high": spread.high,
         "people": float(len(per_person)),
     }
     if reference is not None:
@@ -288,11 +292,9 @@ def steering_gap(
         )
         difference = (both["gap"] - both["gap_reference"]).to_numpy(np.float64)
         weights = both["people"].to_numpy(np.float64)
-        low, high = _bootstrap_weighted(difference, weights, resamples, seed)
-        result["excess"] = (
-            float(np.average(difference, weights=weights)) if len(difference) else math.nan
-        )
-        result["excess_low"], result["excess_high"] = low, high
+        excess = weighted_bootstrap(difference, weights, resamples=resamples, seed=seed)
+        result["excess"] = excess.difference
+        result["excess_low"], result["excess_high"] = excess.low, excess.high
     return result
 
 
@@ -311,18 +313,13 @@ class Concordance:
         """This minus ``other`` over the same groups, with a paired bootstrap interval."""
         keep = self.pairs > 0
         a, b, n = self.concordant[keep], other.concordant[keep], self.pairs[keep]
-        if n.sum() == 0:
-            return BootstrapResult(math.nan, math.nan, math.nan, 0)
-        rng = np.random.default_rng(seed)
-        picks = rng.integers(0, len(n), size=(resamples, len(n)))
-        totals = n[picks].sum(axis=1)
-        diffs = (a[picks].sum(axis=1) - b[picks].sum(axis=1)) / totals
-        tail = (1.0 - confidence) / 2.0
-        return BootstrapResult(
-            difference=float((a.sum() - b.sum()) / n.sum()),
-            low=float(np.quantile(diffs, tail)),
-            high=float(np.quantile(diffs, 1.0 - tail)),
-            queries=len(n),
+        # Pooled over groups: each group's difference in its share, weighted by its pairs.
+        return weighted_bootstrap(
+            (a - b) / np.where(n > 0, n, 1.0),
+            n,
+            confidence=confidence,
+            resamples=resamples,
+            seed=seed,
         )
 
 
