@@ -200,11 +200,6 @@ def ranking_groups(query: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return sizes.astype(np.int64)
 
 
-def positions(values: pd.Series, universe: list[str]) -> npt.NDArray[np.int64]:
-    """The position of every value in ``universe`` (-1 where absent), in Arrow's C++."""
-    return index_in(values, universe)
-
-
 def _days(instants: pd.Series) -> npt.NDArray[np.datetime64]:
     return pd.to_datetime(instants, utc=True).dt.tz_localize(None).to_numpy("datetime64[D]")
 
@@ -240,13 +235,15 @@ def exposure_labels(
         if len(filled_code)
         else np.zeros(len(code), bool)
     )
-    o_key = positions(outcomes["jobseeker_id"], people) * n_vacancies + positions(
-        outcomes["vacancy_id"], jobs
-    )
+    # Both ends must be known: a key built from an unknown vacancy (-1) would alias the
+    # previous person's last vacancy.
+    seeker_at = index_in(outcomes["jobseeker_id"], people)
+    vacancy_at = index_in(outcomes["vacancy_id"], jobs)
+    o_key = seeker_at * n_vacancies + vacancy_at
     grade_of = np.array([GRADES.get(name, 0) for name in names], np.int8)
     hired = is_stage("hired")
     hire_day = np.where(hired, _days(outcomes["occurred_at"]), np.datetime64("NaT"))
-    known = o_key >= 0
+    known = (seeker_at >= 0) & (vacancy_at >= 0)
     events = pd.DataFrame(
         {
             "key": o_key[known],
@@ -265,8 +262,8 @@ def exposure_labels(
         position_filled=("position_filled", "max"),
     )
     exposures = world.exposures
-    s = positions(exposures["jobseeker_id"], people)
-    v = positions(exposures["vacancy_id"], jobs)
+    s = index_in(exposures["jobseeker_id"], people)
+    v = index_in(exposures["vacancy_id"], jobs)
     kinds = pd.Categorical(exposures["query_kind"])
     kind_code = kinds.codes
     query = np.zeros(len(exposures), np.int64)

@@ -16,7 +16,7 @@ from features.replay import replay_matching_data
 from features.schema import FEATURE_INDEX
 from features.taxonomy import Taxonomy
 from features.world_store import WorldTables
-from training.dataset import DatasetConfig, build_direction_data
+from training.dataset import DatasetConfig, build_direction_data, exposure_labels
 
 
 def _rows(
@@ -187,3 +187,25 @@ def test_training_set_rows_ignore_the_future(
     mine = train.jobseeker_ids == person
     mine_again = again.jobseeker_ids == person
     np.testing.assert_array_equal(again.features[mine_again], train.features[mine])
+
+
+def test_an_outcome_of_an_unknown_vacancy_labels_no_exposure(
+    small_world: WorldTables, taxonomy: Taxonomy, geography: Geography
+) -> None:
+    """Pairs are keyed person × vacancy: an unknown vacancy must not alias the key of the
+    previous person's last vacancy."""
+    base = build_matching_data(small_world, taxonomy, geography)
+    before = exposure_labels(small_world, base, small_world.as_of)
+    last = len(base.vacancies.ids) - 1
+    shown_last = before[(before["v"] == last) & (before["s"] < len(base.seekers.ids) - 1)]
+    if shown_last.empty:
+        pytest.fail("the small world shows its last vacancy to nobody but its last person")
+    exposure = shown_last.iloc[0]
+    next_person = str(base.seekers.ids[int(exposure["s"]) + 1])
+    day = pd.Timestamp(exposure["shown_on"])
+    after = exposure_labels(
+        _with_hire(small_world, next_person, "V-NOT-IN-THE-WORLD", day + timedelta(days=1)),
+        base,
+        small_world.as_of,
+    )
+    pd.testing.assert_frame_equal(after, before)
