@@ -9,7 +9,7 @@ DEMO_SEEKERS   ?= 20000
 DEMO_VACANCIES ?= 6000
 DEMO_SEED      ?= 7
 
-.PHONY: run test lint typecheck postgres install demo-world lock bench bench-service clean
+.PHONY: run test lint typecheck postgres install demo-world lock bench bench-service bench-soak clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,13 @@ bench: $(STAMP) $(DEMO)/world.json postgres
 # database is prepared once under var/bench/service/ (~1 min). Not in `make bench` (~6 min).
 bench-service: $(STAMP)
 	$(BIN)/python bench/bench_service.py
+
+# Mixed reads and writes of every role on `kohtaanto serve --workers 2` (PostgreSQL) while a
+# worker is killed, models are swapped and database connections are cut; exits 1 on any 5xx
+# or audit mismatch. `make bench-soak SOAK_MINUTES=1` for a short run.
+SOAK_MINUTES ?= 10
+bench-soak: $(STAMP) postgres
+	$(BIN)/python bench/bench_soak.py --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -313,6 +313,8 @@ def start_server(root: Path, database: Path, port: int, workers: int) -> subproc
         **os.environ,
         "KOHTAANTO_PATHS__VAR_DIR": str(root.resolve()),
         "KOHTAANTO_DATABASE_URL": f"sqlite:///{database.resolve()}",
+        # No metrics listener: its fixed default port may be taken by another server.
+        "KOHTAANTO_SERVICE__METRICS_PORT": "0",
     }
     log = (root / "server.log").open("wb")
     command = [

@@ -45,7 +45,9 @@ __all__ = [
     "cached",
     "default_cache_dir",
     "default_data_dir",
+    "default_var_dir",
     "file_digest",
+    "in_checkout",
     "open_zip_member",
     "read_csv_str",
     "require_file",
@@ -88,16 +90,41 @@ _CHUNK_BYTES = 1 << 20
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
+#: An installed wheel carries the reference data beside this module; in a checkout
+#: ``features/data`` is a link to ``<repo>/data``, which is what the wheel is built from.
+_PACKAGED_DATA = Path(__file__).resolve().parent / "data"
+
+
+def in_checkout() -> bool:
+    """True when the code runs from the repository (an editable install), not a wheel."""
+    return (_REPO_ROOT / "pyproject.toml").is_file()
+
+
 def default_data_dir() -> Path:
-    """Return the reference data directory (``$KOHTAANTO_DATA_DIR`` or ``<repo>/data``)."""
+    """Return the reference data directory.
+
+    ``$KOHTAANTO_DATA_DIR``, else ``<repo>/data`` in a checkout, else the copy an installed
+    wheel carries.
+    """
     override = os.environ.get(DATA_DIR_ENV)
-    return Path(override) if override else _REPO_ROOT / "data"
+    if override:
+        return Path(override)
+    return _REPO_ROOT / "data" if in_checkout() else _PACKAGED_DATA
+
+
+def default_var_dir() -> Path:
+    """Where the service keeps its files: ``<repo>/var`` in a checkout, else ``./var``.
+
+    An installed wheel must not write into site-packages; the working directory is where a
+    service manager (or the person) running ``kohtaanto`` chose to keep state.
+    """
+    return _REPO_ROOT / "var" if in_checkout() else Path.cwd() / "var"
 
 
 def default_cache_dir() -> Path:
-    """Return the load cache directory (``$KOHTAANTO_CACHE_DIR`` or ``<repo>/var/cache``)."""
+    """Return the load cache directory (``$KOHTAANTO_CACHE_DIR`` or the var dir's ``cache``)."""
     override = os.environ.get(CACHE_DIR_ENV)
-    return Path(override) if override else _REPO_ROOT / "var" / "cache"
+    return Path(override) if override else default_var_dir() / "cache"
 
 
 def require_file(data_dir: Path, relative: str) -> Path:

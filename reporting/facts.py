@@ -124,8 +124,11 @@ def _group_masks(target_groups: pd.Series, rules: tuple[TargetGroupRule, ...]) -
     masks = np.zeros((len(target_groups), len(rules)), dtype=bool)
     for j, rule in enumerate(rules):
         wanted = rule.group.value
+        # A condition-less row's groups are NaN after the join (a float, not a list).
         masks[:, j] = target_groups.map(
-            lambda items, wanted=wanted: items is not None and wanted in list(items)
+            lambda items, wanted=wanted: (
+                isinstance(items, list | tuple | np.ndarray) and wanted in list(items)
+            )
         ).to_numpy(dtype=bool)
     return masks
 

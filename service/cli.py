@@ -14,9 +14,12 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from service.cli_paths import reason_of, unwritable, writable_dir
 from service.cli_reporting import stats
+from service.cli_storage import print_json
 from service.cli_storage import register as register_storage_commands
 from service.settings import get_settings
 
@@ -33,9 +36,27 @@ console = Console()
 app.command()(stats)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        # Plain stdout: scripts compare this line.
+        typer.echo(f"kohtaanto {version('kohtaanto')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Kohtaanto command-line interface."""
     logging.basicConfig(
@@ -86,6 +107,7 @@ def generate(
     except ValueError as error:
         raise typer.BadParameter(str(error)) from error
 
+    writable_dir(out, "--out")
     started = time.perf_counter()
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -99,11 +121,16 @@ def generate(
         def on_step(name: str, index: int, total: int) -> None:
             progress.update(task, description=name, completed=index, total=total)
 
-        summary = generate_world(config, out, on_step=on_step)
+        try:
+            summary = generate_world(config, out, on_step=on_step)
+        except OSError as error:
+            # The folder was writable when checked; the disk filled, or it changed since.
+            progress.stop()
+            unwritable(out, "--out", reason_of(error))
         progress.update(task, description="done", completed=progress.tasks[0].total or 0)
     elapsed = time.perf_counter() - started
     counts = ", ".join(f"{name} {count:,}" for name, count in summary.rows.items())
-    console.print(f"World written to [bold]{out}[/] in {elapsed:.1f} s: {counts}")
+    console.print(f"World written to [bold]{escape(str(out))}[/] in {elapsed:.1f} s: {counts}")
 
 
 @app.command()
@@ -119,8 +146,7 @@ def demo(
     try:
         result = run_demo(world, settings, people=people, top=top)
     except FileNotFoundError as error:
-        console.print(f"[red]{error}[/]", soft_wrap=True)
-        raise typer.Exit(2) from error
+        _fail(error)
     render_demo(result, console)
 
 
@@ -145,13 +171,19 @@ def _registry(root: Path | None) -> ModelRegistry:
     return ModelRegistry(root if root is not None else get_settings().paths.var_dir / "models")
 
 
-def _fail(error: Exception) -> NoReturn:
-    console.print(f"[red]{error}[/]", soft_wrap=True)
-    raise typer.Exit(2) from error
+def _fail(error: Exception | str) -> NoReturn:
+    """Print one red line (taken literally: paths and names may hold "[...]"), exit 2."""
+    console.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
 
 
 @model_app.command("list")
-def model_list(registry: RegistryOption = None) -> None:
+def model_list(
+    registry: RegistryOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON array instead of a table.")
+    ] = False,
+) -> None:
     """List the registered model versions, oldest first; the champion is marked."""
     from training.registry import RegistryError
 
@@ -161,13 +193,28 @@ def model_list(registry: RegistryOption = None) -> None:
         champion = models.champion_version()
     except RegistryError as error:
         _fail(error)
+    if as_json:
+        print_json(
+            [
+                {
+                    "version": record.version,
+                    "created_at": record.created_at.isoformat(),
+                    "champion": record.version == champion,
+                    "path": str(record.path),
+                    "metrics": record.manifest.metrics,
+                    "notes": record.manifest.notes,
+                }
+                for record in records
+            ]
+        )
+        return
     if not records:
-        console.print(f"No models in the registry {models.root}.")
+        console.print(f"No models in the registry {models.root}.", markup=False)
         return
     # The headline figures only (outcome concordance of each direction), in plain columns that
     # fit 80 characters: a manifest also holds recall@20 for every group (a hundred regions)
     # and the training-data fingerprint, which `model show VERSION` lists.
-    console.print(f"Models in {models.root} (* the champion):", soft_wrap=True)
+    console.print(f"Models in {models.root} (* the champion):", soft_wrap=True, markup=False)
     console.print(f"  {'version':<27} {'created (UTC)':<16} {'shortl.':>7} {'matches':>7}  gate")
     for record in records:
         metrics = record.manifest.metrics
@@ -214,7 +261,7 @@ def model_show(
     manifest = record.manifest
     console.print(f"[bold]{record.version}[/]" + (" (champion)" if version == champion else ""))
     console.print(f"  created:             {manifest.created_at.isoformat()}")
-    console.print(f"  folder:              {record.path}")
+    console.print(f"  folder:              {record.path}", markup=False)
     console.print(f"  model sha256:        {manifest.model_sha256}")
     for direction, digest in sorted(manifest.model_files.items()):
         calibrated = "calibrated" if direction in manifest.calibration else "not calibrated"
@@ -226,7 +273,7 @@ def model_show(
     for name, value in sorted(manifest.metrics.items()):
         console.print(f"  metric {name}: {value:.4f}")
     if manifest.notes:
-        console.print(f"  notes: {manifest.notes}")
+        console.print(f"  notes: {manifest.notes}", markup=False)
 
 
 @model_app.command("promote")
@@ -238,6 +285,7 @@ def model_promote(
     from training.registry import RegistryError
 
     models = _registry(registry)
+    writable_dir(models.root, "--registry")
     try:
         previous = models.champion_version()
         record = models.promote(version)
@@ -252,6 +300,7 @@ def model_rollback(registry: RegistryOption = None) -> None:
     from training.registry import RegistryError
 
     models = _registry(registry)
+    writable_dir(models.root, "--registry")
     try:
         previous = models.champion_version()
         record = models.rollback()
@@ -320,14 +369,11 @@ def retrain(
             f"{objective!r} is not binary, lambdarank or rank_xendcg", param_hint="--objective"
         )
     if dask is not None and dask_local is not None:
-        console.print("[red]--dask and --dask-local are mutually exclusive; give one[/]")
-        raise typer.Exit(2)
+        _fail("--dask and --dask-local are mutually exclusive; give one")
     if (world is None) == (not database):
-        console.print("[red]give either --world DIR or --database[/]")
-        raise typer.Exit(2)
+        _fail("give either --world DIR or --database")
     if world is not None and not (world / "world.json").is_file():
-        console.print(f"[red]{world} is not a complete generated world (no world.json)[/]")
-        raise typer.Exit(2)
+        _fail(f"{world} is not a complete generated world (no world.json)")
     try:
         run_config = load_retrain_config(config) if config is not None else RetrainConfig()
         ranker_overrides = {
@@ -351,9 +397,9 @@ def retrain(
             {**run_config.dataset.model_dump(), **dataset_overrides}
         )
     except (RetrainConfigError, ValidationError) as error:
-        console.print(f"[red]{error}[/]", soft_wrap=True)
-        raise typer.Exit(2) from error
+        _fail(error)
     models = _registry(registry)
+    writable_dir(models.root, "--registry")
     try:
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -381,10 +427,14 @@ def retrain(
             )
             progress.update(task, description="done", completed=len(STEPS))
     except FileNotFoundError as error:
-        console.print(f"[red]{error}[/]", soft_wrap=True)
-        raise typer.Exit(2) from error
+        _fail(error)
     except Exception as error:
-        console.print(f"[red]retraining failed: {type(error).__name__}: {error}[/]")
+        console.print(
+            f"retraining failed: {type(error).__name__}: {error}",
+            style="red",
+            markup=False,
+            highlight=False,
+        )
         raise typer.Exit(1) from error
     timings = ", ".join(f"{name} {secs:.2f} s" for name, secs in result.step_seconds.items())
     console.print(f"Steps: {timings}")
@@ -415,7 +465,7 @@ def retrain(
     # A bad model fails the rule for dozens of regions at once; the first few say enough, the
     # log and `model show` keep all of them.
     for reason in result.reasons[:SHOWN_REASONS]:
-        console.print(f"  - {reason}")
+        console.print(f"  - {reason}", markup=False)
     if len(result.reasons) > SHOWN_REASONS:
         console.print(
             f"  ... and {len(result.reasons) - SHOWN_REASONS} more "

@@ -11,13 +11,15 @@ import json
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, NoReturn, cast
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reporting.definitions import MIN_PEOPLE, GroupBy, PeriodKind
+from service.cli_paths import reason_of, unwritable, writable_dir
 
 __all__ = ["STEPS", "stats"]
 
@@ -90,19 +92,17 @@ def stats(
     if first is not None and last is not None and last <= first:
         raise typer.BadParameter(f"--end {last} must be after --start {first}")
     if (world is None) == (not database):
-        console.print("[red]give either --world DIR or --database[/]")
-        raise typer.Exit(2)
+        _fail("give either --world DIR or --database")
     if world is not None and not (world / "world.json").is_file():
-        console.print(f"[red]{world} is not a complete generated world (no world.json)[/]")
-        raise typer.Exit(2)
+        _fail(f"{world} is not a complete generated world (no world.json)")
+    writable_dir(out, "--out")
 
     from reporting.impact_parameters import ParameterError, load_parameters
 
     try:
         params = load_parameters(parameters)
     except ParameterError as error:
-        console.print(f"[red]{error}[/]")
-        raise typer.Exit(2) from error
+        _fail(str(error))
     started = time.perf_counter()
     try:
         written = _run(
@@ -117,12 +117,20 @@ def stats(
             params,
         )
     except (ValueError, KeyError) as error:
-        console.print(f"[red]statistics failed: {error}[/]")
+        console.print(f"statistics failed: {error}", style="red", markup=False, highlight=False)
         raise typer.Exit(1) from error
+    except OSError as error:
+        unwritable(out, "--out", reason_of(error))
     elapsed = time.perf_counter() - started
-    console.print(f"Statistics written to [bold]{out}[/] in {elapsed:.1f} s:")
+    console.print(f"Statistics written to [bold]{escape(str(out))}[/] in {elapsed:.1f} s:")
     for path in written:
-        console.print(f"  {path}")
+        console.print(f"  {path}", markup=False, highlight=False)
+
+
+def _fail(message: str) -> NoReturn:
+    """One red line, taken literally (paths may hold "[...]"), and exit status 2."""
+    console.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
 
 
 def _run(

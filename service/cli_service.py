@@ -7,12 +7,16 @@ import shutil
 import socket
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
+from service.observability import uvicorn_log_config
 from service.settings import get_settings
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
 
 console = Console()
 APP = "service.api.app:create_app"
@@ -51,13 +55,36 @@ def serve(
             f"{head_revision()}: run `kohtaanto db upgrade` (and `kohtaanto load`) first[/]"
         )
         raise typer.Exit(2)
-    # Workers share counters through files, so /metrics on any worker tells the whole story.
+    # Workers share counters through files (prometheus_client's multiprocess mode): one
+    # listener in this supervisor process serves /metrics of every worker, on a loopback port
+    # apart from the public API (a per-worker listener would need a port per worker).
     metrics_dir = tempfile.mkdtemp(prefix="kohtaanto-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    service = settings.service
+    try:
+        listener = start_metrics_listener(service.metrics_host, service.metrics_port)
+    except OSError as error:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        console.print(
+            f"cannot serve metrics on {service.metrics_host}:{service.metrics_port}: "
+            f"{error.strerror or error} (set KOHTAANTO_SERVICE__METRICS_PORT)",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(2) from error
+    log_config = uvicorn_log_config(service.log_level, access=service.access_log)
     console.print(
         f"Serving on http://{chosen_host}:{chosen_port} with {chosen_workers} worker(s); "
-        f"database {settings.database_url}"
+        f"database {settings.database_url}",
+        markup=False,
+        highlight=False,
     )
+    if listener is not None:
+        console.print(
+            f"Metrics on http://{service.metrics_host}:{service.metrics_port}/metrics",
+            markup=False,
+            highlight=False,
+        )
     try:
         if chosen_workers > 1:
             from uvicorn.supervisors import Multiprocess
@@ -68,7 +95,7 @@ def serve(
                 host=chosen_host,
                 port=chosen_port,
                 workers=chosen_workers,
-                log_level="warning",
+                log_config=log_config,
                 access_log=False,
                 timeout_worker_healthcheck=settings.service.worker_healthcheck_seconds,
             )
@@ -80,11 +107,30 @@ def serve(
                 factory=True,
                 host=chosen_host,
                 port=chosen_port,
-                log_level="warning",
+                log_config=log_config,
                 access_log=False,
             )
     finally:
+        if listener is not None:
+            listener.shutdown()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def start_metrics_listener(host: str, port: int) -> WSGIServer | None:
+    """Serve every worker's metrics (the multiprocess directory) on ``host:port``, or None.
+
+    A daemon thread of the supervisor, which handles no requests itself: a scrape costs the
+    workers nothing. Port 0 means no listener.
+    """
+    if port == 0:
+        return None
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    server, _ = start_http_server(port, addr=host, registry=registry)
+    return server
 
 
 def tcp_listener(sock: socket.socket) -> socket.socket:
@@ -134,18 +180,59 @@ def _prepare_demo(world: Path, base_url: str) -> None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the audit log's hash chain; exit 1 naming the first entry that was altered."""
-    from service.api.audit import verify_chain
+    """Check the audit log's hash chain and seals.
+
+    Exit 0: intact. Exit 1: tampered (the line names the first entry that does not fit).
+    Exit 2: cannot verify (database unreachable or not migrated, key or seal file missing).
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.api.audit import Sealer, SealUnavailableError, verify_chain
     from service.storage.database import make_engine, make_session_factory
 
-    sessions = make_session_factory(make_engine(get_settings().database_url))
-    with sessions() as session:
-        report = verify_chain(session)
+    settings = get_settings()
+    try:
+        sealer = Sealer.from_settings(settings)
+        engine = make_engine(settings.database_url)
+    except (SealUnavailableError, SQLAlchemyError, OSError) as error:
+        _cannot_verify(str(error))
+    try:
+        with make_session_factory(engine)() as session:
+            report = verify_chain(session, sealer, unpublished_allowed=settings.service.workers)
+    except SealUnavailableError as error:
+        _cannot_verify(str(error))
+    except SQLAlchemyError as error:
+        # One line, not the driver's multi-line message and a traceback.
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        _cannot_verify(f"the database {engine.url!r} cannot be read: {reason}")
+    finally:
+        engine.dispose()
     if report.ok:
-        console.print(f"audit log intact: {report.entries} entries, every hash verified")
+        console.print(
+            f"audit log intact: {report.entries} entries, every hash and seal verified",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         return
+    where = "" if report.first_bad_seq is None else f" at entry {report.first_bad_seq}"
     console.print(
-        f"[red]audit log broken at entry {report.first_bad_seq}: {report.problem} "
-        f"({report.entries} entries before it verified)[/]"
+        f"audit log tampered{where}: {report.problem} "
+        f"({report.entries} entries before it verified)",
+        style="red",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
     raise typer.Exit(1)
+
+
+def _cannot_verify(reason: str) -> NoReturn:
+    console.print(
+        f"audit log cannot be verified: {reason}",
+        style="red",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(2)

@@ -6,12 +6,16 @@ package, reference data) happen inside the commands so ``kohtaanto --help`` stay
 
 from __future__ import annotations
 
+import sys
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -19,8 +23,10 @@ from service.settings import get_settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
 
     from service.storage.csv_import import CsvFiles
+    from service.storage.tables import User
 
 console = Console()
 
@@ -52,7 +58,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    console.print(f"[red]{message}[/]", soft_wrap=True, highlight=False)
+    # Literally: messages quote names, organisations and paths, which may hold "[...]".
+    console.print(message, style="red", markup=False, soft_wrap=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -105,7 +112,7 @@ def db_upgrade(database_url: DatabaseUrlOption = None) -> None:
     finally:
         engine.dispose()
     console.print(
-        f"Database {_shown(url)} is at revision [bold]{after}[/] (was {before or 'none'}).",
+        f"Database {escape(_shown(url))} is at revision [bold]{after}[/] (was {before or 'none'}).",
         soft_wrap=True,
     )
 
@@ -158,7 +165,7 @@ def _load_world(folder: Path, engine: Engine) -> None:
 
     started = time.perf_counter()
     try:
-        with console.status(f"Reading {folder}..."):
+        with console.status(f"Reading {escape(str(folder))}..."):
             world = load_world(folder)
     except FileNotFoundError as error:
         _fail(str(error))
@@ -189,6 +196,7 @@ def _load_world(folder: Path, engine: Engine) -> None:
         f"in {report.total_seconds:.1f} s ({elapsed:.1f} s with reading the world); "
         f"as_of {world.as_of.isoformat()}.",
         soft_wrap=True,
+        markup=False,
     )
 
 
@@ -212,36 +220,152 @@ def _import_csv(files: CsvFiles, engine: Engine) -> None:
 
 @users_app.command("create")
 def users_create(
-    role: Annotated[str, typer.Option(help="coach, employer, procurement or admin.")],
+    role: Annotated[str, typer.Option(help="coach, employer, procurement, admin or operator.")],
     org: Annotated[str, typer.Option(help="The user's organisation_id (must exist).")],
     name: Annotated[str, typer.Option(help="The user's name.")],
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=3650,
+            help="Days the token stays valid; default: the settings' token_lifetime_days (90).",
+        ),
+    ] = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Create a user and print their bearer token (once: only its hash is stored)."""
     from service.storage.database import make_session_factory
     from service.storage.users import create_user
 
+    lifetime = expires_in_days or get_settings().service.token_lifetime_days
     engine = _migrated_engine(database_url)
     try:
         with make_session_factory(engine).begin() as session:
-            created = create_user(session, name=name, role=role, organisation_id=org)
+            created = create_user(
+                session, name=name, role=role, organisation_id=org, lifetime_days=lifetime
+            )
             user_id = created.user.user_id
+            expires = created.user.token_expires_at
     except ValueError as error:
         _fail(str(error))
     finally:
         engine.dispose()
     console.print(
-        f"Created user {user_id} ({name}, {role}, {org}). Their token, shown only now:",
+        f"Created user {user_id} ({name}, {role}, {org}); the token expires "
+        f"{_instant(expires)}. Their token, shown only now:",
+        markup=False,
         soft_wrap=True,
         highlight=False,
     )
     console.print(created.token, markup=False, highlight=False, soft_wrap=True)
 
 
-@users_app.command("list")
-def users_list(database_url: DatabaseUrlOption = None) -> None:
-    """List the users (never their tokens)."""
+UserIdArgument = Annotated[int, typer.Argument(min=1, help="The user's id (`users list`).")]
+
+
+def _instant(value: datetime | None) -> str:
+    return "never" if value is None else f"{value:%Y-%m-%d %H:%M} UTC"
+
+
+def _change_user(
+    database_url: str | None, change: Callable[[Session], User]
+) -> tuple[int, str, str]:
+    """Apply ``change`` to one user in one transaction: (user id, name, expiry shown)."""
     from service.storage.database import make_session_factory
+    from service.storage.users import UnknownUserError
+
+    engine = _migrated_engine(database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            user = change(session)
+            return user.user_id, user.name, _instant(user.token_expires_at)
+    except (UnknownUserError, ValueError) as error:
+        _fail(str(error))
+    finally:
+        engine.dispose()
+
+
+#: What the running service needs before it refuses a changed token everywhere.
+CACHE_WINDOW_NOTE = (
+    "A running service refuses the old token within token_cache_seconds ({seconds:g} s)."
+)
+
+
+@users_app.command("disable")
+def users_disable(user_id: UserIdArgument, database_url: DatabaseUrlOption = None) -> None:
+    """Refuse a user's token from now on (the token is kept; `enable` accepts it again)."""
+    from service.storage.users import set_active
+
+    shown_id, name, _ = _change_user(
+        database_url, lambda session: set_active(session, user_id, False)
+    )
+    console.print(f"Disabled user {shown_id} ({name}).", markup=False, highlight=False)
+    seconds = get_settings().service.token_cache_seconds
+    console.print(CACHE_WINDOW_NOTE.format(seconds=seconds), markup=False, highlight=False)
+
+
+@users_app.command("enable")
+def users_enable(user_id: UserIdArgument, database_url: DatabaseUrlOption = None) -> None:
+    """Accept a disabled user's token again (an expired token stays expired: rotate it)."""
+    from service.storage.users import set_active
+
+    shown_id, name, expires = _change_user(
+        database_url, lambda session: set_active(session, user_id, True)
+    )
+    console.print(
+        f"Enabled user {shown_id} ({name}); the token expires {expires}.",
+        markup=False,
+        highlight=False,
+    )
+
+
+@users_app.command("rotate")
+def users_rotate(
+    user_id: UserIdArgument,
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=3650,
+            help="Days the new token stays valid; default: the settings' token_lifetime_days.",
+        ),
+    ] = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Give a user a new token and print it once; the old token stops working."""
+    from service.storage.users import rotate_token
+
+    settings = get_settings()
+    lifetime = expires_in_days or settings.service.token_lifetime_days
+    tokens: list[str] = []
+
+    def rotate(session: Session) -> User:
+        rotated = rotate_token(session, user_id, lifetime_days=lifetime)
+        tokens.append(rotated.token)
+        return rotated.user
+
+    shown_id, name, expires = _change_user(database_url, rotate)
+    console.print(
+        f"New token of user {shown_id} ({name}), expires {expires}; shown only now:",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(tokens[0], markup=False, highlight=False, soft_wrap=True)
+    seconds = settings.service.token_cache_seconds
+    console.print(CACHE_WINDOW_NOTE.format(seconds=seconds), markup=False, highlight=False)
+
+
+@users_app.command("list")
+def users_list(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON array instead of a table.")
+    ] = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """List the users (never their tokens), with whether and until when each token works."""
+    from service.storage.database import make_session_factory
+    from service.storage.tables import utc_now
     from service.storage.users import list_users
 
     engine = _migrated_engine(database_url)
@@ -250,19 +374,50 @@ def users_list(database_url: DatabaseUrlOption = None) -> None:
             users = list_users(session)
     finally:
         engine.dispose()
+    if as_json:
+        rows = [
+            {
+                "user_id": user.user_id,
+                "name": user.name,
+                "role": user.role,
+                "organisation_id": user.organisation_id,
+                "active": user.active,
+                "created_at": user.created_at.isoformat(),
+                "token_expires_at": (
+                    user.token_expires_at.isoformat() if user.token_expires_at else None
+                ),
+            }
+            for user in users
+        ]
+        print_json(rows)
+        return
     if not users:
         console.print("No users yet: `kohtaanto users create --role ... --org ... --name ...`.")
         return
+    now = utc_now()
     table = Table(title="Users")
-    for column in ("Id", "Name", "Role", "Organisation", "Active", "Created (UTC)"):
-        table.add_column(column, no_wrap=column != "Name")
+    # Dates only (UTC), so that names keep room in 80 columns; `--json` has the instants.
+    for column in ("Id", "Name", "Role", "Organisation", "Active", "Created", "Expires"):
+        table.add_column(column, no_wrap=column != "Name", min_width=12 if column == "Name" else 0)
     for user in users:
+        expires = user.token_expires_at
+        # User data is printed as it is: a name like "[red]" is not Rich markup.
         table.add_row(
             str(user.user_id),
-            user.name,
-            user.role,
-            user.organisation_id,
+            escape(user.name),
+            escape(user.role),
+            escape(user.organisation_id),
             "yes" if user.active else "no",
-            f"{user.created_at:%Y-%m-%d %H:%M}",
+            f"{user.created_at:%Y-%m-%d}",
+            "never"
+            if expires is None
+            else f"{expires:%Y-%m-%d}" + (" expired" if expires <= now else ""),
         )
     console.print(table)
+
+
+def print_json(value: object) -> None:
+    """``value`` as JSON on standard output, unstyled (for scripts: `--json` options)."""
+    import json
+
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")

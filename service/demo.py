@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 
 from features.world_store import WorldTables, jobseeker_from_row, load_world
 from matching.eligibility import target_groups_on
@@ -166,20 +167,24 @@ def render_demo(result: DemoResult, console: Console) -> None:
     )
     for person in result.people:
         groups = ", ".join(g.replace("_", " ") for g in person.target_groups) or "none"
-        console.rule(f"[bold]{person.name}[/] ({person.jobseeker_id})", align="left")
+        # Names, titles and places are data: escaped, so "[...]" in them is printed as is.
+        console.rule(
+            f"[bold]{escape(person.name)}[/] ({escape(person.jobseeker_id)})", align="left"
+        )
         console.print(
             f"{person.home} · commute ≤ {person.max_commute_km:.0f} km · "
-            f"{person.skills_recognised} skills recognised · target groups: {groups}"
+            f"{person.skills_recognised} skills recognised · target groups: {groups}",
+            markup=False,
         )
         for match in person.matches:
             title = result.titles.get(match.vacancy_id, match.vacancy_id)
             e = match.explanation
             console.print(
-                f"\n  [bold]{match.rank}. {title}[/] ({match.vacancy_id}) · {e.workplace}, "
-                f"{e.distance_km:.0f} km · {readable_score(match)}"
+                f"\n  [bold]{match.rank}. {escape(title)}[/] ({escape(match.vacancy_id)}) · "
+                f"{escape(e.workplace)}, {e.distance_km:.0f} km · {readable_score(match)}"
             )
             for line in reason_lines(match):
-                console.print(f"     {line}", highlight=False)
+                console.print(f"     {line}", highlight=False, markup=False)
     if not result.people:
         console.print("No demo jobseeker has an open vacancy within reach in this world.")
     console.print()

@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from features.reference_data import default_data_dir
+from features.reference_data import default_data_dir, default_var_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +25,7 @@ class PathSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data_dir: Path = Field(default_factory=default_data_dir)
-    var_dir: Path = REPO_ROOT / "var"
+    var_dir: Path = Field(default_factory=default_var_dir)
 
     @property
     def cache_dir(self) -> Path:
@@ -110,8 +111,38 @@ class ServiceSettings(BaseModel):
     #: How long a worker trusts a token it has looked up: a user disabled in the database is
     #: refused by every worker within this many seconds (0: look up every request).
     token_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
+    #: Days a new or rotated token stays valid (`users create --expires-in-days` overrides).
+    token_lifetime_days: int = Field(default=90, ge=1, le=3650)
     #: The service's "today"; unset: the loaded world's as_of day (the demo world's date).
     today: date | None = None
+    #: Level of the JSON log lines `kohtaanto serve` writes to stderr.
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: One access line per request (``kohtaanto.access``); off leaves warnings and errors.
+    access_log: bool = True
+    #: Prometheus ``/metrics`` is served by `kohtaanto serve` on this port of ``metrics_host``,
+    #: one listener for all workers (0: no metrics listener).
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    #: Also answer ``/metrics`` on the public API port (404 there otherwise).
+    metrics_on_api_port: bool = False
+
+
+class AuditSettings(BaseModel):
+    """Where the audit log's sealing key and its copy of the sealed heads live.
+
+    Both belong outside the database, and ideally outside the database host's reach: a key
+    in ``KOHTAANTO_AUDIT__SEAL_KEY`` from a secret store, the seal file on storage the
+    database's owner cannot rewrite (see ``service.api.audit``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: The HMAC key of the seals; unset: ``seal_key_file`` (created at first service start).
+    seal_key: SecretStr | None = None
+    #: Unset: ``<var_dir>/audit-seal.key``.
+    seal_key_file: Path | None = None
+    #: The append-only file of sealed heads; unset: ``<var_dir>/audit-seals.log``.
+    seal_file: Path | None = None
 
 
 class Settings(BaseSettings):
@@ -125,6 +156,7 @@ class Settings(BaseSettings):
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     reload: ReloadSettings = Field(default_factory=ReloadSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     #: SQLAlchemy URL of the service database (``KOHTAANTO_DATABASE_URL``), e.g.
     #: ``postgresql+psycopg://kohtaanto@db/kohtaanto``; empty means a SQLite file in var_dir.
     database_url: str = ""

@@ -4,10 +4,12 @@
 start-up a worker builds its matching engine from the database (the same arrays as from a
 generated world), loads the champion model and reads the change feed's position.
 
-Bad input never becomes a 500: malformed bodies and parameters are 422 with field paths
-(FastAPI's validation), domain rule violations and unknown reference codes are 422 naming the
-field and the offending value, bodies over ``max_body_bytes`` are 413, and database constraint
-conflicts are 409 — each request's writes are one transaction, rolled back on any error.
+Bad input never becomes a 500: bodies that are not strict JSON (NaN, Infinity, a lone
+surrogate), malformed or coerced values and parameters are 422 with field paths (FastAPI's
+validation of strict models), domain rule violations and unknown reference codes are 422 naming
+the field and the offending value, bodies over ``max_body_bytes`` are 413, and database
+constraint conflicts are 409 — each request's writes are one transaction, rolled back on any
+error. Every error answer is an RFC 9457 problem (:mod:`service.api.problems`).
 """
 
 from __future__ import annotations
@@ -21,22 +23,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, status
 from sqlalchemy import func, select
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.geography import load_geography
 from features.matching_data import Vocabularies
 from features.taxonomy import load_taxonomy
 from features.world_store import SERVING_TABLES
-from matching.domain import DomainValidationError
+from service.api import audit
 from service.api.metrics import LATENCY, REQUESTS
-from service.api.routers import admin, coaches, employers, procurement, statistics
+from service.api.problems import StrictJSONBodies, install_problem_handlers, problem, replay
+from service.api.routers import admin, coaches, employers, procurement, statistics, users
 from service.api.runtime import ServingState
 from service.api.security import CallerCache
 from service.composition import build_engine
+from service.observability import RequestLogging
 from service.settings import Settings, get_settings
 from service.storage.database import make_engine, make_session_factory
 from service.storage.tables import Change
@@ -86,16 +88,13 @@ def build_state(settings: Settings) -> ServingState:
         model_check_seconds=settings.service.model_check_seconds,
         last_change=last_change,
         pseudonym_key=pseudonym_key(settings.paths.var_dir / "pseudonym.key"),
+        sealer=audit.Sealer.from_settings(settings, create=True),
         statistics_cache_seconds=settings.service.statistics_cache_seconds,
         callers=CallerCache(settings.service.token_cache_seconds),
         matching_threads=settings.service.matching_threads,
     )
     state.check_model(force=True)
     return state
-
-
-def _problem(status_code: int, detail: object) -> JSONResponse:
-    return JSONResponse(status_code=status_code, content={"detail": detail})
 
 
 class LimitsAndMetrics:
@@ -134,7 +133,7 @@ class LimitsAndMetrics:
                 if size > self.max_body:
                     await self._too_large(scope, receive, send)
                     return
-            receive = _replay(b"".join(chunks), receive)
+            receive = replay(b"".join(chunks), receive)
         status_code = 500
 
         async def send_and_note(message: Message) -> None:
@@ -151,24 +150,12 @@ class LimitsAndMetrics:
             LATENCY.labels(route).observe(time.perf_counter() - started)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = _problem(
-            status.HTTP_413_CONTENT_TOO_LARGE, f"the body may be at most {self.max_body} bytes"
+        response = problem(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"the body may be at most {self.max_body} bytes",
+            scope["path"],
         )
         await response(scope, receive, send)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that yields ``body`` once, then passes on what the client sends next."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
 
 
 def create_app(settings: Settings | None = None, state: ServingState | None = None) -> FastAPI:
@@ -202,44 +189,21 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
         lifespan=lifespan,
     )
     app.state.serving = state
+    app.state.settings = settings
 
+    # Innermost first: the size limit (outside) bounds what the strict JSON check reads.
+    app.add_middleware(StrictJSONBodies)
     app.add_middleware(LimitsAndMetrics, max_body=settings.service.max_body_bytes)
+    # Outermost (added last): the request id is set before anything else logs, and requests
+    # refused by the limits get an access line too.
+    app.add_middleware(RequestLogging)
 
-    @app.exception_handler(DomainValidationError)
-    async def domain_error(request: Request, error: DomainValidationError) -> JSONResponse:
-        return _problem(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [
-                {
-                    "loc": [
-                        "body",
-                        *str(error.field).replace("[", ".").replace("]", "").split("."),
-                    ],
-                    "msg": f"{error.problem}",
-                    "type": "value_error",
-                    "input": str(error.value),
-                }
-            ],
-        )
+    install_problem_handlers(app)
 
-    @app.exception_handler(IntegrityError)
-    async def conflict(request: Request, error: IntegrityError) -> JSONResponse:
-        return _problem(status.HTTP_409_CONFLICT, "the change conflicts with stored data")
-
-    @app.exception_handler(DataError)
-    async def out_of_range(request: Request, error: DataError) -> JSONResponse:
-        # A value the schema let through but the database column cannot hold.
-        return _problem(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "a value is out of the range the field allows"
-        )
-
-    @app.exception_handler(OperationalError)
-    async def unavailable(request: Request, error: OperationalError) -> JSONResponse:
-        log.error("database error: %s", error)
-        return _problem(status.HTTP_503_SERVICE_UNAVAILABLE, "the database is unavailable")
-
-    routers = (coaches, employers, procurement, statistics, admin)
+    routers = (coaches, employers, procurement, statistics, admin, users)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(admin.probes)
+    if settings.service.metrics_on_api_port:
+        app.include_router(admin.metrics_probe)
     return app

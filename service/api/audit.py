@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit log of every matches and shortlist response.
+"""The append-only, hash-chained, sealed audit log of every matches and shortlist response.
 
 Each entry's hash is sha256 over the previous entry's hash and the entry's canonical JSON
 (sorted keys, no whitespace), so changing, removing or reordering any entry breaks every hash
@@ -6,24 +6,47 @@ after it: :func:`verify_chain` finds the first broken link. Writers serialise on
 head (PostgreSQL: a transaction-scoped advisory lock; SQLite: its single writer), so two
 workers never append two entries with the same predecessor.
 
-The entries are also the exposure log: what was shown, to whom, by which model and at which
-rank, which the training set's propensity weights need.
+A hash chain alone cannot tell a shorter chain from a longer one, nor a chain recomputed
+after a change from the original. So every append also **seals** the new head: an HMAC over
+(seq, entry hash, number of entries) with a key the database does not hold (settings or a
+key file, see :class:`Sealer`), written (a) as a row of ``audit_seals`` in the entry's own
+transaction and (b), once that transaction has committed, as a line appended to the seal
+file outside the database. Whoever can rewrite the database but not read the key cannot
+seal a recomputed chain; whoever can also delete rows cannot shorten the chain below the
+head the seal file remembers. The database refuses UPDATE, DELETE, TRUNCATE and SQLite's
+INSERT OR REPLACE on both tables (migrations 0001 and 0002), so all of this needs owner
+rights to begin with.
+
+Personal ids never enter an entry: a person is named by a keyed pseudonym (HMAC with a
+random key of their own, in ``person_keys``). Erasure deletes the key; the entries keep
+verifying, and nobody can say any more whom they named (crypto-shredding).
+
+The entries are also the exposure log: what was shown, to whom (by pseudonym), by which
+model and at which rank, which the training set's propensity weights need.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Iterable, Sequence
+import logging
+import os
+import secrets
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import Connection, Table, bindparam, event, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from service.storage.tables import AuditLogEntry
+from service.settings import Settings
+from service.storage.tables import AuditLogEntry, AuditSeal, PersonKey
+
+log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 #: Any fixed 64-bit key; serialises appends across processes on PostgreSQL.
@@ -83,9 +106,286 @@ def response_digest(items: Sequence[BaseModel]) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+class SealUnavailableError(Exception):
+    """The seals cannot be checked or written: the key or the seal file is missing or
+    unreadable. Not a verdict on the log (``kohtaanto audit verify`` exits 2)."""
+
+
+@dataclass(frozen=True)
+class SealedHead:
+    """The chain's head after one commit group, with its HMAC."""
+
+    seq: int
+    entry_hash: str
+    entries: int
+    mac: str
+
+    def line(self) -> bytes:
+        return f"{self.seq} {self.entry_hash} {self.entries} {self.mac}\n".encode("ascii")
+
+
+@dataclass(frozen=True)
+class Sealer:
+    """The sealing key and the seal file: both outside the database.
+
+    The file is only ever opened with ``O_APPEND`` (each line one ``write``, so lines of
+    concurrent workers never interleave) and is not fsynced per line: a line is in the
+    page cache when ``write`` returns, so a crashed process loses none; only an operating
+    system crash can lose the last lines, and a fsync per request would cost the matches
+    path far more than the 0.3 ms it may spend on sealing. Such a loss shows up in
+    :func:`verify_chain` as database heads beyond the file (reported, never silently
+    accepted beyond the allowance).
+    """
+
+    key: bytes
+    path: Path
+
+    def mac(self, seq: int, entry_hash: str, entries: int) -> str:
+        message = f"audit-seal:{seq}:{entry_hash}:{entries}".encode("ascii")
+        return hmac.new(self.key, message, hashlib.sha256).hexdigest()
+
+    def seal(self, seq: int, entry_hash: str, entries: int) -> SealedHead:
+        return SealedHead(seq, entry_hash, entries, self.mac(seq, entry_hash, entries))
+
+    def valid(self, seq: int, entry_hash: str, entries: int, mac: str) -> bool:
+        return hmac.compare_digest(self.mac(seq, entry_hash, entries), mac)
+
+    def create_file(self) -> None:
+        """Create the (empty) seal file when missing: from then on, a missing file is news."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+
+    def publish(self, heads: Sequence[SealedHead]) -> None:
+        """Append ``heads`` to the seal file (after their transaction committed)."""
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(descriptor, b"".join(head.line() for head in heads))
+        finally:
+            os.close(descriptor)
+
+    def published(self) -> tuple[SealedHead | None, int | None]:
+        """The highest head in the seal file, and the line number of the first line that is
+        not a valid seal (None when every line is).
+
+        Workers append in commit order but may write their lines out of it (each after its
+        own commit), so the highest ``seq`` wins, not the last line. A last line without its
+        newline is a write cut short by a crash and is ignored.
+        """
+        try:
+            content = self.path.read_bytes()
+        except FileNotFoundError:
+            raise SealUnavailableError(f"the seal file {self.path} does not exist") from None
+        except OSError as error:
+            raise SealUnavailableError(
+                f"the seal file {self.path} cannot be read: {error}"
+            ) from None
+        lines = content.split(b"\n")
+        highest: SealedHead | None = None
+        for number, raw in enumerate(lines[:-1], start=1):  # lines[-1]: after the last newline
+            head = _parse_line(raw)
+            if head is None or not self.valid(head.seq, head.entry_hash, head.entries, head.mac):
+                return highest, number
+            if highest is None or head.seq > highest.seq:
+                highest = head
+        return highest, None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, create: bool = False) -> Sealer:
+        """The sealer the settings describe; ``create`` (the service) makes a missing key file
+        and seal file, the verifier never does (a missing key or file means "cannot verify").
+        """
+        var = settings.paths.var_dir
+        path = settings.audit.seal_file or var / "audit-seals.log"
+        if settings.audit.seal_key is not None:
+            key = settings.audit.seal_key.get_secret_value().encode("utf-8")
+            if not key:
+                raise SealUnavailableError("the audit seal key in the settings is empty")
+        else:
+            key = _key_file(settings.audit.seal_key_file or var / "audit-seal.key", create)
+        sealer = cls(key, path)
+        if create:
+            sealer.create_file()
+        return sealer
+
+
+def _key_file(path: Path, create: bool) -> bytes:
+    """The key in ``path``; with ``create``, 32 random bytes written there first if missing
+    (atomically, owner-readable only: every worker must seal with the same key)."""
+    if create and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(secrets.token_bytes(32))
+        os.chmod(temporary, 0o600)
+        try:
+            os.link(temporary, path)  # the first worker's key wins
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    try:
+        key = path.read_bytes()
+    except FileNotFoundError:
+        raise SealUnavailableError(f"the audit seal key file {path} does not exist") from None
+    except OSError as error:
+        raise SealUnavailableError(
+            f"the audit seal key file {path} cannot be read: {error}"
+        ) from None
+    if not key:
+        raise SealUnavailableError(f"the audit seal key file {path} is empty")
+    return key
+
+
+def _parse_line(raw: bytes) -> SealedHead | None:
+    parts = raw.split(b" ")
+    if len(parts) != 4 or not parts[0].isdigit() or not parts[2].isdigit():
+        return None
+    try:
+        return SealedHead(
+            int(parts[0]), parts[1].decode("ascii"), int(parts[2]), parts[3].decode("ascii")
+        )
+    except UnicodeDecodeError:
+        return None
+
+
+#: Where a session keeps the heads it sealed until its transaction commits.
+_PENDING = "kohtaanto.audit.sealed_heads"
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_sealed_heads(session: Session) -> None:
+    """Write the heads of a committed transaction to the seal file.
+
+    Only now: a head of a transaction that rolls back must never be in the file. A failure
+    here cannot undo the commit, so it is logged (verify then reports the file behind).
+    """
+    pending: list[tuple[Sealer, SealedHead]] | None = session.info.pop(_PENDING, None)
+    by_sealer: dict[Sealer, list[SealedHead]] = {}
+    for sealer, head in pending or ():
+        by_sealer.setdefault(sealer, []).append(head)
+    for sealer, heads in by_sealer.items():
+        try:
+            sealer.publish(heads)
+        except OSError as error:
+            log.error("audit seal file %s not written: %s", sealer.path, error)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_sealed_heads(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+# ---- pseudonyms ------------------------------------------------------------------------------
+
+_KEYS: Table = PersonKey.__table__  # type: ignore[assignment]
+
+
+#: Statements built once: building and cache-keying them per request cost more than running
+#: them (on SQLite, about 0.1 ms each on the matches path).
+_SELECT_PSEUDONYMS = select(_KEYS.c.jobseeker_id, _KEYS.c.pseudonym).where(
+    _KEYS.c.jobseeker_id.in_(bindparam("ids", expanding=True))
+)
+
+
+def _pseudonym(key: str, jobseeker_id: str) -> str:
+    digest = hmac.new(bytes.fromhex(key), jobseeker_id.encode("utf-8"), hashlib.sha256)
+    return "P" + digest.hexdigest()[:40]
+
+
+#: A worker remembers at most this many pseudonyms (about 10 MB), then starts afresh.
+PSEUDONYM_CACHE_LIMIT = 50_000
+
+
+def pseudonyms(
+    connection: Connection,
+    jobseeker_ids: Collection[str],
+    cache: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The audit pseudonym of each person, creating their key at the first entry naming them.
+
+    Created lazily so that loading a world of 300,000 people writes no keys. Writers hold
+    the chain's lock (PostgreSQL) or the only write lock (SQLite) while they append, so two
+    workers never create two keys for one person; a key is only created inside an append.
+
+    ``cache`` (a worker's) saves the look-up, a round trip on PostgreSQL, for people named
+    before. A worker drops a person from it when it applies their erasure; until then it
+    could only write the old pseudonym again, whose key is gone, so that names nobody.
+    """
+    wanted = list(dict.fromkeys(jobseeker_ids))
+    if not wanted:
+        return {}
+    known = cache if cache is not None else {}
+    found = {person: known[person] for person in wanted if person in known}
+    if len(found) < len(wanted):
+        unknown = [person for person in wanted if person not in found]
+        found.update(connection.execute(_SELECT_PSEUDONYMS, {"ids": unknown}).all())
+    if cache is not None:
+        # Only keys already committed: a key created below is rolled back with the entry
+        # if the append fails, and its pseudonym must not outlive it here.
+        if len(cache) + len(found) > PSEUDONYM_CACHE_LIMIT:
+            cache.clear()
+        cache.update(found)
+    missing = [person for person in wanted if person not in found]
+    if missing:
+        rows = []
+        for person in missing:
+            key = secrets.token_hex(32)
+            found[person] = _pseudonym(key, person)
+            rows.append({"jobseeker_id": person, "key": key, "pseudonym": found[person]})
+        connection.execute(insert(_KEYS), rows)
+    return found
+
+
+def people(connection: Connection, named: Collection[str]) -> dict[str, str]:
+    """Pseudonym -> jobseeker id, for the pseudonyms whose person was not erased."""
+    if not named:
+        return {}
+    return {
+        str(pseudonym): str(person)
+        for pseudonym, person in connection.execute(
+            select(_KEYS.c.pseudonym, _KEYS.c.jobseeker_id).where(
+                _KEYS.c.pseudonym.in_(list(set(named)))
+            )
+        )
+    }
+
+
+def all_people(connection: Connection) -> dict[str, str]:
+    """Pseudonym -> jobseeker id of everyone an entry names and who was not erased."""
+    return {
+        str(pseudonym): str(person)
+        for pseudonym, person in connection.execute(select(_KEYS.c.pseudonym, _KEYS.c.jobseeker_id))
+    }
+
+
+def shred(connection: Connection, jobseeker_id: str) -> None:
+    """Destroy the person's key: their entries stay and verify, but name nobody any more."""
+    connection.execute(_KEYS.delete().where(_KEYS.c.jobseeker_id == jobseeker_id))
+
+
+# ---- appending ------------------------------------------------------------------------------
+
+
+def lock_chain(session: Session) -> None:
+    """Serialise on the chain's head until the transaction ends (PostgreSQL; SQLite's write
+    lock does it there). Take it before :func:`pseudonyms` in a writer that appends."""
+    if session.get_bind().dialect.name == "postgresql" and not session.info.get(_LOCKED):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+        session.info[_LOCKED] = True
+
+
+_LOCKED = "kohtaanto.audit.locked"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _unlocked(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction: the xact lock is gone
+        session.info.pop(_LOCKED, None)
+
+
 def append(
     session: Session,
     *,
+    sealer: Sealer,
     user_id: int | None,
     role: str | None,
     organisation_id: str | None,
@@ -95,16 +395,25 @@ def append(
     results: Sequence[Any],
     explanation_digest: str | None,
 ) -> AuditLogEntry:
-    """Add one entry to the chain inside ``session``'s transaction (the caller commits)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+    """Add one entry to the chain and seal the new head inside ``session``'s transaction
+    (the caller commits; the seal file gets the head once the commit succeeded).
+
+    Personal ids must already be pseudonyms (:func:`pseudonyms`).
+    """
+    lock_chain(session)
     # Core statements on the session's connection: the ORM's per-statement machinery (bulk
     # insert planning, identity map) cost more than the statements on every matches and
     # shortlist request.
     connection = session.connection()
-    head = connection.execute(
-        select(_TABLE.c.entry_hash).order_by(_TABLE.c.seq.desc()).limit(1)
-    ).scalar()
+    head = connection.execute(_SELECT_HEAD).first()
+    if head is None:
+        previous, entries = GENESIS, 0
+    elif head.entries is not None:
+        previous, entries = head.entry_hash, int(head.entries)
+    else:
+        # Entries from before the seals existed (revision 0001): counted once, then sealed.
+        previous = head.entry_hash
+        entries = int(connection.scalar(select(func.count()).select_from(_TABLE)) or 0)
     entry = AuditLogEntry(
         recorded_at=datetime.now(UTC),
         user_id=user_id,
@@ -115,13 +424,24 @@ def append(
         model_version=model_version,
         results=_as_stored(list(results)),
         explanation_digest=explanation_digest,
-        prev_hash=head or GENESIS,
+        prev_hash=previous,
         entry_hash="",
     )
     entry.entry_hash = entry_hash(entry.prev_hash, _fields(entry))
+    entry.seq = connection.execute(
+        _INSERT_ENTRY, {column: getattr(entry, column) for column in _INSERTED_COLUMNS}
+    ).scalar_one()
+    sealed = sealer.seal(entry.seq, entry.entry_hash, entries + 1)
     connection.execute(
-        insert(_TABLE), [{column: getattr(entry, column) for column in _INSERTED_COLUMNS}]
+        _INSERT_SEAL,
+        {
+            "seq": sealed.seq,
+            "entry_hash": sealed.entry_hash,
+            "entries": sealed.entries,
+            "mac": sealed.mac,
+        },
     )
+    session.info.setdefault(_PENDING, []).append((sealer, sealed))
     return entry
 
 
@@ -130,35 +450,160 @@ _TABLE: Table = AuditLogEntry.__table__  # type: ignore[assignment]
 _INSERTED_COLUMNS = tuple(column.name for column in _TABLE.columns if column.name != "seq")
 
 
+_SEALS: Table = AuditSeal.__table__  # type: ignore[assignment]
+#: The head of the chain and, when it is sealed, how many entries the chain holds.
+_SELECT_HEAD = (
+    select(_TABLE.c.seq, _TABLE.c.entry_hash, _SEALS.c.entries)
+    .select_from(_TABLE.outerjoin(_SEALS, _SEALS.c.seq == _TABLE.c.seq))
+    .order_by(_TABLE.c.seq.desc())
+    .limit(1)
+)
+_INSERT_ENTRY = insert(_TABLE).returning(_TABLE.c.seq)
+_INSERT_SEAL = insert(_SEALS)
+
+
 @dataclass(frozen=True)
 class ChainReport:
     entries: int
     ok: bool
     first_bad_seq: int | None = None
     problem: str | None = None
+    #: Commit groups sealed in the database whose line the seal file does not have yet.
+    unpublished: int = 0
 
 
-def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
-    """Recompute every hash in order; report the first entry that does not fit."""
-    previous = GENESIS
-    count = 0
+def _seals_between(session: Session, after: int, upto: int) -> dict[int, AuditSeal]:
+    rows = session.scalars(
+        select(AuditSeal).where(AuditSeal.seq > after, AuditSeal.seq <= upto)
+    ).all()
+    return {row.seq: row for row in rows}
+
+
+def _entries(session: Session, batch: int) -> Iterator[list[AuditLogEntry]]:
     last_seq = 0
     while True:
-        rows = session.scalars(
-            select(AuditLogEntry)
-            .where(AuditLogEntry.seq > last_seq)
-            .order_by(AuditLogEntry.seq)
-            .limit(batch)
-        ).all()
+        rows = list(
+            session.scalars(
+                select(AuditLogEntry)
+                .where(AuditLogEntry.seq > last_seq)
+                .order_by(AuditLogEntry.seq)
+                .limit(batch)
+            ).all()
+        )
         if not rows:
-            return ChainReport(count, True)
-        for entry in rows:
-            if entry.prev_hash != previous:
-                return ChainReport(
-                    count, False, entry.seq, "its previous hash is not the entry before it"
-                )
-            if entry_hash(entry.prev_hash, _fields(entry)) != entry.entry_hash:
-                return ChainReport(count, False, entry.seq, "its contents do not match its hash")
-            previous = entry.entry_hash
-            count += 1
-            last_seq = entry.seq
+            return
+        yield rows
+        last_seq = rows[-1].seq
+
+
+class _BrokenError(Exception):
+    """The first thing found that does not fit (internal to :func:`verify_chain`)."""
+
+    def __init__(self, entries: int, seq: int | None, problem: str) -> None:
+        super().__init__(problem)
+        self.report = ChainReport(entries, False, seq, problem)
+
+
+@dataclass
+class _Walk:
+    """What :func:`verify_chain` has seen so far."""
+
+    previous: str = GENESIS
+    count: int = 0
+    last_seq: int = 0
+    #: From the first sealed entry on, every entry must be sealed.
+    sealing: bool = False
+    seals_seen: int = 0
+    unpublished: int = 0
+    reached_published: bool = False
+
+
+def _check_entry(
+    walk: _Walk,
+    entry: AuditLogEntry,
+    seal: AuditSeal | None,
+    sealer: Sealer,
+    published: SealedHead | None,
+) -> None:
+    if entry.prev_hash != walk.previous:
+        raise _BrokenError(walk.count, entry.seq, "its previous hash is not the entry before it")
+    if entry_hash(entry.prev_hash, _fields(entry)) != entry.entry_hash:
+        raise _BrokenError(walk.count, entry.seq, "its contents do not match its hash")
+    before = walk.count
+    walk.count += 1
+    walk.previous = entry.entry_hash
+    walk.last_seq = entry.seq
+    if published is not None and entry.seq == published.seq:
+        if (published.entry_hash, published.entries) != (entry.entry_hash, walk.count):
+            raise _BrokenError(before, entry.seq, "it differs from its seal in the seal file")
+        walk.reached_published = True
+    if seal is None:
+        # Unsealed entries can only come before the first seal (written before revision
+        # 0002); a seal covers every entry up to it, so a deleted older seal costs nothing,
+        # but the file's head and everything after it must be sealed here too.
+        if walk.sealing or (published is not None and entry.seq >= published.seq):
+            raise _BrokenError(before, entry.seq, "it has no seal")
+        return
+    walk.sealing = True
+    walk.seals_seen += 1
+    if not sealer.valid(seal.seq, seal.entry_hash, seal.entries, seal.mac):
+        raise _BrokenError(before, entry.seq, "its seal is not valid")
+    if seal.entry_hash != entry.entry_hash or seal.entries != walk.count:
+        raise _BrokenError(before, entry.seq, "the chain up to it is not the one that was sealed")
+    if published is None or entry.seq > published.seq:
+        walk.unpublished += 1
+
+
+def verify_chain(
+    session: Session, sealer: Sealer, *, unpublished_allowed: int = 1, batch: int = 5000
+) -> ChainReport:
+    """Recompute every hash in order and check every seal; report the first thing that does
+    not fit. Raises :class:`SealUnavailableError` when the seal file cannot be read.
+
+    The log is intact when all of these hold:
+
+    * every entry's ``prev_hash`` is the hash of the entry before it, and its hash fits its
+      contents (the chain);
+    * every seal row carries a valid HMAC and names an entry that exists, with that entry's
+      hash and the number of entries up to it; from the first sealed entry on, every entry
+      has its seal (entries from before revision 0002 have none);
+    * the seal file's lines are valid seals, and the entry at the file's highest head exists
+      and matches it: the chain was not cut back below what the file remembers (deleting
+      the tail, or every row, is found here);
+    * at most ``unpublished_allowed`` commit groups lie beyond that head. A head reaches the
+      file only after its transaction committed, so a worker that crashed between its commit
+      and its ``write``, or one still between the two while this runs, leaves its group
+      sealed in the database alone. Each worker holds its audit lock across commit and
+      write, so there is at most one such group per worker: callers pass the number of
+      service workers. Beyond that, the file was cut or the database grew without it.
+    """
+    published, bad_line = sealer.published()
+    if bad_line is not None:
+        problem = f"line {bad_line} of the seal file {sealer.path} is not a valid seal"
+        return ChainReport(0, False, None, problem)
+    walk = _Walk()
+    try:
+        for rows in _entries(session, batch):
+            seals = _seals_between(session, rows[0].seq - 1, rows[-1].seq)
+            for entry in rows:
+                _check_entry(walk, entry, seals.get(entry.seq), sealer, published)
+    except _BrokenError as broken:
+        return broken.report
+    total_seals = session.scalar(select(func.count()).select_from(AuditSeal)) or 0
+    if total_seals != walk.seals_seen:
+        problem = f"{total_seals - walk.seals_seen} seal(s) name entries that are gone"
+        return ChainReport(walk.count, False, None, problem)
+    if published is not None and not walk.reached_published:
+        problem = (
+            f"the chain ends at entry {walk.last_seq} after {walk.count} entries, but the seal "
+            f"file has a head at entry {published.seq} after {published.entries}: entries "
+            "were removed"
+        )
+        return ChainReport(walk.count, False, published.seq, problem)
+    if walk.unpublished > unpublished_allowed:
+        problem = (
+            f"{walk.unpublished} commit groups are sealed in the database but not in the seal "
+            f"file (at most {unpublished_allowed} may be): the file was cut or replaced"
+        )
+        return ChainReport(walk.count, False, None, problem, walk.unpublished)
+    return ChainReport(walk.count, True, unpublished=walk.unpublished)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from service.api.runtime import ServingState
 from service.api.security import UNKNOWN_TOKEN, Caller, hash_token, unauthorised
+from service.observability import note_user
 from service.storage.tables import Role, User
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `kohtaanto users create`.")
@@ -78,6 +80,9 @@ async def get_caller(
         state.callers.put(token_hash, caller)
     if caller is UNKNOWN_TOKEN:
         raise unauthorised("unknown or disabled token")
+    if caller.expired(time.time()):
+        raise unauthorised("token expired")
+    note_user(caller.user_id)
     return caller
 
 
@@ -85,13 +90,25 @@ def _lookup_caller(state: ServingState, token_hash: str) -> Caller:
     """The active user behind a token hash, or :data:`UNKNOWN_TOKEN`."""
     with state.sessions() as session:
         user = session.execute(
-            select(User.user_id, User.name, User.role, User.organisation_id, User.active).where(
-                User.token_hash == token_hash
-            )
+            select(
+                User.user_id,
+                User.name,
+                User.role,
+                User.organisation_id,
+                User.active,
+                User.token_expires_at,
+            ).where(User.token_hash == token_hash)
         ).first()
     if user is None or not user.active:
         return UNKNOWN_TOKEN
-    return Caller(user.user_id, user.name, Role(user.role), user.organisation_id)
+    expires = user.token_expires_at
+    return Caller(
+        user.user_id,
+        user.name,
+        Role(user.role),
+        user.organisation_id,
+        expires.timestamp() if expires is not None else None,
+    )
 
 
 def require(*roles: Role) -> Callable[[Caller], Coroutine[Any, Any, Caller]]:

@@ -22,7 +22,13 @@ from sqlalchemy.orm import Session
 
 from service.api.runtime import ServingState
 from service.api.security import Caller
-from service.storage.csv_import import CsvFiles, CsvImportError, CsvProblem, import_csv
+from service.storage.csv_import import (
+    CsvFiles,
+    CsvImportError,
+    CsvProblem,
+    import_csv,
+    sniff_delimiter,
+)
 from service.storage.tables import (
     AssessmentRecord,
     CoachRecord,
@@ -58,7 +64,9 @@ def _text(upload: UploadFile, name: str) -> str:
 
 def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     """(line, row) pairs as an editor numbers lines (the header is line 1)."""
-    reader = csv.DictReader(io.StringIO(text))
+    # The same separator as the import reads (a ";" file from Excel too): otherwise the
+    # ownership checks would see one merged column and check nothing.
+    reader = csv.DictReader(io.StringIO(text), delimiter=sniff_delimiter(text))
     for row in reader:
         yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}
 
@@ -123,7 +131,11 @@ def run_import(
 def coach_ownership(
     session: Session, caller: Caller
 ) -> Callable[[dict[str, str]], list[CsvProblem]]:
-    """Jobseekers of the caller's organisation, assessed by its coaches, only."""
+    """Jobseekers of the caller's organisation, assessed by its coaches, only.
+
+    Every ``coach_id`` a row names (the jobseeker's coach, the assessing coach) must be a
+    coach of the caller's organisation.
+    """
 
     def check(texts: dict[str, str]) -> list[CsvProblem]:
         problems: list[CsvProblem] = []
@@ -169,6 +181,13 @@ def coach_ownership(
                         line,
                         "jobseeker_id",
                         "is not a jobseeker of your organisation",
+                    )
+                )
+            # An assessment names the coach who made it: only one of the caller's own.
+            if row.get("coach_id") and row["coach_id"] not in coaches:
+                problems.append(
+                    CsvProblem(
+                        "assessments", line, "coach_id", "is not a coach of your organisation"
                     )
                 )
         for line, row in _rows(texts.get("skill_observations", "")):

@@ -1,17 +1,26 @@
 """Request and response bodies. Strict: unknown fields are refused with their path.
 
-Text fields refuse NUL bytes and have upper lengths; numbers have bounds, so a huge integer is
-a 422 naming the field, never an overflow deeper down.
+Request bodies are validated strictly: a value must already have its field's JSON type (no
+``"12"`` for a number, ``1`` for a boolean or ``0`` for a date), except that reference codes
+(enumerations) are read from their strings and dates and times from ISO 8601 strings
+(:data:`Day`, :data:`Instant`). Text fields refuse NUL bytes and lone surrogates and have
+upper lengths; numbers have bounds, so a huge integer is a 422 naming the field, never an
+overflow deeper down; a time must stay a time once converted to UTC.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import Strict as StrictMode
 
 from matching.domain import (
+    SKILL_LEVEL_MAX,
+    SKILL_LEVEL_MIN,
     AssessmentMethod,
     CEFRLevel,
     JobForm,
@@ -22,11 +31,71 @@ from matching.domain import (
     WorkRestriction,
 )
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL bytes")
+    if _SURROGATE.search(value):  # UTF-8 (the database's encoding) cannot hold one
+        raise ValueError("must not contain a lone surrogate (\\ud800-\\udfff)")
     return value
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}.*")
+
+
+def _iso_date(value: object) -> object:
+    """Only ``YYYY-MM-DD`` (or a date itself): not a number of seconds, nor ``20260504``."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+def _iso_datetime(value: object) -> object:
+    """Only an ISO 8601 date and time (or a datetime itself): not a number of seconds."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATETIME.fullmatch(value)):
+        return value
+    raise ValueError("must be a date and time written YYYY-MM-DDTHH:MM[:SS][+HH:MM]")
+
+
+def _utc_representable(value: datetime) -> datetime:
+    """A time with an offset must exist in UTC (0001-01-01T00:00+01:00 falls in year 0)."""
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is out of range once converted to UTC") from None
+    return value
+
+
+#: Lifts a strict model's strictness from one field: its value may be read from a string.
+LAX = StrictMode(False)
+
+#: A date in a request: an ISO 8601 string in JSON or in a query string.
+Day = Annotated[date, BeforeValidator(_iso_date), LAX]
+#: A date and time in a request: an ISO 8601 string that converts to UTC.
+Instant = Annotated[
+    datetime, BeforeValidator(_iso_datetime), LAX, AfterValidator(_utc_representable)
+]
+
+
+def _distinct(key: Callable[[Any], object] = lambda item: item) -> AfterValidator:
+    """Refuse a list naming the same item twice, as the CSV import does (the item is named).
+
+    Stored lists are sets in meaning (a skill required twice, a job form accepted twice);
+    a duplicate would be kept silently in a JSON column or break a unique constraint.
+    """
+
+    def check(items: list[Any]) -> list[Any]:
+        keys = [str(key(item)) for item in items]
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise ValueError(f"lists {', '.join(map(repr, repeated))} more than once")
+        return items
+
+    return AfterValidator(check)
 
 
 Text = Annotated[str, Field(max_length=2000), AfterValidator(_no_nul)]
@@ -36,12 +105,23 @@ Uri = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(_no_nul
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
+
+
+# Reference codes in a strict body: their strings (an enumeration's value), as in JSON.
+Level = Annotated[CEFRLevel, LAX]
+Method = Annotated[AssessmentMethod, LAX]
+Form = Annotated[JobForm, LAX]
+Reason = Annotated[ReasonCode, LAX]
+Gender = Annotated[Sex, LAX]
+Group = Annotated[TargetGroup, LAX]
+LifeSkill = Annotated[WorkingLifeSkill, LAX]
+Restriction = Annotated[WorkRestriction, LAX]
 
 
 class LanguageIn(Strict):
     language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
-    level: CEFRLevel
+    level: Level
 
 
 class JobseekerIn(Strict):
@@ -53,21 +133,29 @@ class JobseekerIn(Strict):
     phone: Annotated[str, Field(max_length=32), AfterValidator(_no_nul)] | None = None
     home_municipality: Code
     birth_year: int = Field(ge=1900, le=2100)
-    sex: Sex = Sex.UNKNOWN
+    sex: Gender = Sex.UNKNOWN
     migrant_background: bool = False
-    unemployment_start: date | None = None
+    unemployment_start: Day | None = None
     driving_licence: bool = False
     max_hours_per_week: float | None = Field(default=None, ge=1, le=80)
-    restrictions: list[WorkRestriction] = Field(default_factory=list, max_length=10)
-    preferred_occupations: list[Uri] = Field(default_factory=list, max_length=20)
+    restrictions: Annotated[list[Restriction], _distinct()] = Field(
+        default_factory=list, max_length=10
+    )
+    preferred_occupations: Annotated[list[Uri], _distinct()] = Field(
+        default_factory=list, max_length=20
+    )
     max_commute_km: float = Field(default=30.0, ge=0, le=2000)
     willing_to_relocate: bool = False
-    accepted_job_forms: list[JobForm] = Field(default_factory=lambda: list(JobForm), max_length=4)
-    languages: list[LanguageIn] = Field(default_factory=list, max_length=20)
+    accepted_job_forms: Annotated[list[Form], _distinct()] = Field(
+        default_factory=lambda: list(JobForm), max_length=4
+    )
+    languages: Annotated[list[LanguageIn], _distinct(lambda x: x.language)] = Field(
+        default_factory=list, max_length=20
+    )
 
 
 class JobseekerOut(JobseekerIn):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=False)
 
     jobseeker_id: str
     coach_id: str
@@ -76,25 +164,29 @@ class JobseekerOut(JobseekerIn):
 
 class SkillObservationIn(Strict):
     skill_uri: Uri
-    level: int = Field(ge=1, le=5)
+    level: int = Field(ge=SKILL_LEVEL_MIN, le=SKILL_LEVEL_MAX)
     confidence: float = Field(default=1.0, ge=0, le=1)
 
 
 class WorkingLifeIn(Strict):
-    skill: WorkingLifeSkill
-    level: int = Field(ge=1, le=5)
+    skill: LifeSkill
+    level: int = Field(ge=SKILL_LEVEL_MIN, le=SKILL_LEVEL_MAX)
 
 
 class AssessmentIn(Strict):
-    assessed_on: date
-    method: AssessmentMethod
+    assessed_on: Day
+    method: Method
     note: Text = ""
-    observations: list[SkillObservationIn] = Field(default_factory=list, max_length=200)
-    working_life: list[WorkingLifeIn] = Field(default_factory=list, max_length=20)
+    observations: Annotated[list[SkillObservationIn], _distinct(lambda x: x.skill_uri)] = Field(
+        default_factory=list, max_length=200
+    )
+    working_life: Annotated[list[WorkingLifeIn], _distinct(lambda x: x.skill)] = Field(
+        default_factory=list, max_length=20
+    )
 
 
 class AssessmentOut(AssessmentIn):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=False)
 
     assessment_id: str
     jobseeker_id: str
@@ -176,7 +268,7 @@ class MatchesOut(BaseModel):
 
 class ProposalIn(Strict):
     vacancy_id: Code
-    consent_given_at: datetime
+    consent_given_at: Instant
     consent_method: Annotated[str, Field(pattern=r"^(written|verbal|electronic)$")]
     note: Text = ""
 
@@ -193,12 +285,12 @@ class ProposalOut(BaseModel):
 
 class FeedbackIn(Strict):
     vacancy_id: Code
-    reason_code: ReasonCode
+    reason_code: Reason
     comment: Text = ""
 
 
 class FeedbackOut(FeedbackIn):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=False)
 
     feedback_id: int
     jobseeker_id: str
@@ -215,6 +307,9 @@ EMPLOYMENT_ENDED_NOTE = (
 
 
 class OutcomeIn(Strict):
+    """A coach's report: ``declined_by_jobseeker`` and ``employment_ended`` are recorded at
+    once; the stages the employer decides become a claim the employer confirms."""
+
     vacancy_id: Code
     stage: Annotated[
         str,
@@ -224,8 +319,8 @@ class OutcomeIn(Strict):
             description=EMPLOYMENT_ENDED_NOTE,
         ),
     ]
-    reason: ReasonCode | None = None
-    occurred_at: datetime
+    reason: Reason | None = None
+    occurred_at: Instant
 
 
 class OutcomeOut(BaseModel):
@@ -236,6 +331,26 @@ class OutcomeOut(BaseModel):
     stage: str
     reason: str | None
     occurred_at: datetime
+
+
+class OutcomeClaimOut(BaseModel):
+    """A coach's outcome claim: counted nowhere until the vacancy's employer confirms it.
+
+    The coach sees the person's id, the employer the person's pseudonym for the vacancy;
+    ``event_id`` is the outcome that a confirmation stored.
+    """
+
+    claim_id: str
+    jobseeker_id: str | None = None
+    candidate: str | None = None
+    vacancy_id: str
+    stage: str
+    reason: str | None
+    occurred_at: datetime
+    status: Annotated[str, Field(pattern=r"^(pending|confirmed|rejected)$")]
+    claimed_at: datetime
+    decided_at: datetime | None = None
+    event_id: str | None = None
 
 
 # ---- employers ------------------------------------------------------------------------------
@@ -280,7 +395,7 @@ class ShortlistOut(BaseModel):
 class VacancySkillIn(Strict):
     skill_uri: Uri
     required: bool = True
-    min_level: int = Field(default=1, ge=1, le=5)
+    min_level: int = Field(default=SKILL_LEVEL_MIN, ge=SKILL_LEVEL_MIN, le=SKILL_LEVEL_MAX)
 
 
 class VacancyIn(Strict):
@@ -289,22 +404,26 @@ class VacancyIn(Strict):
     occupation_uri: Uri
     title: Name
     municipality: Code
-    job_form: JobForm
-    opens_on: date
-    closes_on: date
+    job_form: Form
+    opens_on: Day
+    closes_on: Day
     remote_share: float = Field(default=0.0, ge=0, le=1)
     hours_per_week: float = Field(default=37.5, ge=1, le=80)
     shift_work: bool = False
     night_work: bool = False
     physical_demand: Annotated[str, Field(pattern=r"^(light|moderate|heavy)$")] = "light"
-    languages: list[LanguageIn] = Field(default_factory=list, max_length=10)
+    languages: Annotated[list[LanguageIn], _distinct(lambda x: x.language)] = Field(
+        default_factory=list, max_length=10
+    )
     driving_licence_required: bool = False
     openings: int = Field(default=1, ge=1, le=1000)
-    skills: list[VacancySkillIn] = Field(default_factory=list, max_length=100)
+    skills: Annotated[list[VacancySkillIn], _distinct(lambda x: x.skill_uri)] = Field(
+        default_factory=list, max_length=100
+    )
 
 
 class VacancyOut(VacancyIn):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=False)
 
     vacancy_id: str
     supplier_id: str
@@ -319,18 +438,18 @@ class EmployerOutcomeIn(Strict):
             description=EMPLOYMENT_ENDED_NOTE,
         ),
     ]
-    reason: ReasonCode | None = None
-    occurred_at: datetime
+    reason: Reason | None = None
+    occurred_at: Instant
 
 
 # ---- procurement ----------------------------------------------------------------------------
 
 
 class ConditionIn(Strict):
-    target_groups: list[TargetGroup] = Field(min_length=1, max_length=6)
+    target_groups: list[Group] = Field(min_length=1, max_length=6)
     hires_required: int = Field(ge=1, le=10_000)
-    deadline: date
-    allowed_job_forms: list[JobForm] = Field(default_factory=lambda: list(JobForm), min_length=1)
+    deadline: Day
+    allowed_job_forms: list[Form] = Field(default_factory=lambda: list(JobForm), min_length=1)
     performance_based: bool = False
 
 
@@ -340,8 +459,8 @@ class ContractIn(Strict):
     supplier_id: Code
     cpv_code: Annotated[str, Field(pattern=r"^[0-9]{8}(-[0-9])?$")]
     title: Name
-    starts_on: date
-    ends_on: date
+    starts_on: Day
+    ends_on: Day
     value_eur: float = Field(ge=0, le=1e12)
     conditions: list[ConditionIn] = Field(default_factory=list, max_length=20)
 
@@ -411,29 +530,60 @@ class AuditEntryOut(BaseModel):
 
 
 class AuditVerifyOut(BaseModel):
+    """The whole chain's state, as ``kohtaanto audit verify`` reports it (exit 0, 1, 2)."""
+
+    status: Annotated[str, Field(pattern="^(intact|tampered|cannot_verify)$")]
     entries: int
     ok: bool
     first_bad_seq: int | None
     problem: str | None
+    #: Commit groups sealed in the database whose seal-file line is not written yet.
+    unpublished: int = 0
 
 
 # ---- errors ---------------------------------------------------------------------------------
 
 
+class FieldError(BaseModel):
+    """One field's error: where (``["body", "languages", 0, "level"]``), what, which kind."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+    input: str | int | float | bool | None = Field(
+        default=None, description="The offending value, when it is a plain value."
+    )
+
+
 class Problem(BaseModel):
-    """An error: ``detail`` is a sentence, or for 422 a list of ``{loc, msg, type, input}``."""
+    """An error, as RFC 9457 ``application/problem+json`` (the same shape for every status)."""
 
-    detail: str | list[dict[str, object]]
+    type: str = Field(description="`about:blank`: the status says what kind of error it is.")
+    title: str = Field(description="The status's phrase, e.g. `Unprocessable Content`.")
+    status: int
+    detail: str = Field(description="What went wrong, as a sentence.")
+    instance: str = Field(description="The path of the request that failed.")
+    errors: list[FieldError] | None = Field(
+        default=None, description="For 422: every field that was refused."
+    )
 
 
-#: Documented on every router so clients (and schema checks) know every status they may see.
+def _problem(description: str) -> dict[str, object]:
+    return {"model": Problem, "description": description}
+
+
+#: Documented on every router so clients (and schema checks) know every status they may see;
+#: the application documents each as ``application/problem+json``.
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    400: {"model": Problem, "description": "The body could not be parsed (not JSON)."},
-    401: {"model": Problem, "description": "No, unknown or disabled bearer token."},
-    403: {"model": Problem, "description": "The route is for another role."},
-    404: {"model": Problem, "description": "No such object in the caller's organisation."},
-    409: {"model": Problem, "description": "The change conflicts with stored data."},
-    413: {"model": Problem, "description": "The request body is too large."},
-    422: {"model": Problem, "description": "A field is malformed or names unknown reference data."},
-    503: {"model": Problem, "description": "The database is unavailable."},
+    400: _problem("The multipart body could not be parsed."),
+    401: _problem("No, unknown or disabled bearer token (with `WWW-Authenticate: Bearer`)."),
+    403: _problem("The route is for another role."),
+    404: _problem("No such object in the caller's organisation."),
+    409: _problem("The change conflicts with stored data."),
+    413: _problem("The request body is too large."),
+    422: _problem(
+        "The body is not strict JSON (NaN, Infinity, a lone surrogate), or a field is "
+        "malformed, of the wrong type or names unknown reference data (see `errors`)."
+    ),
+    503: _problem("The database is unavailable."),
 }

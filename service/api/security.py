@@ -45,6 +45,12 @@ class Caller:
     name: str
     role: Role
     organisation_id: str
+    #: When the token stops working (POSIX seconds); None: it does not expire. Checked on
+    #: every request, so a cached caller never outlives its token.
+    expires_at: float | None = None
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
 
 #: What the caller cache remembers for a token that names no active user.
@@ -56,7 +62,8 @@ class CallerCache:
 
     Every request authenticates; remembering the answer for a few seconds spares a database
     round trip per request. A user disabled in the database is refused by every worker within
-    ``ttl_seconds``. Unknown tokens are remembered too (a client retrying a bad token does
+    ``ttl_seconds`` (the worker that disabled it drops the entry at once, ``drop_user``).
+    Unknown tokens are remembered too (a client retrying a bad token does
     not reach the database each time); the cache holds at most ``max_entries``, and is
     cleared when full.
     """
@@ -82,6 +89,23 @@ class CallerCache:
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[token_hash] = (caller, time.monotonic() + self.ttl_seconds)
+
+    def drop(self, token_hash: str) -> None:
+        """Forget one token (its user was enabled, or the token rotated, here)."""
+        self._entries.pop(token_hash, None)
+
+    def drop_user(self, user_id: int) -> None:
+        """Forget every token of a user disabled or rotated by a request of this worker.
+
+        Other workers still trust their entry until it ages out: ``ttl_seconds`` is the
+        documented window in which a disabled or rotated token may still be accepted there.
+        """
+        # A snapshot first (one C-level copy under the GIL): routes run on threads, and the
+        # event loop may add entries meanwhile.
+        entries = tuple(self._entries.items())
+        stale = [key for key, (caller, _) in entries if caller.user_id == user_id]
+        for key in stale:
+            self._entries.pop(key, None)
 
     def clear(self) -> None:
         self._entries.clear()

@@ -77,6 +77,7 @@ __all__ = [
     "CsvImportResult",
     "CsvProblem",
     "import_csv",
+    "sniff_delimiter",
 ]
 
 #: Separates the items of a list cell (``fi:native;en:B1``).
@@ -154,6 +155,10 @@ _FALSE = frozenset({"false", "no", "0"})
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+#: A day as Excel writes it in a Finnish locale: 1.3.2026, 01.03.2026 (day, month, year).
+_LOCAL_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+#: Cell separators a header line may use; the most frequent one wins, a tie goes to comma.
+_DELIMITERS = (",", ";", "\t")
 #: The chunk size of ``IN (...)`` lookups (SQLite allows 32,766 parameters).
 _LOOKUP_CHUNK = 5_000
 _WORKING_LIFE = frozenset(member.value for member in WorkingLifeSkill)
@@ -231,9 +236,24 @@ class _Source:
     kind: str
     label: str  # the path as the user gave it, for messages
     problems: list[CsvProblem]
+    #: The file separates cells with ";" (or tabs), as Excel saves CSV in a Finnish or
+    #: Swedish locale, whose numbers then have decimal commas (12,5) and whose days may be
+    #: written 1.3.2026; both are read. Comma-separated files keep the strict forms.
+    nordic_locale: bool = False
 
     def problem(self, line: int, column: str, message: str) -> None:
         self.problems.append(CsvProblem(self.label, line, column, message))
+
+
+def sniff_delimiter(content: str) -> str:
+    """The cell separator of a CSV text: ``,``, ``;`` (Excel in a Finnish or Swedish locale)
+    or a tab, whichever its header line holds most of (column names hold none of them).
+
+    Every reader of an import file uses this, so that checks made on the rows (the API's
+    ownership rules) see the same cells as the import.
+    """
+    header_line = content.split("\n", 1)[0]
+    return max(_DELIMITERS, key=header_line.count)
 
 
 def _read_rows(path: Path, source: _Source) -> Iterator[tuple[int, dict[str, str]]]:
@@ -253,7 +273,9 @@ def _read_rows(path: Path, source: _Source) -> Iterator[tuple[int, dict[str, str
         line = data[: error.start].count(b"\n") + 1
         source.problem(line, "file", f"is not UTF-8 (byte 0x{data[error.start]:02x})")
         return
-    reader = csv.reader(io.StringIO(content, newline=""))
+    delimiter = sniff_delimiter(content)
+    source.nordic_locale = delimiter != ","
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
     try:
         header = next(reader, None)
         if header is None:
@@ -359,8 +381,14 @@ class _Row:
         if not value:
             return default
         if _DECIMAL_COMMA.match(value):
-            self.problem(column, f"{value!r} has a decimal comma; write {value.replace(',', '.')}")
-            return None
+            if not self.source.nordic_locale:
+                # In a comma-separated file a decimal comma is a quoting accident as often as
+                # a locale's number; refused with the fix rather than guessed.
+                self.problem(
+                    column, f"{value!r} has a decimal comma; write {value.replace(',', '.')}"
+                )
+                return None
+            value = value.replace(",", ".")
         try:
             number = float(value)
         except ValueError:
@@ -391,6 +419,10 @@ class _Row:
         if not value:
             return None
         try:
+            local = _LOCAL_DATE.match(value) if self.source.nordic_locale else None
+            if local is not None:
+                day, month, year = (int(part) for part in local.groups())
+                return date(year, month, day)
             if not _ISO_DATE.match(value):
                 raise ValueError(value)
             return date.fromisoformat(value)

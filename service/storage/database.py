@@ -23,6 +23,7 @@ __all__ = [
     "MIGRATIONS_DIR",
     "SQLITE_BUSY_TIMEOUT_MS",
     "alembic_config",
+    "checkpoint_wal",
     "current_revision",
     "head_revision",
     "make_engine",
@@ -67,6 +68,9 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
         try:
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            # Deleted rows are overwritten with zeros, not left in free pages: an erased
+            # person's values must not stay readable in the file (see checkpoint_wal).
+            cursor.execute("PRAGMA secure_delete = ON")
             if not in_memory:
                 # WAL: readers (every service worker polling the change feed) never block
                 # the writer; synchronous=NORMAL is durable enough with WAL.
@@ -82,6 +86,23 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
         # answers "database is locked" at once), an immediate one waits for busy_timeout.
         mode = connection.get_execution_options().get("sqlite_begin", "")
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def checkpoint_wal(engine: Engine) -> None:
+    """Copy SQLite's write-ahead log into the database file and truncate it to zero bytes.
+
+    After an erasure the WAL still holds the pages as they were before it; a TRUNCATE
+    checkpoint waits (busy_timeout) for readers of older snapshots and then leaves no old
+    frame behind. Nothing to do on PostgreSQL or an in-memory database.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        # On the driver's connection: SQLAlchemy would wrap it in a BEGIN, and a checkpoint
+        # cannot finish inside a transaction.
+        driver = connection.connection.driver_connection
+        if driver is not None:
+            driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
 def make_session_factory(engine: Engine, *, writer: bool = False) -> sessionmaker[Session]:

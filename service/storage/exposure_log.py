@@ -17,6 +17,10 @@ kind's overall share (a Beta prior worth :data:`PRIOR_WEIGHT` exposures) so that
 ranks are not noise. Per kind, because a coach reading a list of vacancies for one person and
 an employer reading a list of people behave differently at the same rank. This is the
 position-based propensity model; it is re-estimated at every retraining.
+
+Entries name people by their audit pseudonym (``service.api.audit``); the people whose keys
+still exist in ``person_keys`` are mapped back here. An erased person's key is gone, so
+their exposures drop out of the training data with them.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import pandas as pd
 from sqlalchemy import Connection, func, select
 
 from features.world_store import SCHEMAS
-from service.storage.tables import AuditLogEntry, OutcomeRecord, Proposal
+from service.storage.tables import AuditLogEntry, OutcomeRecord, PersonKey, Proposal
 
 SHORTLIST_ROUTE = "employer.shortlist"
 MATCHES_ROUTE = "coach.matches"
@@ -44,6 +48,7 @@ PROPENSITY_FLOOR = 0.01
 def _shown(connection: Connection) -> pd.DataFrame:
     """One row per (audited answer, position): who was shown with what, by which model."""
     rows: list[dict[str, Any]] = []
+    people = dict(connection.execute(select(PersonKey.pseudonym, PersonKey.jobseeker_id)).all())
     entries = connection.execute(
         select(
             AuditLogEntry.seq,
@@ -59,11 +64,15 @@ def _shown(connection: Connection) -> pd.DataFrame:
         for position, item in enumerate(results, start=1):
             if route == SHORTLIST_ROUTE:
                 vacancy_id = str(query.get("vacancy_id", ""))
-                kind, query_id, jobseeker_id = SHORTLIST_KIND, vacancy_id, str(item[0])
+                kind, query_id = SHORTLIST_KIND, vacancy_id
+                person = people.get(str(item[0]))
             else:
                 vacancy_id = str(item[0])
                 kind, query_id = MATCHES_KIND, answer
-                jobseeker_id = str(query.get("jobseeker_id", ""))
+                person = people.get(str(query.get("jobseeker_id", "")))
+            if person is None:  # erased: no longer anybody's exposure
+                continue
+            jobseeker_id = str(person)
             rows.append(
                 {
                     "exposure_id": f"{answer}-{position:03d}",

@@ -48,10 +48,13 @@ __all__ = [
     "WORLD_RECORDS",
     "AssessmentRecord",
     "AuditLogEntry",
+    "AuditSeal",
     "Base",
     "Change",
     "ChangeEntity",
     "ChangeOp",
+    "ClaimStage",
+    "ClaimStatus",
     "CoachRecord",
     "ContractRecord",
     "EmploymentConditionRecord",
@@ -60,7 +63,9 @@ __all__ = [
     "JobseekerRecord",
     "MetaEntry",
     "OrganisationRecord",
+    "OutcomeClaim",
     "OutcomeRecord",
+    "PersonKey",
     "Proposal",
     "Role",
     "SkillObservationRecord",
@@ -380,6 +385,9 @@ class Role(StrEnum):
     EMPLOYER = "employer"
     PROCUREMENT = "procurement"
     ADMIN = "admin"
+    #: The platform operator: reads every organisation's audit entries (an admin reads only
+    #: its own organisation's).
+    OPERATOR = "operator"
 
 
 class ChangeEntity(StrEnum):
@@ -407,6 +415,8 @@ class User(Base):
     token_hash: Mapped[str] = mapped_column(String(DIGEST), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: After this instant the token is refused ("token expired"); NULL: it does not expire.
+    token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class Proposal(Base):
@@ -427,6 +437,55 @@ class Proposal(Base):
     consent_method: Mapped[str] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class ClaimStatus(StrEnum):
+    """Where a coach's outcome claim stands: only a confirmed one became an outcome."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class ClaimStage(StrEnum):
+    """Outcome stages a coach can only claim: the vacancy's employer decides them."""
+
+    INTERVIEWED = "interviewed"
+    HIRED = "hired"
+    RETAINED_6M = "retained_6m"
+    DECLINED_BY_EMPLOYER = "declined_by_employer"
+
+
+class OutcomeClaim(Base):
+    """An outcome a coach reports and the vacancy's employer confirms or rejects.
+
+    A claim counts nowhere (no ledger, statistics, live state or training label reads this
+    table): confirming it writes the outcome event, in the same transaction, and links it
+    here by ``event_id``. Erasing the person or deleting the vacancy deletes the claim.
+    """
+
+    __tablename__ = "outcome_claims"
+    __table_args__ = (
+        CheckConstraint(_in("stage", ClaimStage), name="stage"),
+        CheckConstraint(_in("status", ClaimStatus), name="status"),
+    )
+
+    claim_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    jobseeker_id: Mapped[str] = mapped_column(
+        String(ID), _fk("jobseekers.jobseeker_id", cascade=True), index=True
+    )
+    vacancy_id: Mapped[str] = mapped_column(
+        String(ID), _fk("vacancies.vacancy_id", cascade=True), index=True
+    )
+    stage: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(32))  # null unless a decline
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(CODE))
+    claimed_by: Mapped[int] = mapped_column(Integer, _fk("users.user_id"))
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    decided_by: Mapped[int | None] = mapped_column(Integer, _fk("users.user_id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    event_id: Mapped[str | None] = mapped_column(String(ID))  # the outcome once confirmed
 
 
 class Feedback(Base):
@@ -470,6 +529,41 @@ class AuditLogEntry(Base):
     explanation_digest: Mapped[str | None] = mapped_column(String(DIGEST))
     prev_hash: Mapped[str] = mapped_column(String(DIGEST))
     entry_hash: Mapped[str] = mapped_column(String(DIGEST), unique=True)
+
+
+class AuditSeal(Base):
+    """The sealed head of the audit chain after one commit group (see ``service.api.audit``).
+
+    ``mac`` is an HMAC over (seq, entry_hash, entries) with a key the database does not hold,
+    so a chain recomputed after a change cannot be sealed again by whoever changed it.
+    Append-only like the log itself.
+    """
+
+    __tablename__ = "audit_seals"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    entry_hash: Mapped[str] = mapped_column(String(DIGEST))
+    #: How many entries the chain holds up to and including ``seq``.
+    entries: Mapped[int] = mapped_column(Integer)
+    mac: Mapped[str] = mapped_column(String(DIGEST))
+
+
+class PersonKey(Base):
+    """A random key per jobseeker behind the pseudonyms that name them in the audit log.
+
+    Erasure deletes the row (crypto-shredding): the entries keep verifying, but nobody can
+    tell any more whom their pseudonyms named. No foreign key: the key is created at the
+    first audit entry naming the person, and the erasure deletes it explicitly. The pseudonym
+    is stored beside the key: the row is the only link either way.
+    """
+
+    __tablename__ = "person_keys"
+
+    jobseeker_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    key: Mapped[str] = mapped_column(String(DIGEST))  # 32 random bytes, hex
+    #: HMAC(key, jobseeker_id), what the entries say; kept for the way back (training and
+    #: "was this person shortlisted?" look entries up by it).
+    pseudonym: Mapped[str] = mapped_column(String(ID), unique=True)
 
 
 class Change(Base):

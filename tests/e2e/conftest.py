@@ -109,6 +109,7 @@ def api(
         "procurement": ("procurement", facts["buyer"]),
         "other-procurement": ("procurement", facts["other_buyer"]),
         "admin": ("admin", facts["org"]),
+        "operator": ("operator", facts["org"]),
     }
     with make_session_factory(engine)() as session:
         for name, (role, org) in users.items():

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from service.api.metrics import render_metrics
 from service.storage.database import make_engine
 from tests.e2e.conftest import Api
 
@@ -138,12 +139,21 @@ def test_a_proposal_needs_consent_and_reveals_identity_to_the_employer(api: Api)
         "coach", f"/api/v1/coach/jobseekers/{pid}/proposals", {"vacancy_id": vacancy}
     )
     assert missing.status_code == 422
-    assert any(e["loc"][-1] == "consent_given_at" for e in missing.json()["detail"])
+    assert any(e["loc"][-1] == "consent_given_at" for e in missing.json()["errors"])
     proposal = {
         "vacancy_id": vacancy,
         "consent_given_at": datetime.now(UTC).isoformat(),
         "consent_method": "written",
     }
+    # Consent before the person registered (2024-01-15) is a typing error, refused.
+    for moment in ("0001-01-01T00:00:00Z", "2024-01-14T12:00:00Z"):
+        early = api.post(
+            "coach",
+            f"/api/v1/coach/jobseekers/{pid}/proposals",
+            proposal | {"consent_given_at": moment},
+        )
+        assert early.status_code == 422, early.text
+        assert early.json()["errors"][0]["loc"] == ["body", "consent_given_at"]
     made = api.post("coach", f"/api/v1/coach/jobseekers/{pid}/proposals", proposal)
     assert made.status_code == 201, made.text
     again = api.post("coach", f"/api/v1/coach/jobseekers/{pid}/proposals", proposal)
@@ -164,7 +174,7 @@ def test_feedback_takes_structured_reasons(api: Api) -> None:
         {"vacancy_id": api.facts["vacancy"], "reason_code": "too_far"},
     )
     assert bad.status_code == 422
-    assert bad.json()["detail"][0]["loc"] == ["body", "reason_code"]
+    assert bad.json()["errors"][0]["loc"] == ["body", "reason_code"]
 
 
 # ---- employers ------------------------------------------------------------------------------
@@ -280,7 +290,8 @@ def test_the_employer_records_a_hire_that_the_ledger_counts(api: Api) -> None:
     hired = api.post(
         "employer",
         f"/api/v1/employer/vacancies/{vacancy}/outcomes",
-        {"candidate": name, "stage": "hired", "occurred_at": "2026-10-01T09:00:00Z"},
+        # On the service's day: a hire is not before the vacancy opened nor in the future.
+        {"candidate": name, "stage": "hired", "occurred_at": f"{state.today}T09:00:00Z"},
     )
     assert hired.status_code == 201, hired.text
     after = api.get("procurement", f"/api/v1/procurement/contracts/{api.facts['contract']}/ledger")
@@ -338,6 +349,7 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("GET", f"/api/v1/coach/jobseekers/{f['jobseeker']}/matches", "coach", None),
         ("GET", f"/api/v1/coach/jobseekers/{f['jobseeker']}/assessments", "coach", None),
         ("GET", f"/api/v1/coach/jobseekers/{f['jobseeker']}/proposals", "coach", None),
+        ("GET", f"/api/v1/coach/jobseekers/{f['jobseeker']}/outcome-claims", "coach", None),
         ("DELETE", f"/api/v1/coach/jobseekers/{f['jobseeker']}", "coach", None),
         ("GET", f"/api/v1/employer/vacancies/{f['vacancy']}", "employer", None),
         ("GET", f"/api/v1/employer/vacancies/{f['vacancy']}/shortlist", "employer", None),
@@ -403,7 +415,7 @@ def test_bad_jobseekers_are_422_with_the_field_and_nothing_is_stored(
     body |= {"birth_year": 1980, **changes}
     response = api.post("coach", "/api/v1/coach/jobseekers", body)
     assert response.status_code == 422, response.text
-    detail = response.json()["detail"]
+    detail = response.json()["errors"]
     assert any(field in [str(p) for p in e["loc"]] for e in detail), detail
     if value is not None:
         assert any(e.get("input") == value for e in detail), detail
@@ -434,7 +446,7 @@ def test_oversized_and_malformed_bodies_are_refused(api: Api) -> None:
         params={"municipality": "9999"},
     )
     assert town.status_code == 422
-    assert town.json()["detail"][0]["input"] == "9999"
+    assert town.json()["errors"][0]["input"] == "9999"
 
 
 def test_chunked_bodies_are_bounded_too(api: Api) -> None:
@@ -450,7 +462,7 @@ def test_chunked_bodies_are_bounded_too(api: Api) -> None:
     # A small chunked body reaches the validation as it was sent (here: fields missing).
     small = api.client.post("/api/v1/coach/jobseekers", headers=headers, content=chunks(0))
     assert small.status_code == 422
-    assert any(error["loc"][:2] == ["body", "first_name"] for error in small.json()["detail"])
+    assert any(error["loc"][:2] == ["body", "first_name"] for error in small.json()["errors"])
 
 
 # ---- audit, health ----------------------------------------------------------------------------
@@ -465,7 +477,8 @@ def test_every_matches_and_shortlist_response_is_audited_in_a_chain(api: Api) ->
     ).json()
     entry = after[-1]
     assert entry["route"] == "coach.matches"
-    assert entry["query"]["jobseeker_id"] == jid
+    # The person is named by their audit pseudonym, never by their id.
+    assert entry["query"]["jobseeker_id"] != jid and entry["query"]["jobseeker_id"][0] == "P"
     assert entry["model_version"] == served["model_version"]
     assert [r[0] for r in entry["results"]] == [m["vacancy_id"] for m in served["results"]]
     verified = api.get("admin", "/api/v1/admin/audit/verify").json()
@@ -477,7 +490,9 @@ def test_health_readiness_and_metrics(api: Api) -> None:
     ready = api.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
     api.get("coach", f"/api/v1/coach/jobseekers/{api.facts['jobseeker']}")
-    metrics = api.client.get("/metrics").text
+    # Not on the public API port by default (`serve` has a loopback metrics listener).
+    assert api.client.get("/metrics").status_code == 404
+    metrics = render_metrics()[0].decode()
     assert "kohtaanto_http_requests_total" in metrics
     assert 'route="/api/v1/coach/jobseekers/{jobseeker_id}"' in metrics
 
@@ -545,7 +560,7 @@ def test_a_contract_and_a_vacancy_under_it_reach_the_ledger_and_shortlists(api: 
     wrong_form = api.post(
         "employer", "/api/v1/employer/vacancies", vacancy | {"job_form": "work_trial"}
     )
-    assert wrong_form.status_code == 422 and wrong_form.json()["detail"][0]["loc"][-1] == "job_form"
+    assert wrong_form.status_code == 422 and wrong_form.json()["errors"][0]["loc"][-1] == "job_form"
     made = api.post("employer", "/api/v1/employer/vacancies", vacancy)
     assert made.status_code == 201, made.text
     vacancy_id = made.json()["vacancy_id"]
@@ -585,7 +600,7 @@ def test_bad_contracts_are_422_naming_the_value(
         "procurement", "/api/v1/procurement/contracts", _contract_body(api, **changes)
     )
     assert response.status_code == 422, response.text
-    detail = response.json()["detail"]
+    detail = response.json()["errors"]
     assert any(field in [str(p) for p in e["loc"]] for e in detail), detail
     if value is not None:
         assert any(e.get("input") == value for e in detail), detail
@@ -650,7 +665,7 @@ def test_a_coach_imports_csv_files_all_or_nothing(api: Api) -> None:
     broken["jobseekers"] = ("\n".join(lines) + "\n").encode()
     refused = _upload(api, "coach", "/api/v1/coach/imports", broken)
     assert refused.status_code == 422, refused.text
-    where = {(e["loc"][1], e["loc"][2], e["loc"][3]) for e in refused.json()["detail"]}
+    where = {(e["loc"][1], e["loc"][2], e["loc"][3]) for e in refused.json()["errors"]}
     assert ("jobseekers", "2", "sex") in where
     assert ("jobseekers", "3", "home_municipality") in where
     refused_id = lines[1].split(",")[0]
@@ -661,12 +676,12 @@ def test_imports_refuse_another_organisations_rows(api: Api) -> None:
     files = _coach_files(api, "C")
     foreign = _upload(api, "other-coach", "/api/v1/coach/imports", files)
     assert foreign.status_code == 422
-    fields = {e["loc"][3] for e in foreign.json()["detail"]}
+    fields = {e["loc"][3] for e in foreign.json()["errors"]}
     assert {"organisation_id", "coach_id"} <= fields
     vacancies = _example("vacancies", {"VA900000": "VA9D0000"})
     employer = _upload(api, "employer", "/api/v1/employer/imports", {"vacancies": vacancies})
     assert employer.status_code == 422
-    assert {e["loc"][3] for e in employer.json()["detail"]} >= {"supplier_id"}
+    assert {e["loc"][3] for e in employer.json()["errors"]} >= {"supplier_id"}
     nothing = _upload(api, "employer", "/api/v1/employer/imports", {})
     assert nothing.status_code == 422
 

@@ -50,6 +50,6 @@ def test_statistics_are_for_procurement_and_admin_only(api: Api) -> None:
         "/api/v1/statistics/indicators",
         params={"start": "2026-05-01", "end": "2026-01-01"},
     )
-    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "end"]
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["query", "end"]
     unknown = api.get("admin", "/api/v1/statistics/indicators", params={"by": "galaxy"})
     assert unknown.status_code == 422

@@ -32,7 +32,7 @@ def test_upgrade_load_world_and_users(database_url: str, tiny_world_dir: Path) -
 
     code, output = _run("db", "upgrade", "--database-url", database_url)
     assert code == 0, output
-    assert "is at revision 0001 (was none)" in output
+    assert "is at revision 0002 (was none)" in output
 
     code, output = _run("load", "--world", str(tiny_world_dir), "--database-url", database_url)
     assert code == 0, output

@@ -10,6 +10,7 @@ On SQLite and on PostgreSQL.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,11 +29,26 @@ from service.storage.tables import AuditLogEntry, OutcomeRecord
 pytestmark = pytest.mark.integration
 
 
-def _answer(engine: Engine, route: str, query: dict[str, Any], shown: list[str]) -> int:
-    """Audit one answer the way the routes do; returns its sequence number."""
+@pytest.fixture
+def sealer(tmp_path: Path) -> audit.Sealer:
+    return audit.Sealer(b"exposure test key", tmp_path / "audit-seals.log")
+
+
+def _answer(
+    engine: Engine, sealer: audit.Sealer, route: str, query: dict[str, Any], shown: list[str]
+) -> int:
+    """Audit one answer the way the routes do (people by pseudonym); returns its seq."""
     with make_session_factory(engine, writer=True)() as session:
+        audit.lock_chain(session)
+        if route == "employer.shortlist":
+            named = audit.pseudonyms(session.connection(), shown)
+            shown = [named[person] for person in shown]
+        elif "jobseeker_id" in query:
+            named = audit.pseudonyms(session.connection(), [query["jobseeker_id"]])
+            query = query | {"jobseeker_id": named[query["jobseeker_id"]]}
         entry = audit.append(
             session,
+            sealer=sealer,
             user_id=1,
             role="coach" if route == "coach.matches" else "employer",
             organisation_id="ORG",
@@ -67,14 +83,16 @@ def _proposed(engine: Engine, *pairs: tuple[str, str]) -> None:
 
 
 def test_shortlists_and_matches_become_exposures_with_propensities_per_kind(
-    migrated_engine: Engine,
+    migrated_engine: Engine, sealer: audit.Sealer
 ) -> None:
     engine = migrated_engine
     # The employer sees A first, B second; the coach sees V2 first, V1 second for A.
-    shortlist = _answer(engine, "employer.shortlist", {"vacancy_id": "V1", "k": 2}, ["A", "B"])
-    matches = _answer(engine, "coach.matches", {"jobseeker_id": "A", "k": 2}, ["V2", "V1"])
-    again = _answer(engine, "coach.matches", {"jobseeker_id": "A", "k": 2}, ["V2", "V3"])
-    _answer(engine, "procurement.ledger", {"contract_id": "C1"}, ["x"])  # no exposure
+    shortlist = _answer(
+        engine, sealer, "employer.shortlist", {"vacancy_id": "V1", "k": 2}, ["A", "B"]
+    )
+    matches = _answer(engine, sealer, "coach.matches", {"jobseeker_id": "A", "k": 2}, ["V2", "V1"])
+    again = _answer(engine, sealer, "coach.matches", {"jobseeker_id": "A", "k": 2}, ["V2", "V3"])
+    _answer(engine, sealer, "procurement.ledger", {"contract_id": "C1"}, ["x"])  # no exposure
     _proposed(engine, ("A", "V1"))  # shown first to the employer, second to the coach
 
     with engine.connect() as connection:
@@ -118,3 +136,19 @@ def test_no_audited_answers_are_no_exposures(migrated_engine: Engine) -> None:
         exposures = audited_exposures(connection)
     assert exposures.empty
     assert "query_kind" in exposures.columns
+
+
+def test_an_erased_persons_exposures_leave_the_training_data(
+    migrated_engine: Engine, sealer: audit.Sealer
+) -> None:
+    """Crypto-shredding: with A's key gone, no entry can be read as A's exposure any more."""
+    engine = migrated_engine
+    _answer(engine, sealer, "employer.shortlist", {"vacancy_id": "V1", "k": 2}, ["A", "B"])
+    _answer(engine, sealer, "coach.matches", {"jobseeker_id": "A", "k": 2}, ["V2", "V1"])
+    with engine.begin() as connection:
+        audit.shred(connection, "A")
+    with engine.connect() as connection:
+        exposures = audited_exposures(connection)
+    assert set(exposures["jobseeker_id"]) == {"B"}
+    with make_session_factory(engine)() as session:
+        assert audit.verify_chain(session, sealer).ok

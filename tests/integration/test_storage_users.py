@@ -81,3 +81,12 @@ def test_create_user_refuses_unknown_role_and_organisation(engine_with_org: Engi
         create_user(session, name="  ", role="coach", organisation_id="ES-FI-EA-01")
     with sessions() as session:
         assert list_users(session) == []
+
+
+def test_the_platform_operator_is_a_role_the_database_accepts(engine_with_org: Engine) -> None:
+    """`kohtaanto users create --role operator`: the migrated CHECK constraint allows it."""
+    with make_session_factory(engine_with_org)() as session:
+        created = create_user(session, name="Olli", role="operator", organisation_id="ES-FI-EA-01")
+        session.commit()
+        stored = session.get(User, created.user.user_id)
+        assert stored is not None and stored.role == "operator"

@@ -57,3 +57,24 @@ def test_a_full_cache_starts_over(clock: Clock) -> None:
         cache.put(f"h{i}", ANNELI)
     cache.put("h3", ANNELI)
     assert cache.get("h0") is None and cache.get("h3") == ANNELI
+
+
+def test_a_disabled_or_rotated_user_is_forgotten_at_once(clock: Clock) -> None:
+    cache = CallerCache(ttl_seconds=60)
+    pekka = Caller(2, "Pekka", Role.ADMIN, "ES-FI-EA-01")
+    cache.put("old", ANNELI)
+    cache.put("older", ANNELI)
+    cache.put("admin", pekka)
+    cache.put("bad", UNKNOWN_TOKEN)
+    cache.drop_user(ANNELI.user_id)
+    assert cache.get("old") is None and cache.get("older") is None
+    assert cache.get("admin") == pekka and cache.get("bad") is UNKNOWN_TOKEN
+    cache.drop("bad")  # an enabled user's token, remembered as unknown while disabled
+    assert cache.get("bad") is None
+
+
+def test_a_caller_knows_when_its_token_expires() -> None:
+    expiring = Caller(3, "Aino", Role.COACH, "ES-FI-EA-01", expires_at=1000.0)
+    assert not expiring.expired(999.9)
+    assert expiring.expired(1000.0)
+    assert not ANNELI.expired(10**12)  # no expiry

@@ -5,19 +5,25 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import select, text
 
 from service.api import audit
-from service.api.deps import AdminDep, SessionDep, StateDep
+from service.api.deps import AdminDep, SessionDep, StateDep, require
 from service.api.metrics import render_metrics
+from service.api.routing import ReadRetryRoute
 from service.api.schemas import ERROR_RESPONSES, AuditEntryOut, AuditVerifyOut, ModelStatusOut
-from service.storage.tables import AuditLogEntry
+from service.api.security import Caller
+from service.storage.tables import AuditLogEntry, Role
 from training.registry import RegistryError
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=ERROR_RESPONSES)
-probes = APIRouter(tags=["operations"], responses={503: ERROR_RESPONSES[503]})
+router = APIRouter(
+    route_class=ReadRetryRoute, prefix="/api/v1/admin", tags=["admin"], responses=ERROR_RESPONSES
+)
+probes = APIRouter(
+    route_class=ReadRetryRoute, tags=["operations"], responses={503: ERROR_RESPONSES[503]}
+)
 
 
 def _status(state: StateDep) -> ModelStatusOut:
@@ -56,16 +62,23 @@ def rollback_model(caller: AdminDep, state: StateDep) -> ModelStatusOut:
     return _status(state)
 
 
+#: Who reads the audit log: an organisation's admin (its own entries) and the operator (all).
+AuditReaderDep = Annotated[Caller, Depends(require(Role.ADMIN, Role.OPERATOR))]
+
+
 @router.get("/audit")
 def audit_entries(
-    caller: AdminDep,
+    caller: AuditReaderDep,
     session: SessionDep,
     after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     user_id: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     route: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[AuditEntryOut]:
+    """Audit entries in order; an admin gets only its organisation's, the operator all."""
     query = select(AuditLogEntry).where(AuditLogEntry.seq > after)
+    if caller.role is not Role.OPERATOR:
+        query = query.where(AuditLogEntry.organisation_id == caller.organisation_id)
     if user_id is not None:
         query = query.where(AuditLogEntry.user_id == user_id)
     if route is not None:
@@ -75,13 +88,36 @@ def audit_entries(
 
 
 @router.get("/audit/verify")
-def verify_audit(caller: AdminDep, session: SessionDep) -> AuditVerifyOut:
-    report = audit.verify_chain(session)
+def verify_audit(
+    caller: AuditReaderDep, session: SessionDep, state: StateDep, request: Request
+) -> AuditVerifyOut:
+    """The whole chain's state (what ``kohtaanto audit verify`` says); an admin learns that
+    it is broken and where, but reads no other organisation's entry through this."""
+    if state.sealer is None:
+        return AuditVerifyOut(
+            status="cannot_verify",
+            entries=0,
+            ok=False,
+            first_bad_seq=None,
+            problem="this worker has no audit sealer",
+        )
+    try:
+        report = audit.verify_chain(
+            session,
+            state.sealer,
+            unpublished_allowed=request.app.state.settings.service.workers,
+        )
+    except audit.SealUnavailableError as error:
+        return AuditVerifyOut(
+            status="cannot_verify", entries=0, ok=False, first_bad_seq=None, problem=str(error)
+        )
     return AuditVerifyOut(
+        status="intact" if report.ok else "tampered",
         entries=report.entries,
         ok=report.ok,
         first_bad_seq=report.first_bad_seq,
         problem=report.problem,
+        unpublished=report.unpublished,
     )
 
 
@@ -92,21 +128,30 @@ def healthz() -> dict[str, str]:
 
 
 @probes.get("/readyz")
-def readyz(session: SessionDep, state: StateDep, response: Response) -> dict[str, str]:
+def readyz(session: SessionDep, state: StateDep) -> dict[str, str]:
     """Ready when the database answers and a model (or the documented rules) is loaded."""
     try:
         session.execute(text("SELECT 1"))
     except Exception as error:  # any database failure means "not ready", never a 500
-        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return {"status": "database unavailable", "error": type(error).__name__}
+        # A problem document like every other error answer.
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"the database is unavailable ({type(error).__name__})",
+        ) from error
     return {"status": "ready", "model": state.model_version}
 
 
-@probes.get(
+#: Included only with ``metrics_on_api_port`` (see ``create_app``): by default the metrics are
+#: served on their own loopback port, and the public port neither answers nor documents them.
+metrics_probe = APIRouter(route_class=ReadRetryRoute, tags=["operations"])
+
+
+@metrics_probe.get(
     "/metrics",
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
 )
 def metrics() -> Response:
+    """Prometheus metrics of this worker."""
     body, content_type = render_metrics()
     return Response(content=body, media_type=content_type)

@@ -17,7 +17,6 @@ from matching.domain import (
     JobPreferences,
     Jobseeker,
     LanguageSkill,
-    OutcomeStage,
     SkillObservation,
     WorkCapacity,
     WorkingLifeObservation,
@@ -29,7 +28,8 @@ from service.api.catalog import catalog_of, municipality_row
 from service.api.deps import CoachDep, SessionDep, StateDep, json_response, release
 from service.api.explain import explanation_out
 from service.api.imports import coach_ownership, run_import
-from service.api.outcomes import check_employment_ended, record_live_state_changes
+from service.api.outcomes import coach_claims, report_by_coach
+from service.api.routing import ReadRetryRoute
 from service.api.runtime import ServingState
 from service.api.schemas import (
     ERROR_RESPONSES,
@@ -41,6 +41,7 @@ from service.api.schemas import (
     JobseekerOut,
     MatchesOut,
     MatchOut,
+    OutcomeClaimOut,
     OutcomeIn,
     OutcomeOut,
     ProposalIn,
@@ -49,14 +50,17 @@ from service.api.schemas import (
     WorkingLifeIn,
 )
 from service.api.security import Caller, not_found
-from service.storage.changes import record_changes
+from service.storage.changes import forget_jobseeker, record_changes
+from service.storage.database import checkpoint_wal
 from service.storage.tables import (
     AssessmentRecord,
     ChangeEntity,
     ChangeOp,
     CoachRecord,
+    ExposureRecord,
     Feedback,
     JobseekerRecord,
+    OutcomeClaim,
     OutcomeRecord,
     Proposal,
     SkillObservationRecord,
@@ -64,7 +68,9 @@ from service.storage.tables import (
     WorkingLifeObservationRecord,
 )
 
-router = APIRouter(prefix="/api/v1/coach", tags=["coaches"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=ReadRetryRoute, prefix="/api/v1/coach", tags=["coaches"], responses=ERROR_RESPONSES
+)
 
 
 def _new_id(prefix: str) -> str:
@@ -223,11 +229,18 @@ def update_jobseeker(
 
 
 @router.delete("/jobseekers/{jobseeker_id}", status_code=status.HTTP_204_NO_CONTENT)
-def erase_jobseeker(jobseeker_id: str, caller: CoachDep, session: SessionDep) -> Response:
-    """Erase a jobseeker: identity, assessments, proposals and feedback are deleted.
+def erase_jobseeker(
+    jobseeker_id: str, caller: CoachDep, session: SessionDep, state: StateDep
+) -> Response:
+    """Erase a jobseeker: identity, assessments, proposals, feedback and the training
+    exposures are deleted.
 
     Outcome events stay for the contracts' fulfilment ledgers and statistics, but lose the
-    link to the person (their jobseeker id is replaced by an unlinkable token).
+    link to the person (their jobseeker id is replaced by an unlinkable token). The audit
+    entries stay too (the chain must verify), but the person's key is destroyed, so their
+    pseudonyms name nobody any more; their change-feed rows are replaced by one delete row
+    that names them by a keyed token (see ``storage.changes``). On SQLite the write-ahead
+    log is then checkpointed, so no old page keeps the person's values.
     """
     record = own_jobseeker(session, caller, jobseeker_id)
     erased = _new_id("ERASED")
@@ -250,9 +263,14 @@ def erase_jobseeker(jobseeker_id: str, caller: CoachDep, session: SessionDep) ->
         delete(SkillObservationRecord).where(SkillObservationRecord.jobseeker_id == jobseeker_id)
     )
     session.execute(delete(AssessmentRecord).where(AssessmentRecord.jobseeker_id == jobseeker_id))
+    session.execute(delete(ExposureRecord).where(ExposureRecord.jobseeker_id == jobseeker_id))
     session.delete(record)
-    _record_change(session, ChangeEntity.JOBSEEKER, jobseeker_id, ChangeOp.DELETE)
+    session.flush()
+    audit.shred(session.connection(), jobseeker_id)
+    forget_jobseeker(session.connection(), state.pseudonym_key, jobseeker_id)
     session.commit()
+    state.pseudonyms.pop(jobseeker_id, None)
+    checkpoint_wal(state.db)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -440,7 +458,7 @@ async def matches(
     state: StateDep,
     k: Annotated[int, Query(ge=1, le=100)] = 20,
     municipality: Annotated[str | None, Query(max_length=8, pattern=r"^[0-9]{3,4}$")] = None,
-    max_distance_km: Annotated[float | None, Query(gt=0, le=2000)] = None,
+    max_distance_km: Annotated[float | None, Query(gt=0, le=2000, allow_inf_nan=False)] = None,
     job_form: Annotated[list[str] | None, Query(max_length=4)] = None,
     factors: Annotated[bool, Query(description="Add the model's top factors (TreeSHAP).")] = True,
 ) -> Response:
@@ -520,15 +538,18 @@ def _matches(
     digest = audit.response_digest([r.explanation for r in results])
     release(session)
     # The audit entry is this read's only write: a short writer transaction of its own.
-    with state.audit_writer() as writer:
+    with state.audit_writer() as (writer, sealer):
+        audit.lock_chain(writer)
+        named = audit.pseudonyms(writer.connection(), [jobseeker_id], state.pseudonyms)
         audit.append(
             writer,
+            sealer=sealer,
             user_id=caller.user_id,
             role=caller.role.value,
             organisation_id=caller.organisation_id,
             route="coach.matches",
             query={
-                "jobseeker_id": jobseeker_id,
+                "jobseeker_id": named[jobseeker_id],
                 "k": k,
                 "municipality": municipality,
                 "max_distance_km": max_distance_km,
@@ -583,7 +604,7 @@ def propose(
     jobseeker_id: str, body: ProposalIn, caller: CoachDep, session: SessionDep, state: StateDep
 ) -> ProposalOut:
     """Propose the jobseeker to a vacancy; their consent (when and how) is required."""
-    own_jobseeker(session, caller, jobseeker_id)
+    person = own_jobseeker(session, caller, jobseeker_id)
     vacancy = _open_vacancy(session, body.vacancy_id)
     consent = (
         body.consent_given_at
@@ -597,6 +618,20 @@ def propose(
                 {
                     "loc": ["body", "consent_given_at"],
                     "msg": "is in the future",
+                    "type": "value_error",
+                }
+            ],
+        )
+    # Consent is asked by the person's coach, so not before they registered with the service:
+    # an earlier date (0001-01-01) is a typing error, and an audit would find no such consent.
+    registered = person.unemployment_start
+    if registered is not None and consent.date() < registered:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[
+                {
+                    "loc": ["body", "consent_given_at"],
+                    "msg": f"is before the person registered as unemployed ({registered})",
                     "type": "value_error",
                 }
             ],
@@ -669,51 +704,80 @@ def give_feedback(
     )
 
 
-@router.post("/jobseekers/{jobseeker_id}/outcomes", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/jobseekers/{jobseeker_id}/outcomes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OutcomeOut,
+    responses={
+        202: {
+            "model": OutcomeClaimOut,
+            "description": "A claim (interviewed, hired, retained_6m, declined_by_employer): "
+            "it counts nowhere until the vacancy's employer confirms it.",
+        }
+    },
+)
 def record_outcome(
-    jobseeker_id: str, body: OutcomeIn, caller: CoachDep, session: SessionDep
-) -> OutcomeOut:
-    """An outcome the coach learnt of (e.g. the jobseeker declined, was hired, or the job ended).
+    jobseeker_id: str, body: OutcomeIn, caller: CoachDep, session: SessionDep, state: StateDep
+) -> Response:
+    """An outcome the coach learnt of, for a vacancy the person was proposed or shortlisted to.
 
-    A hire takes the person out of matching and counts toward the vacancy's openings;
-    ``employment_ended`` (after a recorded hire of the same pair) brings the person back.
-    Every worker's engine learns of either through the change feed.
+    ``declined_by_jobseeker`` (the person's own decision) and ``employment_ended`` (after a
+    hire the employer recorded) are stored at once (201). Whatever the employer decides
+    (``interviewed``, ``hired``, ``retained_6m``, ``declined_by_employer``) becomes a claim
+    (202) that counts in no ledger, statistic or live state until the vacancy's employer
+    confirms it (see service.api.outcomes).
     """
-    own_jobseeker(session, caller, jobseeker_id)
-    _open_vacancy(session, body.vacancy_id)
-    if body.stage.startswith("declined") and body.reason is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "loc": ["body", "reason"],
-                    "msg": "a decline needs a reason code",
-                    "type": "value_error",
-                }
-            ],
+    stored = report_by_coach(
+        session,
+        state,
+        caller,
+        jobseeker_id,
+        body.vacancy_id,
+        body.stage,
+        body.reason,
+        body.occurred_at,
+    )
+    if isinstance(stored, OutcomeClaim):
+        claim = _claim_out(stored)
+        return Response(
+            claim.model_dump_json(),
+            status_code=status.HTTP_202_ACCEPTED,
+            media_type="application/json",
         )
-    occurred = body.occurred_at if body.occurred_at.tzinfo else body.occurred_at.replace(tzinfo=UTC)
-    if body.stage == OutcomeStage.EMPLOYMENT_ENDED:
-        check_employment_ended(session, jobseeker_id, body.vacancy_id, occurred)
-    record = OutcomeRecord(
-        event_id=_new_id("EV"),
+    answer = OutcomeOut(
+        event_id=stored.event_id,
         jobseeker_id=jobseeker_id,
-        vacancy_id=body.vacancy_id,
-        stage=body.stage,
-        reason=None if body.reason is None else body.reason.value,
-        occurred_at=occurred,
+        vacancy_id=stored.vacancy_id,
+        stage=stored.stage,
+        reason=stored.reason,
+        occurred_at=stored.occurred_at,
     )
-    session.add(record)
-    record_live_state_changes(session, body.stage, jobseeker_id, body.vacancy_id)
-    session.commit()
-    return OutcomeOut(
-        event_id=record.event_id,
-        jobseeker_id=jobseeker_id,
-        vacancy_id=record.vacancy_id,
-        stage=record.stage,
-        reason=record.reason,
-        occurred_at=record.occurred_at,
+    return Response(
+        answer.model_dump_json(), status_code=status.HTTP_201_CREATED, media_type="application/json"
     )
+
+
+def _claim_out(claim: OutcomeClaim) -> OutcomeClaimOut:
+    return OutcomeClaimOut(
+        claim_id=claim.claim_id,
+        jobseeker_id=claim.jobseeker_id,
+        vacancy_id=claim.vacancy_id,
+        stage=claim.stage,
+        reason=claim.reason,
+        occurred_at=claim.occurred_at,
+        status=claim.status,
+        claimed_at=claim.claimed_at,
+        decided_at=claim.decided_at,
+        event_id=claim.event_id,
+    )
+
+
+@router.get("/jobseekers/{jobseeker_id}/outcome-claims")
+def list_outcome_claims(
+    jobseeker_id: str, caller: CoachDep, session: SessionDep
+) -> list[OutcomeClaimOut]:
+    """The person's outcome claims and where each stands (pending, confirmed, rejected)."""
+    return [_claim_out(c) for c in coach_claims(session, caller, jobseeker_id)]
 
 
 @router.post("/imports", status_code=status.HTTP_201_CREATED)

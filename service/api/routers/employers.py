@@ -9,7 +9,7 @@ added only for people a coach has proposed to this vacancy with their consent.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Annotated
 
@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from matching.domain import (
     LanguageSkill,
-    OutcomeStage,
     PhysicalDemand,
     Vacancy,
     VacancySkill,
@@ -29,13 +28,22 @@ from service.api import audit
 from service.api.catalog import catalog_of
 from service.api.deps import EmployerDep, SessionDep, StateDep, json_response, release
 from service.api.imports import employer_ownership, run_import
-from service.api.outcomes import check_employment_ended, record_live_state_changes
+from service.api.outcomes import (
+    EmployerClaim,
+    check_credited_hires_stay,
+    confirm_claim,
+    employer_claims,
+    record_by_employer,
+    reject_claim,
+)
+from service.api.routing import ReadRetryRoute
 from service.api.runtime import ServingState
 from service.api.schemas import (
     ERROR_RESPONSES,
     CandidateOut,
     CandidateSkillOut,
     EmployerOutcomeIn,
+    OutcomeClaimOut,
     OutcomeOut,
     ShortlistOut,
     VacancyIn,
@@ -46,17 +54,22 @@ from service.api.security import Caller, not_found, pseudonym
 from service.storage.changes import record_changes
 from service.storage.tables import (
     ChangeEntity,
+    ClaimStatus,
     ContractRecord,
     EmploymentConditionRecord,
     JobseekerRecord,
-    OutcomeRecord,
     Proposal,
     SupplierRecord,
     VacancyRecord,
     VacancySkillRecord,
 )
 
-router = APIRouter(prefix="/api/v1/employer", tags=["employers"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=ReadRetryRoute,
+    prefix="/api/v1/employer",
+    tags=["employers"],
+    responses=ERROR_RESPONSES,
+)
 
 #: Distance bands instead of kilometres: enough to judge a commute, too coarse to locate.
 DISTANCE_BANDS = ((5.0, "under 5 km"), (15.0, "5-15 km"), (30.0, "15-30 km"), (60.0, "30-60 km"))
@@ -234,9 +247,15 @@ def create_vacancy(
 def update_vacancy(
     vacancy_id: str, body: VacancyIn, caller: EmployerDep, session: SessionDep, state: StateDep
 ) -> VacancyOut:
-    """Change a vacancy; shortlists use the new requirements at once."""
+    """Change a vacancy; shortlists use the new requirements at once.
+
+    A vacancy with hires under its employment condition keeps its contract and condition
+    (409 otherwise): its hires are credited there.
+    """
     record = own_vacancy(session, caller, vacancy_id)
-    record.supplier_id = _validated_vacancy(body, vacancy_id, session, caller, state)
+    supplier_id = _validated_vacancy(body, vacancy_id, session, caller, state)
+    check_credited_hires_stay(session, record, body.contract_id, body.condition_id)
+    record.supplier_id = supplier_id
     return _store_vacancy(session, record, body)
 
 
@@ -353,16 +372,20 @@ def _shortlist(
     digest = audit.response_digest(results)
     release(session)
     # The audit entry is this read's only write: a short writer transaction of its own.
-    with state.audit_writer() as writer:
+    with state.audit_writer() as (writer, sealer):
+        audit.lock_chain(writer)
+        shown = [m.jobseeker_id for m in found.results]
+        named = audit.pseudonyms(writer.connection(), shown, state.pseudonyms)
         audit.append(
             writer,
+            sealer=sealer,
             user_id=caller.user_id,
             role=caller.role.value,
             organisation_id=caller.organisation_id,
             route="employer.shortlist",
             query={"vacancy_id": vacancy_id, "k": k, "on": str(state.today)},
             model_version=found.model_version,
-            results=[[m.jobseeker_id, round(m.score, 6)] for m in found.results],
+            results=[[named[m.jobseeker_id], round(m.score, 6)] for m in found.results],
             explanation_digest=digest,
         )
     answer = ShortlistOut(
@@ -383,39 +406,22 @@ def record_outcome(
     session: SessionDep,
     state: StateDep,
 ) -> OutcomeOut:
-    """Interview, hire, decline or end of employment of a proposed candidate, by pseudonym.
+    """Interview, hire, decline or end of employment of a candidate, by pseudonym.
 
+    The candidate must have been proposed to this vacancy or shown in one of its shortlists.
     A hire takes the person out of matching and counts toward the vacancy's openings;
     ``employment_ended`` (after a recorded hire here) brings the person back to matching.
     """
-    own_vacancy(session, caller, vacancy_id)
-    proposed = session.scalars(
-        select(Proposal.jobseeker_id).where(Proposal.vacancy_id == vacancy_id)
-    ).all()
-    by_pseudonym = {pseudonym(state.pseudonym_key, vacancy_id, j): j for j in proposed}
-    jobseeker_id = by_pseudonym.get(body.candidate)
-    if jobseeker_id is None:
-        raise _unprocessable(
-            ["body", "candidate"], "is not a candidate proposed to this vacancy", body.candidate
-        )
-    if body.stage == "declined_by_employer" and body.reason is None:
-        raise _unprocessable(["body", "reason"], "a decline needs a reason code", None)
-    occurred = body.occurred_at if body.occurred_at.tzinfo else body.occurred_at.replace(tzinfo=UTC)
-    if occurred > datetime.now(UTC):
-        raise _unprocessable(["body", "occurred_at"], "is in the future", str(body.occurred_at))
-    if body.stage == OutcomeStage.EMPLOYMENT_ENDED:
-        check_employment_ended(session, jobseeker_id, vacancy_id, occurred)
-    record = OutcomeRecord(
-        event_id=f"EV-{uuid.uuid4().hex[:16]}",
-        jobseeker_id=jobseeker_id,
-        vacancy_id=vacancy_id,
-        stage=body.stage,
-        reason=None if body.reason is None else body.reason.value,
-        occurred_at=occurred,
+    record = record_by_employer(
+        session,
+        state,
+        caller,
+        vacancy_id,
+        body.candidate,
+        body.stage,
+        body.reason,
+        body.occurred_at,
     )
-    session.add(record)
-    record_live_state_changes(session, body.stage, jobseeker_id, vacancy_id)
-    session.commit()
     return OutcomeOut(
         event_id=record.event_id,
         candidate=body.candidate,
@@ -424,6 +430,52 @@ def record_outcome(
         reason=record.reason,
         occurred_at=record.occurred_at,
     )
+
+
+def _claim_out(found: EmployerClaim) -> OutcomeClaimOut:
+    claim = found.claim
+    return OutcomeClaimOut(
+        claim_id=claim.claim_id,
+        candidate=found.candidate,
+        vacancy_id=claim.vacancy_id,
+        stage=claim.stage,
+        reason=claim.reason,
+        occurred_at=claim.occurred_at,
+        status=claim.status,
+        claimed_at=claim.claimed_at,
+        decided_at=claim.decided_at,
+        event_id=claim.event_id,
+    )
+
+
+@router.get("/outcome-claims")
+def list_outcome_claims(
+    caller: EmployerDep,
+    session: SessionDep,
+    state: StateDep,
+    status_: Annotated[
+        ClaimStatus | None, Query(alias="status", description="Default: pending only.")
+    ] = ClaimStatus.PENDING,
+    vacancy_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[OutcomeClaimOut]:
+    """Coaches' outcome claims about your vacancies, by candidate pseudonym, oldest first."""
+    return [_claim_out(c) for c in employer_claims(session, state, caller, status_, vacancy_id)]
+
+
+@router.post("/outcome-claims/{claim_id}/confirm")
+def confirm_outcome_claim(
+    claim_id: str, caller: EmployerDep, session: SessionDep, state: StateDep
+) -> OutcomeClaimOut:
+    """Confirm a coach's claim: the outcome is recorded now, as if you had recorded it."""
+    return _claim_out(confirm_claim(session, state, caller, claim_id))
+
+
+@router.post("/outcome-claims/{claim_id}/reject")
+def reject_outcome_claim(
+    claim_id: str, caller: EmployerDep, session: SessionDep, state: StateDep
+) -> OutcomeClaimOut:
+    """Reject a coach's claim: nothing is recorded; the coach sees it rejected."""
+    return _claim_out(reject_claim(session, state, caller, claim_id))
 
 
 @router.post("/imports", status_code=status.HTTP_201_CREATED)

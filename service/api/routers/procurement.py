@@ -22,6 +22,7 @@ from matching.domain import (
 from matching.eligibility import eligibility
 from service.api.catalog import catalog_of
 from service.api.deps import ProcurementDep, SessionDep, StateDep
+from service.api.routing import ReadRetryRoute
 from service.api.runtime import record_dict
 from service.api.schemas import (
     ERROR_RESPONSES,
@@ -42,7 +43,12 @@ from service.storage.tables import (
     VacancyRecord,
 )
 
-router = APIRouter(prefix="/api/v1/procurement", tags=["procurement"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=ReadRetryRoute,
+    prefix="/api/v1/procurement",
+    tags=["procurement"],
+    responses=ERROR_RESPONSES,
+)
 
 
 def own_contract(session: Session, caller: Caller, contract_id: str) -> ContractRecord:

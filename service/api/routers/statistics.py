@@ -35,13 +35,19 @@ from reporting.publish import (
     publish_indicator_table,
 )
 from service.api.deps import StateDep, require
+from service.api.routing import ReadRetryRoute
 from service.api.runtime import ServingState
-from service.api.schemas import ERROR_RESPONSES
+from service.api.schemas import ERROR_RESPONSES, Day
 from service.api.security import Caller
 from service.storage.tables import Role
 from service.storage.world_io import read_world_tables
 
-router = APIRouter(prefix="/api/v1/statistics", tags=["statistics"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=ReadRetryRoute,
+    prefix="/api/v1/statistics",
+    tags=["statistics"],
+    responses=ERROR_RESPONSES,
+)
 StatisticsDep = Annotated[Caller, Depends(require(Role.PROCUREMENT, Role.ADMIN))]
 
 By = Literal["municipality", "buyer", "contract", "cpv_division", "country", "period"]
@@ -121,7 +127,7 @@ def _meta(
     }
 
 
-DateQuery = Annotated[date | None, Query(description="First day counted / the day after the last.")]
+DateQuery = Annotated[Day | None, Query(description="First day counted / the day after the last.")]
 
 
 @router.get("/indicators")
