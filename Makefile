@@ -67,10 +67,12 @@ bench-service: $(STAMP)
 
 # Mixed reads and writes of every role on `kohtaanto serve --workers 2` (PostgreSQL) while a
 # worker is killed, models are swapped and database connections are cut; exits 1 on any 5xx
-# or audit mismatch. `make bench-soak SOAK_MINUTES=1` for a short run.
+# or audit mismatch. Reads are answered again after a cut connection; a write in flight
+# during the cut is answered 503 (it may have been saved: the client must read it back), so
+# those 503s, and only those, pass. `make bench-soak SOAK_MINUTES=1` for a short run.
 SOAK_MINUTES ?= 10
 bench-soak: $(STAMP) postgres
-	$(BIN)/python bench/bench_soak.py --minutes $(SOAK_MINUTES)
+	$(BIN)/python bench/bench_soak.py --minutes $(SOAK_MINUTES) --allow-cut-503
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

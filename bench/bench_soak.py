@@ -37,8 +37,10 @@ p50/p99 latency per role, and the time of each fault and of the recovery after i
 
 Exit code 1 when any request was answered 5xx, the audit entries do not match the answered
 requests, the audit chain does not verify or a killed worker was not replaced; 2 when the soak
-could not be set up. A request whose connection is terminated under it is answered 503 ("the
-database is unavailable"); such 503s are counted apart, and ``--allow-cut-503`` lets them pass.
+could not be set up. A read whose connection is terminated under it is answered again on a
+fresh connection (``service.api.routing``); a write is answered 503 (it may have been saved, so
+only the client can decide to repeat it). Such 503s to requests in flight during a cut are
+counted apart, and ``--allow-cut-503`` (set by ``make bench-soak``) lets them pass.
 The server is stopped by the process id this script started, the soak database dropped; every
 run starts a new service folder (``<root>/var-<database>``: models, keys, audit seals) because
 its database is new.

@@ -46,13 +46,26 @@ def serve(
     chosen_host = host or settings.service.host
     chosen_port = port or settings.service.port
     chosen_workers = workers or settings.service.workers
+    service = settings.service
+    if service.metrics_port == chosen_port:
+        console.print(
+            f"the metrics port {service.metrics_port} is the API's port: set "
+            "KOHTAANTO_SERVICE__METRICS_PORT to another (0 turns the listener off), or "
+            "KOHTAANTO_SERVICE__METRICS_ON_API_PORT=true to serve /metrics on the API port",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(2)
     if demo_world is not None:
         _prepare_demo(demo_world, f"http://{chosen_host}:{chosen_port}")
     revision = current_revision(make_engine(settings.database_url))
     if revision != head_revision():
         console.print(
-            f"[red]the database {settings.database_url} is at revision {revision}, not "
-            f"{head_revision()}: run `kohtaanto db upgrade` (and `kohtaanto load`) first[/]"
+            f"the database {settings.database_url} is at revision {revision}, not "
+            f"{head_revision()}: run `kohtaanto db upgrade` (and `kohtaanto load`) first",
+            style="red",
+            markup=False,  # a URL may hold brackets (an IPv6 host): printed as it is
+            highlight=False,
         )
         raise typer.Exit(2)
     # Workers share counters through files (prometheus_client's multiprocess mode): one
@@ -60,7 +73,6 @@ def serve(
     # apart from the public API (a per-worker listener would need a port per worker).
     metrics_dir = tempfile.mkdtemp(prefix="kohtaanto-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    service = settings.service
     try:
         listener = start_metrics_listener(service.metrics_host, service.metrics_port)
     except OSError as error:

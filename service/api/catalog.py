@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import HTTPException, status
-
 from features.geography import Geography
 from features.taxonomy import Taxonomy
+from service.api.problems import invalid
 from service.api.runtime import ServingState
 
 
@@ -39,15 +38,9 @@ def municipality_row(state: ServingState, code: str) -> int:
     """The geography row of a municipality code, or a 422 naming the code."""
     geography = state.vocab.geography
     if not geography.has_municipality(code):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "loc": ["query", "municipality"],
-                    "msg": f"{code!r} is not a Finnish or Swedish municipality code",
-                    "type": "value_error",
-                    "input": code,
-                }
-            ],
+        raise invalid(
+            ["query", "municipality"],
+            f"{code!r} is not a Finnish or Swedish municipality code",
+            code,
         )
     return geography.index(code)

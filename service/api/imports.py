@@ -20,6 +20,7 @@ from fastapi import HTTPException, UploadFile, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.api.problems import invalid
 from service.api.runtime import ServingState
 from service.api.security import Caller
 from service.storage.csv_import import (
@@ -50,16 +51,7 @@ def _text(upload: UploadFile, name: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "loc": ["body", name],
-                    "msg": f"is not UTF-8 text: {error.reason}",
-                    "type": "value_error",
-                }
-            ],
-        ) from error
+        raise invalid(["body", name], f"is not UTF-8 text: {error.reason}") from error
 
 
 def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
@@ -95,10 +87,7 @@ def run_import(
     """Check ownership, then import every file in one transaction; 422 lists every problem."""
     texts = {name: _text(upload, name) for name, upload in files.items() if upload is not None}
     if not texts:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[{"loc": ["body"], "msg": "no CSV file uploaded", "type": "missing"}],
-        )
+        raise invalid(["body"], "no CSV file uploaded", kind="missing")
     problems = ownership(texts)
     if problems:
         raise _problems_response(problems)

@@ -57,6 +57,7 @@ from sqlalchemy.orm import Session
 
 from matching.domain import OutcomeStage, ReasonCode
 from service.api import audit
+from service.api.problems import invalid
 from service.api.security import Caller, not_found, pseudonym
 from service.storage.changes import record_changes
 from service.storage.exposure_log import SHORTLIST_ROUTE
@@ -116,29 +117,17 @@ def check_employment_ended(
         )
     )
     if first_hire is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "loc": ["body", "stage"],
-                    "msg": "employment_ended needs a hire of the same jobseeker at this "
-                    "vacancy, and none is recorded: record the hire first",
-                    "type": "value_error",
-                    "input": OutcomeStage.EMPLOYMENT_ENDED.value,
-                }
-            ],
+        raise invalid(
+            ["body", "stage"],
+            "employment_ended needs a hire of the same jobseeker at this vacancy, and none is "
+            "recorded: record the hire first",
+            OutcomeStage.EMPLOYMENT_ENDED.value,
         )
     if first_hire > occurred_at:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "loc": ["body", "occurred_at"],
-                    "msg": f"is before the hire it would end ({first_hire.isoformat()})",
-                    "type": "value_error",
-                    "input": occurred_at.isoformat(),
-                }
-            ],
+        raise invalid(
+            ["body", "occurred_at"],
+            f"is before the hire it would end ({first_hire.isoformat()})",
+            occurred_at.isoformat(),
         )
 
 
@@ -172,10 +161,7 @@ def record_live_state_changes(
 
 
 def _unprocessable(field: str, message: str, value: object) -> HTTPException:
-    return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        detail=[{"loc": ["body", field], "msg": message, "type": "value_error", "input": value}],
-    )
+    return invalid(["body", field], message, value)
 
 
 def utc_instant(value: datetime, field: str = "occurred_at") -> datetime:

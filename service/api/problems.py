@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, NoReturn, cast
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -68,6 +68,20 @@ def error_item(error: dict[str, Any]) -> dict[str, object]:
     if echoed is not None:
         item["input"] = echoed
     return item
+
+
+def invalid(
+    loc: Sequence[str | int], message: str, value: object = None, kind: str = "value_error"
+) -> HTTPException:
+    """A 422 naming one field (``["body", "occurred_at"]``), what is wrong and the value given.
+
+    Routes raise it for rules the request schema cannot express; the handlers below render it
+    as a problem with one entry in ``errors``.
+    """
+    error: dict[str, object] = {"loc": list(loc), "msg": message, "type": kind}
+    if value is not None:
+        error["input"] = value
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[error])
 
 
 def _summary(errors: Sequence[dict[str, object]]) -> str:
@@ -136,7 +150,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def unavailable(request: Request, error: OperationalError) -> ProblemResponse:
         log.error("database error: %s", error)
-        return problem(503, "the database is unavailable", request.url.path)
+        if error.connection_invalidated and request.method not in ("GET", "HEAD"):
+            # The connection went while the change was being written: whether its commit
+            # reached the database is unknown, and only a read can tell the client.
+            detail = (
+                "the database connection was lost while the change was written; it may have "
+                "been saved: read it back before sending it again"
+            )
+        else:
+            detail = "the database is unavailable"
+        return problem(503, detail, request.url.path, headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def failed(request: Request, error: Exception) -> ProblemResponse:

@@ -100,3 +100,36 @@ def test_unusable_output_paths_are_one_line_and_exit_2(
         assert len(lines) == 1, (args, output)
         assert lines[0].startswith(f"{option} {path}: cannot write there: "), output
         assert "Traceback" not in output
+
+
+def _serve(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> tuple[int, str]:
+    """`kohtaanto serve` with these settings; each case stops before anything listens."""
+    from service.settings import get_settings
+
+    monkeypatch.setenv("KOHTAANTO_PATHS__VAR_DIR", str(tmp_path / "var"))
+    for name, value in env.items():
+        monkeypatch.setenv(f"KOHTAANTO_{name}", value)
+    get_settings.cache_clear()
+    try:
+        return _run("serve", "--port", "18765", "--workers", "1")
+    finally:
+        get_settings.cache_clear()
+
+
+def test_serve_refuses_a_metrics_port_equal_to_the_api_port(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    code, output = _serve(monkeypatch, tmp_path, SERVICE__METRICS_PORT="18765")
+    assert code == 2
+    assert "the metrics port 18765 is the API's port" in output.replace("\n", " ")
+
+
+def test_serve_names_an_unmigrated_database_literally(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    database = tmp_path / "[db]" / "kohtaanto.db"
+    code, output = _serve(
+        monkeypatch, tmp_path, DATABASE_URL=f"sqlite:///{database}", SERVICE__METRICS_PORT="0"
+    )
+    assert code == 2
+    assert f"sqlite:///{database} is at revision None" in output.replace("\n", "")

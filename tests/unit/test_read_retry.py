@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
+from service.api.problems import install_problem_handlers
 from service.api.routing import ReadRetryRoute
 
 
@@ -66,3 +67,17 @@ def test_an_error_of_the_query_itself_is_not_retried() -> None:
     with TestClient(app, raise_server_exceptions=False) as client:
         assert client.get("/thing").status_code == 500
     assert calls == ["GET"]
+
+
+def test_the_client_learns_whether_a_lost_write_may_have_been_saved() -> None:
+    app, calls = _app(failures=3)  # the write, the read and its one retry
+    install_problem_handlers(app)
+    with TestClient(app) as client:
+        write, read = client.post("/thing"), client.get("/thing")
+    assert calls == ["POST", "GET", "GET"]
+    for answer in (write, read):
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"] == "1"
+        assert answer.headers["content-type"] == "application/problem+json"
+    assert "may have been saved" in write.json()["detail"]
+    assert read.json()["detail"] == "the database is unavailable"

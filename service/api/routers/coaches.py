@@ -29,6 +29,7 @@ from service.api.deps import CoachDep, SessionDep, StateDep, json_response, rele
 from service.api.explain import explanation_out
 from service.api.imports import coach_ownership, run_import
 from service.api.outcomes import coach_claims, report_by_coach
+from service.api.problems import invalid
 from service.api.routing import ReadRetryRoute
 from service.api.runtime import ServingState
 from service.api.schemas import (
@@ -322,16 +323,8 @@ def _save_assessment(
 ) -> AssessmentOut:
     """Validate ``body`` and write it to ``record`` with its observations; one commit."""
     if body.assessed_on > state.today:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "loc": ["body", "assessed_on"],
-                    "msg": f"is after today ({state.today})",
-                    "type": "value_error",
-                    "input": str(body.assessed_on),
-                }
-            ],
+        raise invalid(
+            ["body", "assessed_on"], f"is after today ({state.today})", str(body.assessed_on)
         )
     assessment = CoachingAssessment(
         assessment_id=record.assessment_id,
@@ -576,16 +569,7 @@ def _job_forms(values: list[str]) -> frozenset[str]:
     known = {f.value for f in JobForm}
     bad = [v for v in values if v not in known]
     if bad:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "loc": ["query", "job_form"],
-                    "msg": f"{bad[0]!r} is not one of {sorted(known)}",
-                    "type": "value_error",
-                }
-            ],
-        )
+        raise invalid(["query", "job_form"], f"{bad[0]!r} is not one of {sorted(known)}")
     return frozenset(values)
 
 
@@ -612,29 +596,14 @@ def propose(
         else body.consent_given_at.replace(tzinfo=UTC)
     )
     if consent > datetime.now(UTC):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "loc": ["body", "consent_given_at"],
-                    "msg": "is in the future",
-                    "type": "value_error",
-                }
-            ],
-        )
+        raise invalid(["body", "consent_given_at"], "is in the future")
     # Consent is asked by the person's coach, so not before they registered with the service:
     # an earlier date (0001-01-01) is a typing error, and an audit would find no such consent.
     registered = person.unemployment_start
     if registered is not None and consent.date() < registered:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "loc": ["body", "consent_given_at"],
-                    "msg": f"is before the person registered as unemployed ({registered})",
-                    "type": "value_error",
-                }
-            ],
+        raise invalid(
+            ["body", "consent_given_at"],
+            f"is before the person registered as unemployed ({registered})",
         )
     existing = session.scalars(
         select(Proposal).where(

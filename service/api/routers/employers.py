@@ -36,6 +36,7 @@ from service.api.outcomes import (
     record_by_employer,
     reject_claim,
 )
+from service.api.problems import invalid
 from service.api.routing import ReadRetryRoute
 from service.api.runtime import ServingState
 from service.api.schemas import (
@@ -142,13 +143,6 @@ def read_vacancy(vacancy_id: str, caller: EmployerDep, session: SessionDep) -> V
     return _vacancy_out(session, own_vacancy(session, caller, vacancy_id))
 
 
-def _unprocessable(path: list[str], message: str, value: object) -> HTTPException:
-    return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        detail=[{"loc": path, "msg": message, "type": "value_error", "input": value}],
-    )
-
-
 def _validated_vacancy(
     body: VacancyIn, vacancy_id: str, session: Session, caller: Caller, state: ServingState
 ) -> str:
@@ -163,24 +157,20 @@ def _validated_vacancy(
     if body.contract_id is not None:
         contract = session.get(ContractRecord, body.contract_id)
         if contract is None or contract.supplier_id not in suppliers:
-            raise _unprocessable(
-                ["body", "contract_id"], "is not a contract of yours", body.contract_id
-            )
+            raise invalid(["body", "contract_id"], "is not a contract of yours", body.contract_id)
         supplier_id = contract.supplier_id
     if body.condition_id is not None:
         condition = session.get(EmploymentConditionRecord, body.condition_id)
         if condition is None or condition.contract_id != body.contract_id:
-            raise _unprocessable(
+            raise invalid(
                 ["body", "condition_id"],
                 "is not a condition of the given contract",
                 body.condition_id,
             )
         if body.job_form.value not in condition.allowed_job_forms:
-            raise _unprocessable(
-                ["body", "job_form"], "is not allowed by the condition", body.job_form
-            )
+            raise invalid(["body", "job_form"], "is not allowed by the condition", body.job_form)
     if body.closes_on < body.opens_on:
-        raise _unprocessable(["body", "closes_on"], "is before opens_on", str(body.closes_on))
+        raise invalid(["body", "closes_on"], "is before opens_on", str(body.closes_on))
     vacancy = Vacancy(
         vacancy_id=vacancy_id,
         supplier_id=supplier_id,

@@ -22,6 +22,7 @@ from matching.domain import (
 from matching.eligibility import eligibility
 from service.api.catalog import catalog_of
 from service.api.deps import ProcurementDep, SessionDep, StateDep
+from service.api.problems import invalid
 from service.api.routing import ReadRetryRoute
 from service.api.runtime import record_dict
 from service.api.schemas import (
@@ -106,13 +107,6 @@ def list_contracts(
     return [_contract_out(session, r) for r in rows]
 
 
-def _unprocessable(path: list[str], message: str, value: object) -> HTTPException:
-    return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        detail=[{"loc": path, "msg": message, "type": "value_error", "input": value}],
-    )
-
-
 @router.post("/contracts", status_code=status.HTTP_201_CREATED)
 def create_contract(
     body: ContractIn, caller: ProcurementDep, session: SessionDep, state: StateDep
@@ -124,7 +118,7 @@ def create_contract(
             status.HTTP_409_CONFLICT, detail="your organisation is not a buying organisation"
         )
     if session.get(SupplierRecord, body.supplier_id) is None:
-        raise _unprocessable(["body", "supplier_id"], "is not a known supplier", body.supplier_id)
+        raise invalid(["body", "supplier_id"], "is not a known supplier", body.supplier_id)
     central = buyer.kind == "central_purchasing_body"
     contract_id = f"CT-{uuid.uuid4().hex[:16]}"
     contract = ProcurementContract(
@@ -159,7 +153,7 @@ def create_contract(
                 f"conditions[{i}].{error.field}", error.value, error.problem
             ) from error
         if item.deadline < body.starts_on:
-            raise _unprocessable(
+            raise invalid(
                 ["body", "conditions", str(i), "deadline"],
                 "is before the contract starts",
                 str(item.deadline),

@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -35,6 +35,7 @@ from reporting.publish import (
     publish_indicator_table,
 )
 from service.api.deps import StateDep, require
+from service.api.problems import invalid
 from service.api.routing import ReadRetryRoute
 from service.api.runtime import ServingState
 from service.api.schemas import ERROR_RESPONSES, Day
@@ -100,17 +101,7 @@ def _cache(state: ServingState) -> FactsCache:
 
 def _window(start: date | None, end: date | None) -> None:
     if start is not None and end is not None and end <= start:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "loc": ["query", "end"],
-                    "msg": f"must be after start ({start})",
-                    "type": "value_error",
-                    "input": str(end),
-                }
-            ],
-        )
+        raise invalid(["query", "end"], f"must be after start ({start})", str(end))
 
 
 def _meta(
