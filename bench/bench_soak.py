@@ -665,6 +665,9 @@ class Action:
     build: Callable[[Pools, random.Random], Call | None]
     #: The audit log's ``route`` for a 200 answer, when the route is audited.
     audited: str | None = None
+    #: Whether it changes the world (left out by ``--reads-only``: a steady world, where
+    #: growing memory cannot be new people and vacancies).
+    write: bool = False
 
 
 #: Every request the soak sends, by role, with its share of the load. Reads outweigh writes,
@@ -672,28 +675,28 @@ class Action:
 CATALOGUE: tuple[Action, ...] = (
     Action("jobseekers list", "coach", 3, coach_list),
     Action("jobseeker read", "coach", 3, coach_read),
-    Action("jobseeker create", "coach", 3, coach_create),
-    Action("jobseeker update", "coach", 1, coach_update),
-    Action("jobseeker erase", "coach", 0.5, coach_erase),
-    Action("assessment create", "coach", 3, coach_assess),
+    Action("jobseeker create", "coach", 3, coach_create, write=True),
+    Action("jobseeker update", "coach", 1, coach_update, write=True),
+    Action("jobseeker erase", "coach", 0.5, coach_erase, write=True),
+    Action("assessment create", "coach", 3, coach_assess, write=True),
     Action("assessments list", "coach", 2, coach_assessments),
     Action("matches", "coach", 8, coach_matches, audited="coach.matches"),
-    Action("proposal create", "coach", 3, coach_propose),
+    Action("proposal create", "coach", 3, coach_propose, write=True),
     Action("proposals list", "coach", 1, coach_proposals),
-    Action("feedback", "coach", 1, coach_feedback),
-    Action("outcome claim", "coach", 1, coach_outcome),
+    Action("feedback", "coach", 1, coach_feedback, write=True),
+    Action("outcome claim", "coach", 1, coach_outcome, write=True),
     Action("vacancies list", "employer", 2, employer_list),
     Action("vacancy read", "employer", 2, employer_read),
-    Action("vacancy create", "employer", 1, employer_create),
-    Action("vacancy update", "employer", 1, employer_update),
+    Action("vacancy create", "employer", 1, employer_create, write=True),
+    Action("vacancy update", "employer", 1, employer_update, write=True),
     Action("shortlist", "employer", 8, employer_shortlist, audited="employer.shortlist"),
-    Action("outcome", "employer", 2, employer_outcome),
+    Action("outcome", "employer", 2, employer_outcome, write=True),
     Action("outcome claims", "employer", 1, employer_claims),
-    Action("claim confirm", "employer", 1, employer_confirm),
+    Action("claim confirm", "employer", 1, employer_confirm, write=True),
     Action("contracts list", "procurement", 2, procurement_list),
     Action("contract read", "procurement", 1, procurement_read),
     Action("ledger", "procurement", 3, procurement_ledger),
-    Action("contract create", "procurement", 0.5, procurement_create),
+    Action("contract create", "procurement", 0.5, procurement_create, write=True),
     Action("statistics indicators", "procurement", 1, statistics_indicators),
     Action("model status", "admin", 2, admin_model),
     Action("audit entries", "admin", 2, admin_audit),
@@ -785,10 +788,11 @@ def client_thread(
     rate: float,
     seed: int,
     timeout: float,
+    reads_only: bool = False,
 ) -> None:
     """Send catalogue actions at ``rate`` per second until ``until`` (soak seconds)."""
     rng = random.Random(seed)
-    actions = [a for a in CATALOGUE if a.role in tokens]
+    actions = [a for a in CATALOGUE if a.role in tokens and not (reads_only and a.write)]
     weights = [a.weight for a in actions]
     clients = {
         role: httpx.Client(
@@ -1412,6 +1416,11 @@ def main() -> int:
         action="store_true",
         help="do not fail on 503 answers to requests in flight while connections were cut",
     )
+    parser.add_argument(
+        "--reads-only",
+        action="store_true",
+        help="send no writes: a steady world, to tell a leak from a growing engine",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="also print the summary as JSON")
     args = parser.parse_args()
@@ -1474,6 +1483,7 @@ def main() -> int:
                         args.rate / args.clients,
                         args.seed + i,
                         args.timeout,
+                        args.reads_only,
                     ),
                     name=f"client-{i}",
                     daemon=True,
