@@ -70,6 +70,8 @@ def _demo_objects(world_dir: Path, settings: Settings) -> tuple[dict[str, str], 
         "employer": str(suppliers[vacancy["supplier_id"]]),
         "procurement": str(contracts[vacancy["contract_id"]]),
         "admin": coach_org,
+        # The platform operator reads every organisation's audit entries; it needs a home.
+        "operator": coach_org,
     }
     return organisations, jobseeker, str(vacancy["vacancy_id"]), str(vacancy["contract_id"])
 
@@ -106,9 +108,12 @@ def prepare_demo_service(
         tokens: dict[str, str] = {}
         if tokens_path.exists():
             tokens = json.loads(tokens_path.read_text(encoding="utf-8"))
-        if set(tokens) != set(organisations):
+        # Only the roles without a token yet: a demo prepared before a role existed gains
+        # that role's user, and keeps the others (and their tokens).
+        missing = {role: org for role, org in organisations.items() if role not in tokens}
+        if missing:
             with sessions() as session:
-                for role, organisation in organisations.items():
+                for role, organisation in missing.items():
                     assert session.get(OrganisationRecord, organisation) is not None
                     created = create_user(
                         session, name=f"demo {role}", role=role, organisation_id=organisation

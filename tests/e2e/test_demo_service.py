@@ -25,7 +25,7 @@ def test_the_demo_is_prepared_once_and_its_tokens_work(
     one_thread = RankerConfig(num_threads=1)
     first = prepare_demo_service(training_world_dir, settings, one_thread)
     assert first.loaded_rows and first.loaded_rows > 10_000
-    assert set(first.tokens) == {"coach", "employer", "procurement", "admin"}
+    assert set(first.tokens) == {"coach", "employer", "procurement", "admin", "operator"}
     tokens_file = settings.paths.var_dir / TOKENS_FILE
     assert stat.S_IMODE(tokens_file.stat().st_mode) == 0o600
     again = prepare_demo_service(training_world_dir, settings, one_thread)
@@ -47,3 +47,17 @@ def test_the_demo_is_prepared_once_and_its_tokens_work(
         ledger = get("procurement", f"/api/v1/procurement/contracts/{first.contract_id}/ledger")
         assert ledger["lines"]
         assert get("admin", "/api/v1/admin/model")["serving"] == matches["model_version"]
+        assert get("operator", "/api/v1/admin/audit/verify")["status"] == "intact"
+
+    # A demo prepared before the operator role existed gains its user and keeps the others.
+    older = {role: token for role, token in first.tokens.items() if role != "operator"}
+    tokens_file.write_text(json.dumps(older), encoding="utf-8")
+    upgraded = prepare_demo_service(training_world_dir, settings, one_thread)
+    assert {r: t for r, t in upgraded.tokens.items() if r != "operator"} == older
+    assert upgraded.tokens["operator"] != first.tokens["operator"]
+    with TestClient(create_app(settings)) as client:
+        for role, token in upgraded.tokens.items():
+            path = "/api/v1/admin/audit" if role == "operator" else "/api/v1/admin/model"
+            expected = 200 if role in ("admin", "operator") else 403
+            answer = client.get(path, headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == expected, (role, answer.text)
