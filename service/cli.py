@@ -10,14 +10,14 @@ import logging
 import time
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from service.cli_paths import reason_of, unwritable, writable_dir
+from service.cli_paths import fail, reason_of, unwritable, writable_dir
 from service.cli_reporting import stats
 from service.cli_storage import print_json
 from service.cli_storage import register as register_storage_commands
@@ -146,7 +146,7 @@ def demo(
     try:
         result = run_demo(world, settings, people=people, top=top)
     except FileNotFoundError as error:
-        _fail(error)
+        fail(error)
     render_demo(result, console)
 
 
@@ -171,12 +171,6 @@ def _registry(root: Path | None) -> ModelRegistry:
     return ModelRegistry(root if root is not None else get_settings().paths.var_dir / "models")
 
 
-def _fail(error: Exception | str) -> NoReturn:
-    """Print one red line (taken literally: paths and names may hold "[...]"), exit 2."""
-    console.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
 @model_app.command("list")
 def model_list(
     registry: RegistryOption = None,
@@ -192,7 +186,7 @@ def model_list(
         records = models.list()
         champion = models.champion_version()
     except RegistryError as error:
-        _fail(error)
+        fail(error)
     if as_json:
         print_json(
             [
@@ -257,7 +251,7 @@ def model_show(
         record = models.show(version)
         champion = models.champion_version()
     except RegistryError as error:
-        _fail(error)
+        fail(error)
     manifest = record.manifest
     console.print(f"[bold]{record.version}[/]" + (" (champion)" if version == champion else ""))
     console.print(f"  created:             {manifest.created_at.isoformat()}")
@@ -290,7 +284,7 @@ def model_promote(
         previous = models.champion_version()
         record = models.promote(version)
     except RegistryError as error:
-        _fail(error)
+        fail(error)
     console.print(f"Champion is now [bold]{record.version}[/] (was {previous or 'none'}).")
 
 
@@ -305,7 +299,7 @@ def model_rollback(registry: RegistryOption = None) -> None:
         previous = models.champion_version()
         record = models.rollback()
     except RegistryError as error:
-        _fail(error)
+        fail(error)
     console.print(f"Rolled back: champion is now [bold]{record.version}[/] (was {previous}).")
 
 
@@ -369,11 +363,11 @@ def retrain(
             f"{objective!r} is not binary, lambdarank or rank_xendcg", param_hint="--objective"
         )
     if dask is not None and dask_local is not None:
-        _fail("--dask and --dask-local are mutually exclusive; give one")
+        fail("--dask and --dask-local are mutually exclusive; give one")
     if (world is None) == (not database):
-        _fail("give either --world DIR or --database")
+        fail("give either --world DIR or --database")
     if world is not None and not (world / "world.json").is_file():
-        _fail(f"{world} is not a complete generated world (no world.json)")
+        fail(f"{world} is not a complete generated world (no world.json)")
     try:
         run_config = load_retrain_config(config) if config is not None else RetrainConfig()
         ranker_overrides = {
@@ -397,7 +391,7 @@ def retrain(
             {**run_config.dataset.model_dump(), **dataset_overrides}
         )
     except (RetrainConfigError, ValidationError) as error:
-        _fail(error)
+        fail(error)
     models = _registry(registry)
     writable_dir(models.root, "--registry")
     try:
@@ -427,7 +421,7 @@ def retrain(
             )
             progress.update(task, description="done", completed=len(STEPS))
     except FileNotFoundError as error:
-        _fail(error)
+        fail(error)
     except Exception as error:
         console.print(
             f"retraining failed: {type(error).__name__}: {error}",

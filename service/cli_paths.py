@@ -16,7 +16,7 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
-__all__ = ["output_problem", "reason_of", "unwritable", "writable_dir"]
+__all__ = ["fail", "output_problem", "reason_of", "unwritable", "writable_dir"]
 
 _console = Console(stderr=False)
 
@@ -50,16 +50,19 @@ def reason_of(error: OSError) -> str:
     return error.strerror or os.strerror(error.errno or 0) or type(error).__name__
 
 
+def fail(message: object, code: int = 2) -> NoReturn:
+    """Print ``message`` as one red line and exit with ``code`` (2: the command could not run).
+
+    Taken literally, never as Rich markup: messages quote paths, names and URLs, which may
+    hold "[...]" (an IPv6 host, a folder called "[x]").
+    """
+    _console.print(str(message), style="red", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
 def unwritable(path: Path, option: str, reason: str) -> NoReturn:
     """Print ``OPTION PATH: cannot write there: REASON`` (literally) and exit 2."""
-    _console.print(
-        f"{option} {path}: cannot write there: {reason}",
-        style="red",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-    raise typer.Exit(2)
+    fail(f"{option} {path}: cannot write there: {reason}")
 
 
 def writable_dir(path: Path, option: str) -> Path:

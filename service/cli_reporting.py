@@ -11,7 +11,7 @@ import json
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, cast
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reporting.definitions import MIN_PEOPLE, GroupBy, PeriodKind
-from service.cli_paths import reason_of, unwritable, writable_dir
+from service.cli_paths import fail, reason_of, unwritable, writable_dir
 
 __all__ = ["STEPS", "stats"]
 
@@ -92,9 +92,9 @@ def stats(
     if first is not None and last is not None and last <= first:
         raise typer.BadParameter(f"--end {last} must be after --start {first}")
     if (world is None) == (not database):
-        _fail("give either --world DIR or --database")
+        fail("give either --world DIR or --database")
     if world is not None and not (world / "world.json").is_file():
-        _fail(f"{world} is not a complete generated world (no world.json)")
+        fail(f"{world} is not a complete generated world (no world.json)")
     writable_dir(out, "--out")
 
     from reporting.impact_parameters import ParameterError, load_parameters
@@ -102,7 +102,7 @@ def stats(
     try:
         params = load_parameters(parameters)
     except ParameterError as error:
-        _fail(str(error))
+        fail(str(error))
     started = time.perf_counter()
     try:
         written = _run(
@@ -125,12 +125,6 @@ def stats(
     console.print(f"Statistics written to [bold]{escape(str(out))}[/] in {elapsed:.1f} s:")
     for path in written:
         console.print(f"  {path}", markup=False, highlight=False)
-
-
-def _fail(message: str) -> NoReturn:
-    """One red line, taken literally (paths may hold "[...]"), and exit status 2."""
-    console.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
 
 
 def _run(

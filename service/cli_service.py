@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from rich.console import Console
 
+from service.cli_paths import fail
 from service.observability import uvicorn_log_config
 from service.settings import get_settings
 
@@ -48,26 +49,19 @@ def serve(
     chosen_workers = workers or settings.service.workers
     service = settings.service
     if service.metrics_port == chosen_port:
-        console.print(
+        fail(
             f"the metrics port {service.metrics_port} is the API's port: set "
             "KOHTAANTO_SERVICE__METRICS_PORT to another (0 turns the listener off), or "
-            "KOHTAANTO_SERVICE__METRICS_ON_API_PORT=true to serve /metrics on the API port",
-            markup=False,
-            highlight=False,
+            "KOHTAANTO_SERVICE__METRICS_ON_API_PORT=true to serve /metrics on the API port"
         )
-        raise typer.Exit(2)
     if demo_world is not None:
         _prepare_demo(demo_world, f"http://{chosen_host}:{chosen_port}")
     revision = current_revision(make_engine(settings.database_url))
     if revision != head_revision():
-        console.print(
+        fail(
             f"the database {settings.database_url} is at revision {revision}, not "
-            f"{head_revision()}: run `kohtaanto db upgrade` (and `kohtaanto load`) first",
-            style="red",
-            markup=False,  # a URL may hold brackets (an IPv6 host): printed as it is
-            highlight=False,
+            f"{head_revision()}: run `kohtaanto db upgrade` (and `kohtaanto load`) first"
         )
-        raise typer.Exit(2)
     # Workers share counters through files (prometheus_client's multiprocess mode): one
     # listener in this supervisor process serves /metrics of every worker, on a loopback port
     # apart from the public API (a per-worker listener would need a port per worker).
@@ -77,13 +71,10 @@ def serve(
         listener = start_metrics_listener(service.metrics_host, service.metrics_port)
     except OSError as error:
         shutil.rmtree(metrics_dir, ignore_errors=True)
-        console.print(
+        fail(
             f"cannot serve metrics on {service.metrics_host}:{service.metrics_port}: "
-            f"{error.strerror or error} (set KOHTAANTO_SERVICE__METRICS_PORT)",
-            markup=False,
-            highlight=False,
+            f"{error.strerror or error} (set KOHTAANTO_SERVICE__METRICS_PORT)"
         )
-        raise typer.Exit(2) from error
     log_config = uvicorn_log_config(service.log_level, access=service.access_log)
     console.print(
         f"Serving on http://{chosen_host}:{chosen_port} with {chosen_workers} worker(s); "
@@ -228,23 +219,12 @@ def audit_verify() -> None:
         )
         return
     where = "" if report.first_bad_seq is None else f" at entry {report.first_bad_seq}"
-    console.print(
+    fail(
         f"audit log tampered{where}: {report.problem} "
         f"({report.entries} entries before it verified)",
-        style="red",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
+        code=1,
     )
-    raise typer.Exit(1)
 
 
 def _cannot_verify(reason: str) -> NoReturn:
-    console.print(
-        f"audit log cannot be verified: {reason}",
-        style="red",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-    raise typer.Exit(2)
+    fail(f"audit log cannot be verified: {reason}")

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from service.cli_paths import fail
 from service.settings import get_settings
 
 if TYPE_CHECKING:
@@ -57,12 +58,6 @@ def register(app: typer.Typer) -> None:
     app.command("load")(load)
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    # Literally: messages quote names, organisations and paths, which may hold "[...]".
-    console.print(message, style="red", markup=False, soft_wrap=True, highlight=False)
-    raise typer.Exit(code)
-
-
 def _url(database_url: str | None) -> str:
     return database_url or get_settings().database_url
 
@@ -84,10 +79,10 @@ def _migrated_engine(database_url: str | None) -> Engine:
     try:
         revision = current_revision(engine)
     except OperationalError as error:
-        _fail(f"cannot open the database {_shown(url)}: {error.orig}")
+        fail(f"cannot open the database {_shown(url)}: {error.orig}")
     if revision != head_revision():
         engine.dispose()
-        _fail(
+        fail(
             f"the database {_shown(url)} is at revision {revision or 'none'}, not "
             f"{head_revision()}: run `kohtaanto db upgrade` first"
         )
@@ -108,7 +103,7 @@ def db_upgrade(database_url: DatabaseUrlOption = None) -> None:
         upgrade_to_head(engine)
         after = current_revision(engine)
     except OperationalError as error:
-        _fail(f"cannot migrate the database {_shown(url)}: {error.orig}")
+        fail(f"cannot migrate the database {_shown(url)}: {error.orig}")
     finally:
         engine.dispose()
     console.print(
@@ -139,7 +134,7 @@ def load(
         for path in (jobseekers, assessments, skill_observations, vacancies, vacancy_skills)
     )
     if (world is None) == (not csv_given):
-        _fail("give either --world DIR or CSV files (--jobseekers, --vacancies, ...), not both")
+        fail("give either --world DIR or CSV files (--jobseekers, --vacancies, ...), not both")
     engine = _migrated_engine(database_url)
     try:
         if world is not None:
@@ -168,7 +163,7 @@ def _load_world(folder: Path, engine: Engine) -> None:
         with console.status(f"Reading {escape(str(folder))}..."):
             world = load_world(folder)
     except FileNotFoundError as error:
-        _fail(str(error))
+        fail(str(error))
     total = sum(len(world.table(name)) for name in TABLES)
     with Progress(
         TextColumn("[bold]{task.description:<26}"),
@@ -188,7 +183,7 @@ def _load_world(folder: Path, engine: Engine) -> None:
             report = load_world_into_database(world, engine, on_progress)
         except (DatabaseNotEmptyError, WorldLoadError) as error:
             progress.stop()
-            _fail(str(error))
+            fail(str(error))
         progress.update(task, description="done", completed=total)
     elapsed = time.perf_counter() - started
     console.print(
@@ -214,7 +209,7 @@ def _import_csv(files: CsvFiles, engine: Engine) -> None:
     except CsvImportError as error:
         for problem in error.problems:
             console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
-        _fail(f"{len(error.problems)} problem(s); nothing was imported.")
+        fail(f"{len(error.problems)} problem(s); nothing was imported.")
     console.print(f"Imported {result.summary()}.", soft_wrap=True, highlight=False)
 
 
@@ -247,7 +242,7 @@ def users_create(
             user_id = created.user.user_id
             expires = created.user.token_expires_at
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
     finally:
         engine.dispose()
     console.print(
@@ -280,7 +275,7 @@ def _change_user(
             user = change(session)
             return user.user_id, user.name, _instant(user.token_expires_at)
     except (UnknownUserError, ValueError) as error:
-        _fail(str(error))
+        fail(str(error))
     finally:
         engine.dispose()
 

@@ -57,6 +57,7 @@ from sqlalchemy.orm import Session
 
 from matching.domain import OutcomeStage, ReasonCode
 from service.api import audit
+from service.api.ownership import own_jobseeker, own_vacancy
 from service.api.problems import invalid
 from service.api.security import Caller, not_found, pseudonym
 from service.storage.changes import record_changes
@@ -258,28 +259,6 @@ def candidates_by_pseudonym(
     return {pseudonym(state.pseudonym_key, vacancy_id, person): person for person in people}
 
 
-def employer_vacancy(session: Session, caller: Caller, vacancy_id: str) -> VacancyRecord:
-    """The vacancy if one of the caller's organisation's suppliers offers it; 404 otherwise."""
-    record = session.scalars(
-        select(VacancyRecord)
-        .join(SupplierRecord, SupplierRecord.supplier_id == VacancyRecord.supplier_id)
-        .where(
-            VacancyRecord.vacancy_id == vacancy_id,
-            SupplierRecord.organisation_id == caller.organisation_id,
-        )
-    ).first()
-    if record is None:
-        raise not_found("vacancy", vacancy_id)
-    return record
-
-
-def _coach_person(session: Session, caller: Caller, jobseeker_id: str) -> JobseekerRecord:
-    record = session.get(JobseekerRecord, jobseeker_id)
-    if record is None or record.organisation_id != caller.organisation_id:
-        raise not_found("jobseeker", jobseeker_id)
-    return record
-
-
 def _any_vacancy(session: Session, vacancy_id: str) -> VacancyRecord:
     record = session.get(VacancyRecord, vacancy_id)
     if record is None:
@@ -325,7 +304,7 @@ def record_by_employer(
     occurred_at: datetime,
 ) -> OutcomeRecord:
     """The employer of ``vacancy_id`` records an outcome of a candidate, by pseudonym."""
-    vacancy = employer_vacancy(session, caller, vacancy_id)
+    vacancy = own_vacancy(session, caller, vacancy_id)
     if stage not in EMPLOYER_STAGES:
         raise _unprocessable("stage", f"is not one of {sorted(EMPLOYER_STAGES)}", stage)
     jobseeker_id = candidates_by_pseudonym(session, state, vacancy_id).get(candidate)
@@ -355,7 +334,7 @@ def report_by_coach(
     occurred_at: datetime,
 ) -> OutcomeRecord | OutcomeClaim:
     """A coach's report: an outcome for :data:`COACH_STAGES`, a pending claim otherwise."""
-    person = _coach_person(session, caller, jobseeker_id)
+    person = own_jobseeker(session, caller, jobseeker_id)
     vacancy = _any_vacancy(session, vacancy_id)
     if stage not in COACH_STAGES | CLAIM_STAGES:
         raise _unprocessable("stage", f"is not one of {sorted(COACH_STAGES | CLAIM_STAGES)}", stage)
@@ -405,7 +384,7 @@ def report_by_coach(
 
 def coach_claims(session: Session, caller: Caller, jobseeker_id: str) -> list[OutcomeClaim]:
     """Every claim made for one of the coach's jobseekers, oldest first."""
-    _coach_person(session, caller, jobseeker_id)
+    own_jobseeker(session, caller, jobseeker_id)
     return list(
         session.scalars(
             select(OutcomeClaim)
@@ -441,7 +420,7 @@ def employer_claims(
     if claim_status is not None:
         query = query.where(OutcomeClaim.status == claim_status.value)
     if vacancy_id is not None:
-        employer_vacancy(session, caller, vacancy_id)
+        own_vacancy(session, caller, vacancy_id)
         query = query.where(OutcomeClaim.vacancy_id == vacancy_id)
     return [
         EmployerClaim(c, pseudonym(state.pseudonym_key, c.vacancy_id, c.jobseeker_id))
@@ -462,7 +441,7 @@ def _employer_claim(
     ).first()
     if claim is None:
         raise not_found("claim", claim_id)
-    employer_vacancy(session, caller, claim.vacancy_id)
+    own_vacancy(session, caller, claim.vacancy_id)
     if claim.status != ClaimStatus.PENDING.value:
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail=f"claim {claim_id} is {claim.status} already"
@@ -482,7 +461,7 @@ def confirm_claim(
     """
     found = _employer_claim(session, state, caller, claim_id)
     claim = found.claim
-    vacancy = employer_vacancy(session, caller, claim.vacancy_id)
+    vacancy = own_vacancy(session, caller, claim.vacancy_id)
     person = session.get(JobseekerRecord, claim.jobseeker_id)
     if person is None or not is_candidate(session, claim.vacancy_id, claim.jobseeker_id):
         raise HTTPException(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic import Strict as StrictMode
@@ -30,6 +30,9 @@ from matching.domain import (
     WorkingLifeSkill,
     WorkRestriction,
 )
+
+if TYPE_CHECKING:
+    from service.storage.tables import OutcomeClaim
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -351,6 +354,24 @@ class OutcomeClaimOut(BaseModel):
     claimed_at: datetime
     decided_at: datetime | None = None
     event_id: str | None = None
+
+    @classmethod
+    def of(cls, claim: OutcomeClaim, candidate: str | None = None) -> OutcomeClaimOut:
+        """``claim`` as its coach sees it (the person's id) or, given ``candidate`` (the
+        person's pseudonym for the vacancy), as the vacancy's employer does: never both."""
+        return cls(
+            claim_id=claim.claim_id,
+            jobseeker_id=claim.jobseeker_id if candidate is None else None,
+            candidate=candidate,
+            vacancy_id=claim.vacancy_id,
+            stage=claim.stage,
+            reason=claim.reason,
+            occurred_at=claim.occurred_at,
+            status=claim.status,
+            claimed_at=claim.claimed_at,
+            decided_at=claim.decided_at,
+            event_id=claim.event_id,
+        )
 
 
 # ---- employers ------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from service.api.deps import CoachDep, SessionDep, StateDep, json_response, rele
 from service.api.explain import explanation_out
 from service.api.imports import coach_ownership, run_import
 from service.api.outcomes import coach_claims, report_by_coach
+from service.api.ownership import own_jobseeker
 from service.api.problems import invalid
 from service.api.routing import ReadRetryRoute
 from service.api.runtime import ServingState
@@ -85,14 +86,6 @@ def check_own_jobseeker(session: Session, caller: Caller, jobseeker_id: str) -> 
     )
     if owner is None or owner != caller.organisation_id:
         raise not_found("jobseeker", jobseeker_id)
-
-
-def own_jobseeker(session: Session, caller: Caller, jobseeker_id: str) -> JobseekerRecord:
-    """The jobseeker if the caller's organisation serves them; 404 otherwise."""
-    record = session.get(JobseekerRecord, jobseeker_id)
-    if record is None or record.organisation_id != caller.organisation_id:
-        raise not_found("jobseeker", jobseeker_id)
-    return record
 
 
 def _coach_id(session: Session, caller: Caller) -> str:
@@ -707,7 +700,7 @@ def record_outcome(
         body.occurred_at,
     )
     if isinstance(stored, OutcomeClaim):
-        claim = _claim_out(stored)
+        claim = OutcomeClaimOut.of(stored)
         return Response(
             claim.model_dump_json(),
             status_code=status.HTTP_202_ACCEPTED,
@@ -726,27 +719,12 @@ def record_outcome(
     )
 
 
-def _claim_out(claim: OutcomeClaim) -> OutcomeClaimOut:
-    return OutcomeClaimOut(
-        claim_id=claim.claim_id,
-        jobseeker_id=claim.jobseeker_id,
-        vacancy_id=claim.vacancy_id,
-        stage=claim.stage,
-        reason=claim.reason,
-        occurred_at=claim.occurred_at,
-        status=claim.status,
-        claimed_at=claim.claimed_at,
-        decided_at=claim.decided_at,
-        event_id=claim.event_id,
-    )
-
-
 @router.get("/jobseekers/{jobseeker_id}/outcome-claims")
 def list_outcome_claims(
     jobseeker_id: str, caller: CoachDep, session: SessionDep
 ) -> list[OutcomeClaimOut]:
     """The person's outcome claims and where each stands (pending, confirmed, rejected)."""
-    return [_claim_out(c) for c in coach_claims(session, caller, jobseeker_id)]
+    return [OutcomeClaimOut.of(c) for c in coach_claims(session, caller, jobseeker_id)]
 
 
 @router.post("/imports", status_code=status.HTTP_201_CREATED)

@@ -36,6 +36,7 @@ from service.api.outcomes import (
     record_by_employer,
     reject_claim,
 )
+from service.api.ownership import own_vacancy
 from service.api.problems import invalid
 from service.api.routing import ReadRetryRoute
 from service.api.runtime import ServingState
@@ -101,13 +102,6 @@ def _supplier_ids(session: Session, caller: Caller) -> list[str]:
             )
         )
     )
-
-
-def own_vacancy(session: Session, caller: Caller, vacancy_id: str) -> VacancyRecord:
-    record = session.get(VacancyRecord, vacancy_id)
-    if record is None or record.supplier_id not in _supplier_ids(session, caller):
-        raise not_found("vacancy", vacancy_id)
-    return record
 
 
 def _vacancy_out(session: Session, record: VacancyRecord) -> VacancyOut:
@@ -423,19 +417,7 @@ def record_outcome(
 
 
 def _claim_out(found: EmployerClaim) -> OutcomeClaimOut:
-    claim = found.claim
-    return OutcomeClaimOut(
-        claim_id=claim.claim_id,
-        candidate=found.candidate,
-        vacancy_id=claim.vacancy_id,
-        stage=claim.stage,
-        reason=claim.reason,
-        occurred_at=claim.occurred_at,
-        status=claim.status,
-        claimed_at=claim.claimed_at,
-        decided_at=claim.decided_at,
-        event_id=claim.event_id,
-    )
+    return OutcomeClaimOut.of(found.claim, candidate=found.candidate)
 
 
 @router.get("/outcome-claims")
