@@ -308,15 +308,17 @@ def worker_pids(server: subprocess.Popen[bytes]) -> list[int]:
     return workers
 
 
-def start_server(root: Path, database: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(
+    var_dir: Path, url: str, port: int, workers: int, log_path: Path
+) -> subprocess.Popen[bytes]:
+    """`kohtaanto serve` on loopback over ``url``, its output in ``log_path``."""
     env = {
         **os.environ,
-        "KOHTAANTO_PATHS__VAR_DIR": str(root.resolve()),
-        "KOHTAANTO_DATABASE_URL": f"sqlite:///{database.resolve()}",
+        "KOHTAANTO_PATHS__VAR_DIR": str(var_dir.resolve()),
+        "KOHTAANTO_DATABASE_URL": url,
         # No metrics listener: its fixed default port may be taken by another server.
         "KOHTAANTO_SERVICE__METRICS_PORT": "0",
     }
-    log = (root / "server.log").open("wb")
     command = [
         str(Path(sys.executable).with_name("kohtaanto")),
         "serve",
@@ -327,7 +329,8 @@ def start_server(root: Path, database: Path, port: int, workers: int) -> subproc
         "--workers",
         str(workers),
     ]
-    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    with log_path.open("wb") as output:
+        return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=REPO)
 
 
 def wait_ready(
@@ -583,7 +586,9 @@ def main() -> None:
     phases: list[Phase] = []
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"machine: {cores} cores, load average {load} before the server starts")
-    server = start_server(root, prepared.database, port, args.workers)
+    server = start_server(
+        root, f"sqlite:///{prepared.database.resolve()}", port, args.workers, root / "server.log"
+    )
     try:
         started = time.perf_counter()
         ready_s = wait_ready(server, base, args.workers, args.ready_timeout, root / "server.log")

@@ -74,6 +74,7 @@ from bench_service import (
     _warm_reference_cache,
     free_port,
     memory_gib,
+    start_server,
     stop_server,
     wait_ready,
     worker_pids,
@@ -1115,28 +1116,6 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def start_server(
-    url: str, var_dir: Path, port: int, workers: int, log_path: Path
-) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KOHTAANTO_PATHS__VAR_DIR": str(var_dir.resolve()),
-        "KOHTAANTO_DATABASE_URL": url,
-    }
-    command = [
-        str(Path(sys.executable).with_name("kohtaanto")),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
-    with log_path.open("wb") as output:
-        return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=REPO)
-
-
 def cli_verify(url: str, var_dir: Path) -> tuple[int, str]:
     """``kohtaanto audit verify`` on the soak database: (exit code, its last line)."""
     env = {
@@ -1453,7 +1432,7 @@ def main() -> int:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         server_log = root / f"server-{args.database}.log"
-        server = start_server(url, var_dir, port, args.workers, server_log)
+        server = start_server(var_dir, url, port, args.workers, server_log)
         record = Record()
         faults: list[Fault] = []
         memory: dict[int, list[tuple[float, float]]] = defaultdict(list)
