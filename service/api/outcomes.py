@@ -60,6 +60,7 @@ from service.api import audit
 from service.api.ownership import own_jobseeker, own_vacancy
 from service.api.problems import invalid
 from service.api.security import Caller, not_found, pseudonym
+from service.operations.errors import InvalidError
 from service.storage.changes import record_changes
 from service.storage.exposure_log import SHORTLIST_ROUTE
 from service.storage.tables import (
@@ -161,7 +162,7 @@ def record_live_state_changes(
 # ---- owners, candidates and dates ----------------------------------------------------------
 
 
-def _unprocessable(field: str, message: str, value: object) -> HTTPException:
+def _unprocessable(field: str, message: str, value: object) -> InvalidError:
     return invalid(["body", field], message, value)
 
 

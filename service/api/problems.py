@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, NoReturn, cast
 
-from fastapi import FastAPI, HTTPException, Request, status
+from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -31,6 +31,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matching.domain import DomainValidationError
+from service.operations.errors import InvalidError, OperationError
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +73,14 @@ def error_item(error: dict[str, Any]) -> dict[str, object]:
 
 def invalid(
     loc: Sequence[str | int], message: str, value: object = None, kind: str = "value_error"
-) -> HTTPException:
+) -> InvalidError:
     """A 422 naming one field (``["body", "occurred_at"]``), what is wrong and the value given.
 
-    Routes raise it for rules the request schema cannot express; the handlers below render it
-    as a problem with one entry in ``errors``.
+    Kept for the routes that raise it; the service layer raises
+    :class:`service.operations.errors.InvalidError` itself. The handlers below render it as a
+    problem with one entry in ``errors``.
     """
-    error: dict[str, object] = {"loc": list(loc), "msg": message, "type": kind}
-    if value is not None:
-        error["input"] = value
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[error])
+    return InvalidError(loc, message, value, kind)
 
 
 def _summary(errors: Sequence[dict[str, object]]) -> str:
@@ -127,6 +126,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         if isinstance(detail, list):  # a route's own field-level refusal
             return problem(error.status_code, "", request.url.path, detail, error.headers)
         return problem(error.status_code, str(detail), request.url.path, headers=error.headers)
+
+    @app.exception_handler(OperationError)
+    async def refused(request: Request, error: OperationError) -> ProblemResponse:
+        if isinstance(error, InvalidError):
+            return problem(error.status_code, "", request.url.path, [error.as_error()])
+        return problem(error.status_code, error.detail, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> ProblemResponse:

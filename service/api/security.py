@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, status
 
+from service.operations.errors import NotFoundError
 from service.storage.tables import Role
 from service.storage.users import hash_token, new_token
 
@@ -117,8 +118,8 @@ def unauthorised(detail: str = "a valid bearer token is required") -> HTTPExcept
     )
 
 
-def not_found(kind: str, identifier: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no {kind} {identifier!r}")
+def not_found(kind: str, identifier: str) -> NotFoundError:
+    return NotFoundError(kind, identifier)
 
 
 def pseudonym(secret: bytes, vacancy_id: str, jobseeker_id: str) -> str:
