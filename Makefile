@@ -9,7 +9,7 @@ DEMO_SEEKERS   ?= 20000
 DEMO_VACANCIES ?= 6000
 DEMO_SEED      ?= 7
 
-.PHONY: run test lint typecheck postgres install demo-world lock bench bench-service bench-soak clean
+.PHONY: run test lint typecheck postgres chromium install demo-world lock bench bench-service bench-soak clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,7 +45,12 @@ typecheck: $(STAMP)
 postgres:
 	scripts/ensure-postgres.sh
 
-test: lint typecheck postgres
+# The browser tests (tests/browser/) drive Debian's headless Chromium; this installs it when
+# missing (apt-get, as root or with sudo) and is a quick no-op when present.
+chromium:
+	scripts/ensure-chromium.sh
+
+test: lint typecheck postgres chromium
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 # Regenerate the pinned constraints after changing dependencies in pyproject.toml.

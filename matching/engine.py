@@ -27,7 +27,7 @@ Every request runs the same steps:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
@@ -419,6 +419,45 @@ class MatchingEngine:
                 )
                 self._exposure.replace(self._vacancy_row(vacancy_id), rows)
             return result
+
+    def explain_for_vacancy(
+        self, vacancy_id: str, jobseeker_ids: Sequence[str], on: date
+    ) -> tuple[Match, ...]:
+        """Named people scored and explained for a vacancy, outside any ranking.
+
+        For the people a coach proposed to the vacancy: a proposal stands whatever the
+        ranking or the commute filter says, so no hard filter but availability applies. People
+        not in matching (in work, erased, unknown) and a vacancy not open on ``on`` (closed,
+        filled, unknown) give no result; ranks follow the order given, from 1; no exposure is
+        recorded and no factors are computed.
+        """
+        scorer = self.scorer
+        with self._lock:
+            v = self.data.vacancies.row_of.get(vacancy_id)
+            if v is None or not self._open(np.array([v], np.int64), on)[0]:
+                return ()
+            seekers = self.data.seekers
+            rows = [seekers.row_of.get(person) for person in dict.fromkeys(jobseeker_ids)]
+            s = np.array([r for r in rows if r is not None], np.int64)
+            s = s[seekers["active"][s]]
+            if not len(s):
+                return ()
+            vs = np.full(len(s), v, np.int64)
+            features = self.featurizer(self.data, s, vs, on)
+            scores = scorer.for_direction("shortlist").score(features)
+            probabilities = scorer.probability("shortlist", scores)
+            explanations = self._explain(s, vs, on, None, features)
+            return tuple(
+                Match(
+                    jobseeker_id=seekers.ids[s[i]],
+                    vacancy_id=vacancy_id,
+                    rank=i + 1,
+                    score=float(scores[i]),
+                    explanation=explanation,
+                    probability=None if probabilities is None else float(probabilities[i]),
+                )
+                for i, explanation in enumerate(explanations)
+            )
 
     def _candidates(
         self, kind: Literal["matches", "shortlist"], query_id: str, on: date, filters: MatchFilters

@@ -154,7 +154,7 @@ def tcp_listener(sock: socket.socket) -> socket.socket:
 
 
 def _prepare_demo(world: Path, base_url: str) -> None:
-    from service.demo_service import TOKENS_FILE, prepare_demo_service
+    from service.demo_service import SIGN_INS_FILE, TOKENS_FILE, prepare_demo_service
 
     settings = get_settings()
     if not (world / "world.json").is_file():
@@ -177,6 +177,19 @@ def _prepare_demo(world: Path, base_url: str) -> None:
     for role, url in (("coach", matches), ("employer", shortlist), ("procurement", ledger)):
         console.print(
             f"  curl -s -H 'Authorization: Bearer {demo.tokens[role]}' '{url}'", soft_wrap=True
+        )
+    sign_ins = settings.paths.var_dir / SIGN_INS_FILE
+    console.print(f"\nThe web application: {base_url}/app/", soft_wrap=True, highlight=False)
+    console.print(
+        f"Demo sign-ins (username and password; also in {sign_ins}, owner-readable only):",
+        soft_wrap=True,
+        highlight=False,
+    )
+    for role, sign_in in demo.sign_ins.items():
+        console.print(
+            f"  {role:<12} {sign_in['username']:<20} {sign_in['password']}",
+            markup=False,
+            highlight=False,
         )
     console.print()
 

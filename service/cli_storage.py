@@ -35,7 +35,9 @@ db_app = typer.Typer(
     name="db", help="The service database: schema migrations.", no_args_is_help=True
 )
 users_app = typer.Typer(
-    name="users", help="API users and their bearer tokens.", no_args_is_help=True
+    name="users",
+    help="Users: bearer tokens for the API, passwords for the web pages.",
+    no_args_is_help=True,
 )
 
 DatabaseUrlOption = Annotated[
@@ -226,6 +228,13 @@ def users_create(
             help="Days the token stays valid; default: the settings' token_lifetime_days (90).",
         ),
     ] = None,
+    username: Annotated[
+        str | None,
+        typer.Option(
+            help="What the user types to sign in to the web pages; default: the name "
+            "(or name-<id> when taken). Give a password with `users set-password`."
+        ),
+    ] = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Create a user and print their bearer token (once: only its hash is stored)."""
@@ -237,16 +246,23 @@ def users_create(
     try:
         with make_session_factory(engine).begin() as session:
             created = create_user(
-                session, name=name, role=role, organisation_id=org, lifetime_days=lifetime
+                session,
+                name=name,
+                role=role,
+                organisation_id=org,
+                lifetime_days=lifetime,
+                username=username,
             )
             user_id = created.user.user_id
+            signs_in_as = created.user.username
             expires = created.user.token_expires_at
     except ValueError as error:
         fail(str(error))
     finally:
         engine.dispose()
     console.print(
-        f"Created user {user_id} ({name}, {role}, {org}); the token expires "
+        f"Created user {user_id} ({name}, {role}, {org}; signs in to the pages as "
+        f"{signs_in_as}); the token expires "
         f"{_instant(expires)}. Their token, shown only now:",
         markup=False,
         soft_wrap=True,
@@ -374,6 +390,7 @@ def users_list(
             {
                 "user_id": user.user_id,
                 "name": user.name,
+                "username": user.username,
                 "role": user.role,
                 "organisation_id": user.organisation_id,
                 "active": user.active,
@@ -409,6 +426,58 @@ def users_list(
             else f"{expires:%Y-%m-%d}" + (" expired" if expires <= now else ""),
         )
     console.print(table)
+
+
+@users_app.command("set-password")
+def users_set_password(
+    username: Annotated[str, typer.Argument(help="The username the person signs in with.")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from the first line of standard input (for scripts) "
+            "instead of asking for it twice.",
+        ),
+    ] = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Set the password a person signs in to the web pages with (ends their sessions).
+
+    At least the settings' ``web.password_min_length`` (12) characters, not the username.
+    Only its argon2id hash is stored; a locked account is unlocked.
+    """
+    from service.operations.accounts import check_password, set_password
+    from service.operations.errors import InvalidError, NotFoundError
+    from service.storage.database import make_session_factory
+
+    settings = get_settings().web
+    if password_stdin:
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        password = password[:-1] if password.endswith("\r") else password
+    else:
+        password = typer.prompt("New password", hide_input=True)
+        if typer.prompt("The same password again", hide_input=True) != password:
+            fail("The two passwords differ; nothing was changed.")
+    try:
+        check_password(settings, username, password)
+    except InvalidError as error:
+        fail(f"Refused: {error.message}; nothing was changed.")
+    engine = _migrated_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            user = set_password(session, settings, username, password)
+            user_id = user.user_id
+    except NotFoundError:
+        fail(f"There is no user with the username {username!r} (see `users list`).")
+    finally:
+        engine.dispose()
+    console.print(
+        f"Set the password of user {user_id} ({username}); their sessions were signed out.",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def print_json(value: object) -> None:

@@ -4,6 +4,8 @@ Each step is idempotent, so `make run` can be repeated: the database is migrated
 world is loaded only into an empty database, a first model is trained only when the registry
 has no champion, and the demo users are created once — their tokens are kept in
 ``var/demo-tokens.json`` (readable by the owner only) because the database stores only hashes.
+Each demo user also gets a random password for the web pages, kept in
+``var/demo-sign-ins.json`` (owner-readable too) and reused when the demo is prepared again.
 """
 
 from __future__ import annotations
@@ -15,17 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from features.world_store import load_world
+from service.operations.accounts import new_password, set_password
 from service.settings import Settings
 from service.storage.database import make_engine, make_session_factory, upgrade_to_head
-from service.storage.tables import JobseekerRecord, OrganisationRecord
+from service.storage.tables import JobseekerRecord, OrganisationRecord, User
 from service.storage.users import create_user
 from service.storage.world_io import load_world_into_database
 from training.ranker import RankerConfig
 from training.registry import ModelRegistry
 
 TOKENS_FILE = "demo-tokens.json"
+SIGN_INS_FILE = "demo-sign-ins.json"
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class DemoService:
     tokens: dict[str, str]  # role -> bearer token
+    #: role -> {"username": ..., "password": ...} for the web pages
+    sign_ins: dict[str, dict[str, str]]
     jobseeker_id: str  # one of the demo coach's jobseekers
     vacancy_id: str  # one of the demo employer's open vacancies
     contract_id: str  # that vacancy's contract, followed by the demo procurement officer
@@ -116,15 +123,66 @@ def prepare_demo_service(
                 for role, organisation in missing.items():
                     assert session.get(OrganisationRecord, organisation) is not None
                     created = create_user(
-                        session, name=f"demo {role}", role=role, organisation_id=organisation
+                        session,
+                        name=f"demo {role}",
+                        role=role,
+                        organisation_id=organisation,
+                        username=_free_username(session, f"demo-{role}"),
                     )
                     tokens[role] = created.token
                 session.commit()
             tokens_path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = tokens_path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(tokens, indent=2) + "\n", encoding="utf-8")
-            os.chmod(temporary, 0o600)
-            temporary.replace(tokens_path)
+            _write_private(tokens_path, tokens)
+        sign_ins = _demo_sign_ins(sessions, settings, list(organisations))
     finally:
         engine.dispose()
-    return DemoService(tokens, jobseeker, vacancy, contract, loaded, model)
+    return DemoService(tokens, sign_ins, jobseeker, vacancy, contract, loaded, model)
+
+
+def _write_private(path: Path, value: object) -> None:
+    """``value`` as JSON in ``path``, readable by the owner only, replaced atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+    os.chmod(temporary, 0o600)
+    temporary.replace(path)
+
+
+def _free_username(session: Session, wanted: str) -> str | None:
+    """``wanted`` when no user signs in with it yet, else None (the default is used)."""
+    taken = session.scalar(select(User.user_id).where(User.username == wanted))
+    return None if taken is not None else wanted
+
+
+def _demo_sign_ins(
+    sessions: sessionmaker[Session], settings: Settings, roles: list[str]
+) -> dict[str, dict[str, str]]:
+    """Each demo user's web sign-in; a password is made only for users without one.
+
+    Passwords already given are kept (the file is their only plain copy, the database has
+    only hashes), so that repeating `make run` does not change what people were told.
+    """
+    path = settings.paths.var_dir / SIGN_INS_FILE
+    sign_ins: dict[str, dict[str, str]] = {}
+    if path.exists():
+        sign_ins = json.loads(path.read_text(encoding="utf-8"))
+    changed = False
+    with sessions() as session:
+        for role in roles:
+            user = session.scalars(
+                select(User)
+                .where(User.name == f"demo {role}", User.role == role)
+                .order_by(User.user_id.desc())
+            ).first()
+            if user is None or user.username is None:
+                continue
+            known = sign_ins.get(role)
+            if known is not None and known.get("username") == user.username and user.password_hash:
+                continue
+            password = new_password()
+            set_password(session, settings.web, user.username, password)
+            sign_ins[role] = {"username": user.username, "password": password}
+            changed = True
+    if changed:
+        _write_private(path, sign_ins)
+    return sign_ins

@@ -145,6 +145,27 @@ class AuditSettings(BaseModel):
     seal_file: Path | None = None
 
 
+class WebSettings(BaseModel):
+    """The web application's sign-in (``service.operations.accounts``) and pages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: A session nobody used for this long is signed out.
+    session_idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    #: However active, a session ends this long after sign-in.
+    session_absolute_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    #: Failed sign-ins in a row that lock the account...
+    lockout_failures: int = Field(default=5, ge=1, le=100)
+    #: ...for this long.
+    lockout_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    #: The shortest password ``users set-password`` and the pages accept.
+    password_min_length: int = Field(default=12, ge=8, le=256)
+    #: The pages' language when neither the user nor the browser names fi, sv or en.
+    default_locale: Literal["fi", "sv", "en"] = "fi"
+    #: The time zone of the times the pages show (an IANA name).
+    time_zone: str = "Europe/Helsinki"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KOHTAANTO_", env_nested_delimiter="__", extra="forbid"
@@ -157,6 +178,7 @@ class Settings(BaseSettings):
     reload: ReloadSettings = Field(default_factory=ReloadSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     #: SQLAlchemy URL of the service database (``KOHTAANTO_DATABASE_URL``), e.g.
     #: ``postgresql+psycopg://kohtaanto@db/kohtaanto``; empty means a SQLite file in var_dir.
     database_url: str = ""

@@ -18,6 +18,27 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep each ``xdist_group`` on one xdist worker under ``--dist loadgroup``.
+
+    pytest-xdist 3.8 marks a group by appending ``@<group>`` to ``item._nodeid``, which pytest
+    9 no longer reads (a node's id is ``item._id``): without this every group was spread over
+    the workers, each building the group's world, server or browser again.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        marks = list(item.iter_markers("xdist_group"))
+        if not marks:
+            continue
+        group = marks[0].args[0] if marks[0].args else marks[0].kwargs.get("name", "default")
+        if not item.nodeid.endswith(f"@{group}"):
+            item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
+
 @pytest.fixture(scope="session")
 def taxonomy() -> Taxonomy:
     # The default cache under var/cache is written atomically, so xdist workers may share it.

@@ -31,10 +31,11 @@ from features.geography import load_geography
 from features.matching_data import Vocabularies
 from features.taxonomy import load_taxonomy
 from features.world_store import SERVING_TABLES
+from service import web
 from service.api import audit
 from service.api.metrics import LATENCY, REQUESTS
 from service.api.problems import StrictJSONBodies, install_problem_handlers, problem, replay
-from service.api.routers import admin, coaches, employers, procurement, statistics, users
+from service.api.routers import admin, coaches, employers, procurement, reference, statistics, users
 from service.api.runtime import ServingState
 from service.api.security import CallerCache
 from service.composition import build_engine
@@ -187,6 +188,9 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
             "employment conditions of public procurement contracts."
         ),
         lifespan=lifespan,
+        # Served by service.web from local copies of Swagger UI and ReDoc (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.serving = state
     app.state.settings = settings
@@ -200,10 +204,14 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
 
     install_problem_handlers(app)
 
-    routers = (coaches, employers, procurement, statistics, admin, users)
+    routers = (coaches, employers, procurement, statistics, admin, users, reference)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(admin.probes)
     if settings.service.metrics_on_api_port:
         app.include_router(admin.metrics_probe)
+    # The web application's pages (service.web), after the API's error handlers: it wraps
+    # them so that errors under /app/ render as pages.
+    app.include_router(web.router)
+    web.install(app)
     return app

@@ -30,6 +30,7 @@ from matching.domain import (
     WorkingLifeSkill,
     WorkRestriction,
 )
+from service.operations.bands import BAND_DESCRIPTION
 
 if TYPE_CHECKING:
     from service.storage.tables import OutcomeClaim
@@ -249,6 +250,14 @@ Score = Annotated[
 ]
 
 
+#: The score in words, the same scale in the coach's matches and the employer's shortlists
+#: (:func:`service.operations.bands.score_band`).
+ScoreBand = Annotated[
+    str,
+    Field(pattern=r"^(strong|good|possible|weak)$", description=BAND_DESCRIPTION),
+]
+
+
 class MatchOut(BaseModel):
     rank: int
     vacancy_id: str
@@ -258,6 +267,7 @@ class MatchOut(BaseModel):
     closes_on: date
     score: Score
     probability: Probability
+    band: ScoreBand
     explanation: ExplanationOut
 
 
@@ -383,6 +393,10 @@ class CandidateSkillOut(BaseModel):
     evidence_strength: Annotated[str, Field(pattern=r"^(strong|moderate|weak|related)$")]
     level: float
     required_level: int
+    #: How a coach observed the skill (work trial, test...) and when; null when it is only
+    #: credited through related skills.
+    method: str | None = None
+    last_assessed: date | None = None
 
 
 class CandidateOut(BaseModel):
@@ -392,17 +406,15 @@ class CandidateOut(BaseModel):
     rank: int
     score: Score
     probability: Probability
+    band: ScoreBand
     skills: list[CandidateSkillOut]
     skill_gaps: list[str]
     distance_band: str
     available: bool
     accepted_job_forms: list[str]
+    #: Proposed to this vacancy by a coach (with the person's consent): listed after the
+    #: ranked candidates when the ranking would not list the person.
     proposed: bool
-    # Filled only when a coach has proposed the person with their consent.
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
 
 
 class ShortlistOut(BaseModel):
@@ -411,6 +423,57 @@ class ShortlistOut(BaseModel):
     model_version: str
     candidates: int
     results: list[CandidateOut]
+
+
+class ProposedCandidateOut(BaseModel):
+    """A person a coach proposed to the employer's vacancy, with the person's consent.
+
+    Listed by the same per-vacancy pseudonym as the shortlist (``candidate``, which records
+    outcomes). The identity (name and contact details) is shown because, and only when, the
+    proposal records the person's consent; never birth year, sex, origin or health.
+    """
+
+    proposal_id: str
+    candidate: str
+    proposed_at: datetime
+    consent_given_at: datetime | None
+    consent_method: str | None
+    #: Whether the person is in matching today (not in work); the skills, distance and band
+    #: are those of the vacancy's open requirements and are empty once it closed or filled.
+    available: bool
+    band: ScoreBand | None
+    probability: Probability
+    skills: list[CandidateSkillOut]
+    skill_gaps: list[str]
+    distance_band: str | None
+    accepted_job_forms: list[str]
+    #: Stages the vacancy's employer recorded for the person (interviewed, hired...).
+    outcomes: list[str]
+    #: What the coach wrote to the employer with the proposal.
+    note: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class OccupationSkillOut(BaseModel):
+    skill_uri: str
+    label: str
+    required: bool
+    min_level: int
+
+
+class OccupationDraftOut(BaseModel):
+    """A vacancy's requirements prefilled from an ESCO occupation: its essential skills,
+    each required at ``min_level``, to edit before the vacancy is created."""
+
+    occupation_uri: str
+    label: str
+    isco_code: str
+    skills: list[OccupationSkillOut]
+    #: The occupation's optional skills (``required`` false), to add where the job needs them.
+    optional_skills: list[OccupationSkillOut] = Field(default_factory=list)
 
 
 class VacancySkillIn(Strict):

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     SmallInteger,
@@ -74,6 +75,7 @@ __all__ = [
     "UtcDateTime",
     "VacancyRecord",
     "VacancySkillRecord",
+    "WebSession",
     "WorkingLifeObservationRecord",
     "utc_now",
 ]
@@ -94,6 +96,7 @@ CODE = 16
 NAME = 200
 TITLE = 300
 DIGEST = 64  # sha256 hex
+PASSWORD_HASH = 255  # an argon2 PHC string (about 100 characters)
 
 
 def utc_now() -> datetime:
@@ -173,6 +176,30 @@ class CoachRecord(Base):
 
 class JobseekerRecord(Base):
     __tablename__ = "jobseekers"
+    # The caseload pages (migration 0004): in order of unemployment, covering the filters.
+    __table_args__ = (
+        Index(
+            "ix_jobseekers_caseload",
+            "organisation_id",
+            "unemployment_start",
+            "jobseeker_id",
+            "last_name",
+            "first_name",
+            "home_municipality",
+            "birth_year",
+            "migrant_background",
+            "max_hours_per_week",
+            "restrictions",
+        ),
+        Index("ix_jobseekers_organisation_id_jobseeker_id", "organisation_id", "jobseeker_id"),
+        Index(
+            "ix_jobseekers_organisation_name",
+            "organisation_id",
+            "last_name",
+            "first_name",
+            "jobseeker_id",
+        ),
+    )
 
     jobseeker_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
     first_name: Mapped[str] = mapped_column(String(NAME))
@@ -417,6 +444,34 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: After this instant the token is refused ("token expired"); NULL: it does not expire.
     token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # ---- signing in to the web application (service.operations.accounts) ----
+    #: The name typed at sign-in; unique. NULL: the user cannot sign in to the pages.
+    username: Mapped[str | None] = mapped_column(
+        String(NAME), nullable=True, index=True, unique=True
+    )
+    #: The argon2id hash of the password (PHC string); NULL: no password set.
+    password_hash: Mapped[str | None] = mapped_column(String(PASSWORD_HASH), nullable=True)
+    #: The pages' language ("fi", "sv", "en"); NULL: from the browser's Accept-Language.
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    #: Failed sign-ins in a row (reset by a successful one).
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Until this instant every sign-in is refused (after too many failures in a row).
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class WebSession(Base):
+    """A signed-in browser: only the sha256 of the session cookie's value is stored."""
+
+    __tablename__ = "web_sessions"
+
+    session_hash: Mapped[str] = mapped_column(String(DIGEST), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, _fk("users.user_id", cascade=True), index=True)
+    #: The synchronizer token every form posted in this session must carry.
+    csrf_token: Mapped[str] = mapped_column(String(DIGEST))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    #: The absolute end of the session, however active it is.
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Proposal(Base):
@@ -515,7 +570,10 @@ class AuditLogEntry(Base):
     """
 
     __tablename__ = "audit_log"
-    __table_args__ = ({"sqlite_autoincrement": True},)
+    __table_args__ = (
+        Index("ix_audit_log_organisation_id_seq", "organisation_id", "seq"),  # 0004
+        {"sqlite_autoincrement": True},
+    )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)

@@ -97,12 +97,17 @@ def create_user(
     role: str,
     organisation_id: str,
     lifetime_days: int = DEFAULT_LIFETIME_DAYS,
+    username: str | None = None,
 ) -> CreatedUser:
     """Add a user with a new token valid for ``lifetime_days``; the caller commits.
 
+    ``username`` is what the user types to sign in to the web pages (after
+    ``users set-password``); by default the name, or ``<name>-<user id>`` when another user
+    signs in with that name already.
+
     Raises :class:`UnknownRoleError`, :class:`UnknownOrganisationError` or
-    :class:`ValueError` (for an empty or overlong name, or a lifetime out of range) before
-    writing anything.
+    :class:`ValueError` (for an empty or overlong name, a username taken, or a lifetime out
+    of range) before writing anything.
     """
     expires_at = token_expiry(lifetime_days)
     try:
@@ -114,6 +119,14 @@ def create_user(
         raise ValueError(f"a user's name must have 1 to {MAX_NAME_LENGTH} characters")
     if session.get(OrganisationRecord, organisation_id) is None:
         raise UnknownOrganisationError(organisation_id)
+    if username is not None:
+        username = username.strip()
+        if not username or len(username) > MAX_NAME_LENGTH:
+            raise ValueError(f"a username must have 1 to {MAX_NAME_LENGTH} characters")
+        if _username_taken(session, username):
+            raise ValueError(f"the username {username!r} is taken")
+    elif not _username_taken(session, name):
+        username = name
     token = new_token()
     user = User(
         name=name,
@@ -122,10 +135,18 @@ def create_user(
         token_hash=hash_token(token),
         active=True,
         token_expires_at=expires_at,
+        username=username,
     )
     session.add(user)
     session.flush()  # assigns user_id
+    if user.username is None:
+        user.username = f"{name}-{user.user_id}"
+        session.flush()
     return CreatedUser(user, token)
+
+
+def _username_taken(session: Session, username: str) -> bool:
+    return session.scalar(select(User.user_id).where(User.username == username)) is not None
 
 
 def list_users(session: Session) -> Sequence[User]:

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from service.api.metrics import render_metrics
+from service.operations.bands import score_band
 from service.storage.database import make_engine
 from tests.e2e.conftest import Api
 
@@ -214,16 +215,15 @@ def test_shortlists_never_carry_personal_data(api: Api) -> None:
         "employer", f"/api/v1/employer/vacancies/{vacancy}/shortlist", params={"k": 50}
     )
     payload = response.text
-    proposed = {c["candidate"] for c in response.json()["results"] if c["proposed"]}
-    unproposed_payload = json.dumps([c for c in response.json()["results"] if not c["proposed"]])
-    assert not any(marker in unproposed_payload for marker in planted)
+    # Not even for a consented proposal: the identity is shown in the proposals list only.
+    assert not any(marker in payload for marker in planted)
     for candidate in response.json()["results"]:
         assert set(candidate) >= {"candidate", "skills", "distance_band", "accepted_job_forms"}
-        assert "birth_year" not in candidate and "sex" not in candidate
+        assert not {"birth_year", "sex", "first_name", "last_name", "email", "phone"} & set(
+            candidate
+        )
         assert "eligibility" not in json.dumps(candidate)
         assert "jobseeker_id" not in candidate
-        if candidate["candidate"] not in proposed:
-            assert candidate["first_name"] is None and candidate["email"] is None
     # Pseudonyms are not the jobseeker ids.
     assert not any(jid in payload for jid in ids)
 
@@ -279,8 +279,12 @@ def test_the_employer_records_a_hire_that_the_ledger_counts(api: Api) -> None:
     state = api.client.app.state.serving  # type: ignore[attr-defined]
     name = pseudonym(state.pseudonym_key, vacancy, pid)
     shown = [c for c in shortlist.json()["results"] if c["candidate"] == name]
-    if shown:  # identity is revealed only because of the consented proposal
-        assert shown[0]["proposed"] and shown[0]["first_name"] == "Hired"
+    # The consented proposal is in the shortlist, still by pseudonym: the identity is shown in
+    # the proposals list only.
+    assert shown and shown[0]["proposed"]
+    assert not {"first_name", "last_name", "email", "phone"} & shown[0].keys()
+    proposals = api.get("employer", f"/api/v1/employer/vacancies/{vacancy}/proposals").json()
+    assert [p["first_name"] for p in proposals if p["candidate"] == name] == ["Hired"]
     stranger = api.post(
         "employer",
         f"/api/v1/employer/vacancies/{vacancy}/outcomes",
@@ -721,3 +725,37 @@ def test_a_disabled_token_is_refused_once_the_workers_cache_forgets_it(api: Api)
             )
         engine.dispose()
         state.callers = saved
+
+
+def test_every_match_reads_as_a_band_documented_in_the_schema(api: Api) -> None:
+    pid = api.facts["jobseeker"]
+    answer = api.get("coach", f"/api/v1/coach/jobseekers/{pid}/matches", params={"k": 10}).json()
+    assert answer["results"]
+    for m in answer["results"]:
+        assert m["band"] in ("strong", "good", "possible", "weak")
+        assert m["band"] == score_band(m["probability"], m["score"])
+    schema = api.client.get("/openapi.json").json()["components"]["schemas"]["MatchOut"]
+    assert "band" in schema["required"]
+    assert "strong" in schema["properties"]["band"]["description"]
+
+
+def test_reference_search_answers_every_signed_in_role(api: Api) -> None:
+    for who in ("coach", "employer", "procurement"):
+        skills = api.get(who, "/api/v1/reference/skills", params={"q": "forklift", "limit": 3})
+        assert skills.status_code == 200
+        assert len(skills.json()) == 3
+        assert skills.json()[0]["label"] == "operate forklift"
+    alt = api.get("coach", "/api/v1/reference/skills", params={"q": "manage team"}).json()[0]
+    assert (alt["label"], alt["matched_alt_label"]) == ("manage staff", "manage team")
+    cook = api.get("employer", "/api/v1/reference/occupations", params={"q": "cook"}).json()[0]
+    assert cook["label"] == "cook" and cook["matched_alt_label"] is None
+    skills = api.get("employer", f"/api/v1/reference/occupations/{cook['uri']}/skills").json()
+    assert skills["uri"] == cook["uri"] and skills["isco_code"]
+    essential = [s for s in skills["skills"] if s["essential"]]
+    assert essential and all(s["label"] for s in skills["skills"])
+    assert skills["skills"][: len(essential)] == essential  # essential first
+    unknown = api.get("coach", "/api/v1/reference/occupations/http://example.org/x/skills")
+    assert unknown.status_code == 404
+    assert api.client.get("/api/v1/reference/skills", params={"q": "x"}).status_code == 401
+    empty = api.get("coach", "/api/v1/reference/skills", params={"q": ""})
+    assert empty.status_code == 422

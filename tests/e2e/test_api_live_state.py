@@ -27,6 +27,7 @@ from matching.scoring import Direction, RuleBasedScorer
 from service.api.app import build_state, create_app
 from service.api.runtime import ServingState
 from service.api.security import pseudonym
+from service.operations.bands import score_band
 from service.storage.database import make_engine
 from service.storage.exposure_log import MATCHES_KIND, SHORTLIST_KIND, audited_exposures
 from service.storage.tables import Change, OutcomeRecord
@@ -371,6 +372,8 @@ def test_answers_carry_a_probability_beside_the_score(api: Api) -> None:
     rules = api.get("coach", path, params={"k": 5}).json()
     assert rules["results"]
     assert all("probability" in m and m["probability"] is None for m in rules["results"])
+    # Without a calibrated model the band reads the rule score.
+    assert all(m["band"] == score_band(None, m["score"]) for m in rules["results"])
     listed = shortlist(api, vacancy)["results"]
     assert listed and all(c["probability"] is None for c in listed)
 
@@ -390,6 +393,7 @@ def test_answers_carry_a_probability_beside_the_score(api: Api) -> None:
         assert calibrated["model_version"] == CalibratedRules.version
         for m in calibrated["results"]:
             assert m["probability"] == pytest.approx(min(max(m["score"], 0.0), 1.0))
+            assert m["band"] == score_band(m["probability"], m["score"])
         for c in shortlist(api, vacancy)["results"]:
             assert c["probability"] == pytest.approx(min(max(c["score"], 0.0), 1.0), abs=1e-6)
     finally:

@@ -75,7 +75,9 @@ def _admitted() -> dict[tuple[str, str], frozenset[str]]:
             for route in router.routes:
                 if isinstance(route, APIRoute):
                     for method in route.methods:
-                        admitted[(method, route.path)] = frozenset(_roles(route.dependant))
+                        # OpenAPI writes a path converter's parameter plainly ({uri:path}).
+                        path = re.sub(r"\{(\w+):path\}", r"{\1}", route.path)
+                        admitted[(method, path)] = frozenset(_roles(route.dependant))
     return admitted
 
 

@@ -86,6 +86,21 @@ def test_the_wheel_generates_a_world_from_a_clean_venv(tmp_path: Path) -> None:
     assert module.startswith(str(venv)), "the installed wheel, not the checkout, must run"
     assert data_dir.startswith(str(venv))
 
+    # The web application's templates, static files and catalogues are in the wheel.
+    web = _run(
+        python, "-c", "from service.web import STATIC_DIR; "
+        "from service.web.templating import TEMPLATES_DIR; "
+        "from service.web.i18n import translations; "
+        "print(STATIC_DIR); print((STATIC_DIR / 'vendor/htmx.min.js').is_file()); "
+        "print((STATIC_DIR / 'vendor/swagger-ui/swagger-ui-bundle.js').is_file()); "
+        "print((TEMPLATES_DIR / 'base.html').is_file()); "
+        "print(translations('sv').gettext('Sign in'))",
+        cwd=elsewhere, env=env,
+    )  # fmt: skip
+    static_dir, *found = web.split("\n")[:5]
+    assert static_dir.startswith(str(venv))
+    assert found == ["True", "True", "True", "Logga in"]
+
     version = _run(venv / "bin" / "kohtaanto", "--version", cwd=elsewhere, env=env)
     assert version.strip() == "kohtaanto 0.1.0"
     _run(

@@ -1,22 +1,22 @@
-"""Operators: model status, reload and rollback, the audit log; health, readiness, metrics."""
+"""Operators: model status, reload and rollback, the model registry, the audit log; health,
+readiness, metrics. The operations live in :mod:`service.operations.platform`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import select, text
+from sqlalchemy import text
 
-from service.api import audit
 from service.api.deps import AdminDep, SessionDep, StateDep, require
 from service.api.metrics import render_metrics
 from service.api.routing import ReadRetryRoute
 from service.api.schemas import ERROR_RESPONSES, AuditEntryOut, AuditVerifyOut, ModelStatusOut
 from service.api.security import Caller
-from service.storage.tables import AuditLogEntry, Role
-from training.registry import RegistryError
+from service.operations import platform as operations
+from service.operations.platform import ModelCardOut, ModelRegistryOut
+from service.storage.tables import Role
 
 router = APIRouter(
     route_class=ReadRetryRoute, prefix="/api/v1/admin", tags=["admin"], responses=ERROR_RESPONSES
@@ -26,19 +26,9 @@ probes = APIRouter(
 )
 
 
-def _status(state: StateDep) -> ModelStatusOut:
-    return ModelStatusOut(
-        serving=state.model_version,
-        champion=state.registry.champion_version(),
-        loaded_at=datetime.fromtimestamp(state.model.loaded_at, UTC),
-        swaps=state.model.swaps,
-        last_error=state.model.last_error,
-    )
-
-
 @router.get("/model")
 def model_status(caller: AdminDep, state: StateDep) -> ModelStatusOut:
-    return _status(state)
+    return operations.model_status(state)
 
 
 @router.post("/model/reload")
@@ -47,23 +37,34 @@ def reload_model(caller: AdminDep, state: StateDep) -> ModelStatusOut:
 
     Other workers pick the new pointer up within ``model_check_seconds``.
     """
-    state.check_model(force=True)
-    return _status(state)
+    return operations.reload_model(state)
 
 
 @router.post("/model/rollback")
 def rollback_model(caller: AdminDep, state: StateDep) -> ModelStatusOut:
     """Make the previous champion serve again, in the registry and in this worker."""
-    try:
-        state.registry.rollback()
-    except RegistryError as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
-    state.check_model(force=True)
-    return _status(state)
+    return operations.rollback_model(state)
 
 
-#: Who reads the audit log: an organisation's admin (its own entries) and the operator (all).
+#: Who reads the audit log and the model registry: an organisation's admin (its own audit
+#: entries) and the operator (all).
 AuditReaderDep = Annotated[Caller, Depends(require(Role.ADMIN, Role.OPERATOR))]
+
+
+@router.get("/models")
+def model_registry(caller: AuditReaderDep, state: StateDep) -> ModelRegistryOut:
+    """The served model, the champion and every challenger (every registered version), newest
+    first: each one's gate verdict and reasons, figures, and when it became the champion or
+    was replaced."""
+    return operations.model_registry(state)
+
+
+@router.get("/models/{version}")
+def model_card(
+    version: Annotated[str, Path(max_length=64)], caller: AuditReaderDep, state: StateDep
+) -> ModelCardOut:
+    """One registered version with its model card (Markdown) as the registry stored it."""
+    return operations.model_card(state, version)
 
 
 @router.get("/audit")
@@ -76,15 +77,7 @@ def audit_entries(
     route: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[AuditEntryOut]:
     """Audit entries in order; an admin gets only its organisation's, the operator all."""
-    query = select(AuditLogEntry).where(AuditLogEntry.seq > after)
-    if caller.role is not Role.OPERATOR:
-        query = query.where(AuditLogEntry.organisation_id == caller.organisation_id)
-    if user_id is not None:
-        query = query.where(AuditLogEntry.user_id == user_id)
-    if route is not None:
-        query = query.where(AuditLogEntry.route == route)
-    rows = session.scalars(query.order_by(AuditLogEntry.seq).limit(limit)).all()
-    return [AuditEntryOut.model_validate(r, from_attributes=True) for r in rows]
+    return operations.audit_entries(session, caller, after, limit, user_id, route)
 
 
 @router.get("/audit/verify")
@@ -93,32 +86,7 @@ def verify_audit(
 ) -> AuditVerifyOut:
     """The whole chain's state (what ``kohtaanto audit verify`` says); an admin learns that
     it is broken and where, but reads no other organisation's entry through this."""
-    if state.sealer is None:
-        return AuditVerifyOut(
-            status="cannot_verify",
-            entries=0,
-            ok=False,
-            first_bad_seq=None,
-            problem="this worker has no audit sealer",
-        )
-    try:
-        report = audit.verify_chain(
-            session,
-            state.sealer,
-            unpublished_allowed=request.app.state.settings.service.workers,
-        )
-    except audit.SealUnavailableError as error:
-        return AuditVerifyOut(
-            status="cannot_verify", entries=0, ok=False, first_bad_seq=None, problem=str(error)
-        )
-    return AuditVerifyOut(
-        status="intact" if report.ok else "tampered",
-        entries=report.entries,
-        ok=report.ok,
-        first_bad_seq=report.first_bad_seq,
-        problem=report.problem,
-        unpublished=report.unpublished,
-    )
+    return operations.verify_audit(session, state, request.app.state.settings.service.workers)
 
 
 @probes.get("/healthz")
