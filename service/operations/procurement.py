@@ -103,7 +103,7 @@ def own_contract(session: Session, caller: Caller, contract_id: str) -> Contract
     return record
 
 
-def _conditions_of(
+def conditions_of(
     session: Session, contract_ids: Iterable[str]
 ) -> dict[str, list[EmploymentConditionRecord]]:
     """The conditions of several contracts in one query, each list by condition id."""
@@ -121,9 +121,10 @@ def _conditions_of(
     return out
 
 
-def _contract_out(
+def contract_out(
     record: ContractRecord, conditions: list[EmploymentConditionRecord]
 ) -> ContractOut:
+    """A contract and its employment conditions as buyers and suppliers read them."""
     return ContractOut(
         contract_id=record.contract_id,
         buyer_id=record.buyer_id,
@@ -155,13 +156,13 @@ def list_contracts(
     if after:
         query = query.where(ContractRecord.contract_id > after)
     rows = session.scalars(query.order_by(ContractRecord.contract_id).limit(limit)).all()
-    conditions = _conditions_of(session, (r.contract_id for r in rows))
-    return [_contract_out(r, conditions[r.contract_id]) for r in rows]
+    conditions = conditions_of(session, (r.contract_id for r in rows))
+    return [contract_out(r, conditions[r.contract_id]) for r in rows]
 
 
 def read_contract(session: Session, caller: Caller, contract_id: str) -> ContractOut:
     record = own_contract(session, caller, contract_id)
-    return _contract_out(record, _conditions_of(session, [contract_id])[contract_id])
+    return contract_out(record, conditions_of(session, [contract_id])[contract_id])
 
 
 @dataclass(frozen=True)
@@ -185,9 +186,9 @@ def contract_views(
     if after:
         query = query.where(ContractRecord.contract_id > after)
     rows = session.execute(query.order_by(ContractRecord.contract_id).limit(limit)).all()
-    conditions = _conditions_of(session, (r.contract_id for r, _ in rows))
+    conditions = conditions_of(session, (r.contract_id for r, _ in rows))
     return [
-        ContractView(_contract_out(r, conditions[r.contract_id]), name, r.buyer_municipality)
+        ContractView(contract_out(r, conditions[r.contract_id]), name, r.buyer_municipality)
         for r, name in rows
     ]
 
@@ -197,7 +198,7 @@ def contract_view(session: Session, caller: Caller, contract_id: str) -> Contrac
     record = own_contract(session, caller, contract_id)
     supplier = session.get(SupplierRecord, record.supplier_id)
     return ContractView(
-        _contract_out(record, _conditions_of(session, [contract_id])[contract_id]),
+        contract_out(record, conditions_of(session, [contract_id])[contract_id]),
         None if supplier is None else supplier.name,
         record.buyer_municipality,
     )
@@ -315,7 +316,7 @@ def ledger(session: Session, state: ServingState, caller: Caller, contract_id: s
     """
     contract = own_contract(session, caller, contract_id)
     today = state.today
-    condition_records = _conditions_of(session, [contract_id])[contract_id]
+    condition_records = conditions_of(session, [contract_id])[contract_id]
     hires_by_condition: dict[str, list[tuple[OutcomeRecord, str]]] = {
         c.condition_id: [] for c in condition_records
     }

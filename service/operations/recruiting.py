@@ -61,7 +61,6 @@ from service.api.runtime import ServingState
 from service.api.schemas import (
     CandidateOut,
     CandidateSkillOut,
-    ConditionOut,
     ContractOut,
     EmployerOutcomeIn,
     OccupationDraftOut,
@@ -77,6 +76,7 @@ from service.api.schemas import (
 from service.api.security import Caller, pseudonym
 from service.operations.bands import score_band
 from service.operations.errors import ConflictError, InvalidError, NotFoundError
+from service.operations.procurement import conditions_of, contract_out
 from service.storage.changes import record_changes
 from service.storage.tables import (
     ChangeEntity,
@@ -460,37 +460,8 @@ def employer_contracts(
     if contract_id is not None:
         query = query.where(ContractRecord.contract_id == contract_id)
     contracts = session.scalars(query).all()
-    conditions: dict[str, list[ConditionOut]] = {}
-    if contracts:
-        for c in session.scalars(
-            select(EmploymentConditionRecord)
-            .where(EmploymentConditionRecord.contract_id.in_([k.contract_id for k in contracts]))
-            .order_by(EmploymentConditionRecord.condition_id)
-        ):
-            conditions.setdefault(c.contract_id, []).append(
-                ConditionOut(
-                    condition_id=c.condition_id,
-                    target_groups=list(c.target_groups),
-                    hires_required=c.hires_required,
-                    deadline=c.deadline,
-                    allowed_job_forms=list(c.allowed_job_forms),
-                    performance_based=c.performance_based,
-                )
-            )
-    return [
-        ContractOut(
-            contract_id=k.contract_id,
-            buyer_id=k.buyer_id,
-            supplier_id=k.supplier_id,
-            cpv_code=k.cpv_code,
-            title=k.title,
-            starts_on=k.starts_on,
-            ends_on=k.ends_on,
-            value_eur=k.value_eur,
-            conditions=conditions.get(k.contract_id, []),
-        )
-        for k in contracts
-    ]
+    conditions = conditions_of(session, (k.contract_id for k in contracts))
+    return [contract_out(k, conditions[k.contract_id]) for k in contracts]
 
 
 def search_occupations(state: ServingState, query: str, limit: int = 10) -> list[LabelHit]:

@@ -8,6 +8,7 @@ always goes through psycopg 3 (``postgresql+psycopg://``).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +51,31 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     parsed = normalise_url(url)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
+        if parsed.get_backend_name() == "postgresql":
+            kwargs["connect_args"] = _postgresql_options(parsed, kwargs.get("connect_args"))
         return create_engine(parsed, **kwargs)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, **kwargs)
     _configure_sqlite(engine, in_memory=not parsed.database or parsed.database == ":memory:")
     return engine
+
+
+#: Server settings for the service's PostgreSQL sessions. Its queries are short index reads
+#: (a page, a count over one organisation); a parallel plan starts worker processes for each
+#: and waits for the slowest, which on a busy 2-core server made the caseload's eligibility
+#: filters 4-6x slower (bench/bench_pages.py: p50 104-158 ms with parallel workers, 24-27 ms
+#: without). Bulk reads are COPY, which never runs in parallel anyway.
+POSTGRESQL_OPTIONS = "-c max_parallel_workers_per_gather=0"
+
+
+def _postgresql_options(url: URL, connect_args: dict[str, Any] | None) -> dict[str, Any]:
+    """``connect_args`` with :data:`POSTGRESQL_OPTIONS`, unless the URL, the caller or
+    ``PGOPTIONS`` already give the server options (theirs win)."""
+    merged = dict(connect_args or {})
+    if "options" not in url.query and "options" not in merged and not os.environ.get("PGOPTIONS"):
+        merged["options"] = POSTGRESQL_OPTIONS
+    return merged
 
 
 def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:

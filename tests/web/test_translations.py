@@ -14,6 +14,7 @@ from babel.messages.pofile import read_po
 from service.web.i18n import (
     LOCALES,
     Message,
+    all_catalogues,
     extract_messages,
     missing_translations,
     translation_problems,
@@ -80,3 +81,42 @@ def test_the_check_names_missing_empty_fuzzy_and_misplaced_translations() -> Non
 def test_the_catalogues_of_every_audience_are_merged(locale: str, expected: str) -> None:
     assert translations(locale).gettext("Sign in") == expected
     assert set(LOCALES) == {"fi", "sv", "en"}
+
+
+def test_a_message_translated_in_two_catalogues_has_the_same_translation() -> None:
+    # The catalogues are merged in AUDIENCES order and a later one wins, so a differing
+    # duplicate would silently rename a shared code (templates/_codes.html) on some pages.
+    seen: dict[tuple[str, str], dict[str, str]] = {}
+    for locale, path in all_catalogues():
+        with path.open("rb") as handle:
+            catalogue = read_po(handle, locale=locale, domain=path.stem)
+        for message in catalogue:
+            if message.id and not message.fuzzy and message.string:
+                key = message.id if isinstance(message.id, str) else message.id[0]
+                seen.setdefault((locale, key), {})[path.stem] = repr(message.string)
+    conflicts = [
+        f"{locale}: {msgid!r} is {wordings}"
+        for (locale, msgid), wordings in seen.items()
+        if len(set(wordings.values())) > 1
+    ]
+    assert not conflicts, f"{len(conflicts)} conflict(s):\n" + "\n".join(conflicts)
+
+
+def test_the_shared_codes_have_one_name_for_every_audience() -> None:
+    from service.web.templating import environment
+
+    template = environment.from_string(
+        '{% import "coach/_labels.html" as coach with context %}'
+        '{% import "employer/_labels.html" as employer with context %}'
+        '{% import "procurement/_labels.html" as procurement with context %}'
+        "{{ coach.target_group(code) }}|{{ employer.target_group(code) }}|"
+        "{{ procurement.target_group(code) }}|{{ coach.stage(stage) }}|{{ employer.stage(stage) }}"
+    )
+    for locale in LOCALES:
+        catalogue = translations(locale)
+        text = template.render(
+            _=catalogue.gettext, code="registered_unemployed", stage="declined_by_employer"
+        )
+        group, *others = text.split("|")
+        assert others[:2] == [group, group] and others[2] == others[3], (locale, text)
+        assert group == catalogue.gettext("Registered unemployed")
