@@ -33,13 +33,17 @@ def site(small_world: WorldTables, tmp_path_factory: pytest.TempPathFactory) -> 
         yield live
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the
+# worker's main thread while it is started, and a later test of the same worker that calls
+# asyncio.run() would fail. The browser tests run one after another on one xdist worker (their
+# group), so the driver starts once and stops when they are done.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = launch(playwright)
     yield launched
