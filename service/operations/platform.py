@@ -8,11 +8,13 @@ the model registry and the audit log (an admin only its own organisation's entri
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from service.api import audit
@@ -20,7 +22,7 @@ from service.api.runtime import ServingState
 from service.api.schemas import AuditEntryOut, AuditVerifyOut, ModelStatusOut
 from service.api.security import Caller
 from service.operations.errors import ConflictError, NotFoundError
-from service.storage.tables import AuditLogEntry, AuditSeal, Role
+from service.storage.tables import AuditLogEntry, AuditSeal, AuditVerification, Role, User
 from training.registry import (
     CARD_FILE,
     ModelRecord,
@@ -31,6 +33,7 @@ from training.registry import (
 
 __all__ = [
     "AuditSealOut",
+    "AuditVerificationOut",
     "ChampionChangeOut",
     "ModelCardOut",
     "ModelRegistryOut",
@@ -38,6 +41,7 @@ __all__ = [
     "audit_entries",
     "audit_entry_count",
     "last_seal",
+    "last_verifications",
     "model_attachment",
     "model_card",
     "model_registry",
@@ -46,6 +50,8 @@ __all__ = [
     "rollback_model",
     "verify_audit",
 ]
+
+log = logging.getLogger(__name__)
 
 # ---- the served model -----------------------------------------------------------------------
 
@@ -275,12 +281,23 @@ def audit_entry_count(session: Session, caller: Caller) -> int:
     return int(session.scalar(query) or 0)
 
 
-def verify_audit(session: Session, state: ServingState, workers: int) -> AuditVerifyOut:
+def verify_audit(
+    session: Session, state: ServingState, workers: int, user_id: int | None = None
+) -> AuditVerifyOut:
     """The whole chain's state (what ``kohtaanto audit verify`` says); an admin learns that
     it is broken and where, but reads no other organisation's entry through this.
 
     ``workers`` is the number of service workers (each may have one unpublished seal line).
+    The verdict is recorded (``audit_verifications``, by ``user_id``) in a short write
+    transaction of its own after the check, so pages show it without recomputing.
     """
+    report = _check_chain(session, state, workers)
+    session.commit()  # end the read, handing its connection back, before the writer's
+    _record_verification(state, report, user_id)
+    return report
+
+
+def _check_chain(session: Session, state: ServingState, workers: int) -> AuditVerifyOut:
     if state.sealer is None:
         return AuditVerifyOut(
             status="cannot_verify",
@@ -303,6 +320,61 @@ def verify_audit(session: Session, state: ServingState, workers: int) -> AuditVe
         problem=report.problem,
         unpublished=report.unpublished,
     )
+
+
+def _record_verification(state: ServingState, report: AuditVerifyOut, user_id: int | None) -> None:
+    """Append the verdict; a failure to record is logged, the verdict still answered."""
+    try:
+        with state.write_sessions() as writer:
+            writer.add(
+                AuditVerification(
+                    verified_at=datetime.now(UTC),
+                    user_id=user_id,
+                    status=report.status,
+                    entries=report.entries,
+                    first_bad_seq=report.first_bad_seq,
+                    problem=report.problem,
+                )
+            )
+            writer.commit()
+    except SQLAlchemyError:
+        log.exception("could not record the audit verification")
+
+
+class AuditVerificationOut(BaseModel):
+    """One recorded full check of the chain: when, by whom, and its verdict."""
+
+    id: int
+    verified_at: datetime
+    user_id: int | None
+    user_name: str | None
+    status: str
+    entries: int
+    first_bad_seq: int | None
+    problem: str | None
+
+
+def last_verifications(session: Session, limit: int = 10) -> list[AuditVerificationOut]:
+    """The newest recorded verifications first (no recomputing), with the user's name."""
+    rows = session.execute(
+        select(AuditVerification, User.name)
+        .outerjoin(User, User.user_id == AuditVerification.user_id)
+        .order_by(AuditVerification.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        AuditVerificationOut(
+            id=row.id,
+            verified_at=row.verified_at,
+            user_id=row.user_id,
+            user_name=name,
+            status=row.status,
+            entries=row.entries,
+            first_bad_seq=row.first_bad_seq,
+            problem=row.problem,
+        )
+        for row, name in rows
+    ]
 
 
 class AuditSealOut(BaseModel):

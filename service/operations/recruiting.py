@@ -160,16 +160,28 @@ def supplier_ids(session: Session, caller: Caller) -> list[str]:
     )
 
 
+def _vacancy_outs(session: Session, records: Sequence[VacancyRecord]) -> list[VacancyOut]:
+    """Vacancies with their skills in the order the employer gave them: one query for all."""
+    skills: dict[str, list[VacancySkillIn]] = {r.vacancy_id: [] for r in records}
+    if records:
+        for s in session.scalars(
+            select(VacancySkillRecord)
+            .where(VacancySkillRecord.vacancy_id.in_(list(skills)))
+            .order_by(VacancySkillRecord.vacancy_skill_id)
+        ):
+            skills[s.vacancy_id].append(
+                VacancySkillIn(skill_uri=s.skill_uri, required=s.required, min_level=s.min_level)
+            )
+    out: list[VacancyOut] = []
+    for record in records:
+        values = {n: getattr(record, n) for n in VacancyOut.model_fields if n != "skills"}
+        values["skills"] = skills[record.vacancy_id]
+        out.append(VacancyOut.model_validate(values))
+    return out
+
+
 def _vacancy_out(session: Session, record: VacancyRecord) -> VacancyOut:
-    skills = session.scalars(
-        select(VacancySkillRecord).where(VacancySkillRecord.vacancy_id == record.vacancy_id)
-    ).all()
-    values = {name: getattr(record, name) for name in VacancyOut.model_fields if name != "skills"}
-    values["skills"] = [
-        VacancySkillIn(skill_uri=s.skill_uri, required=s.required, min_level=s.min_level)
-        for s in skills
-    ]
-    return VacancyOut.model_validate(values)
+    return _vacancy_outs(session, [record])[0]
 
 
 def list_vacancies(
@@ -182,7 +194,7 @@ def list_vacancies(
     if after:
         query = query.where(VacancyRecord.vacancy_id > after)
     rows = session.scalars(query.order_by(VacancyRecord.vacancy_id).limit(limit)).all()
-    return [_vacancy_out(session, r) for r in rows]
+    return _vacancy_outs(session, rows)
 
 
 def read_vacancy(session: Session, caller: Caller, vacancy_id: str) -> VacancyOut:

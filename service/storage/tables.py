@@ -50,6 +50,7 @@ __all__ = [
     "AssessmentRecord",
     "AuditLogEntry",
     "AuditSeal",
+    "AuditVerification",
     "Base",
     "Change",
     "ChangeEntity",
@@ -604,6 +605,27 @@ class AuditSeal(Base):
     #: How many entries the chain holds up to and including ``seq``.
     entries: Mapped[int] = mapped_column(Integer)
     mac: Mapped[str] = mapped_column(String(DIGEST))
+
+
+class AuditVerification(Base):
+    """One full check of the audit chain and its verdict (migration 0005).
+
+    The operator's page shows these instead of recomputing the chain on every view. No
+    foreign key on ``user_id``: the record keeps its facts when the user goes away.
+    """
+
+    __tablename__ = "audit_verifications"
+    __table_args__ = (
+        CheckConstraint("status IN ('intact', 'tampered', 'cannot_verify')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    verified_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(CODE))
+    entries: Mapped[int] = mapped_column(Integer)
+    first_bad_seq: Mapped[int | None] = mapped_column(Integer)
+    problem: Mapped[str | None] = mapped_column(Text)
 
 
 class PersonKey(Base):

@@ -106,6 +106,12 @@ def test_axe_finds_no_serious_violation_on_a_roles_pages(
         answer = page.goto(path)
         assert answer is not None and answer.status == status, f"{path}: {answer and answer.status}"
         failing += audit(page, path if status == 200 else f"{path} ({status})", role)
+    if role == "operator":  # the verify page's other state: after a verification, its table
+        page.goto("/app/operator/audit/verify")
+        with page.expect_navigation():
+            page.locator('form[action="/app/operator/audit/verify"] button').click()
+        assert page.locator("#verifications").count() == 1
+        failing += audit(page, "/app/operator/audit/verify (verified)", role)
     print(write_summary())
     pages = summary[role]
     assert len(pages) >= 2, f"the crawl of {START[role]} found no further page: {list(pages)}"

@@ -759,3 +759,29 @@ def test_reference_search_answers_every_signed_in_role(api: Api) -> None:
     assert api.client.get("/api/v1/reference/skills", params={"q": "x"}).status_code == 401
     empty = api.get("coach", "/api/v1/reference/skills", params={"q": ""})
     assert empty.status_code == 422
+
+
+def test_a_page_of_vacancies_costs_the_same_queries_whatever_its_length(api: Api) -> None:
+    """The vacancies' skills are read in one query for the page, not one per vacancy."""
+    from sqlalchemy import event
+
+    engine = api.client.app.state.serving.db  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    def queries(limit: int) -> int:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            answer = api.get("employer", "/api/v1/employer/vacancies", params={"limit": limit})
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert answer.status_code == 200, answer.text
+        assert len(answer.json()) == limit, "the employer should have this many vacancies"
+        assert all(v["skills"] for v in answer.json())
+        return len(statements)
+
+    queries(8)  # the first request also looks the caller's token up
+    assert queries(2) == queries(8)

@@ -13,10 +13,15 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from features.schema import FEATURE_NAMES
+from features.world_store import WorldTables
 from matching.scoring import DIRECTIONS, Direction
-from tests.web.conftest import Web
+from service.storage.database import make_engine
+from service.storage.tables import AuditVerification
+from tests.integration.test_audit_seal import _owner
+from tests.web.conftest import Web, build_web
 from training.ranker import RankerConfig
 from training.registry import ModelRecord, gate_notes
 
@@ -254,12 +259,102 @@ def test_the_chain_status_page_says_what_the_json_verify_says(web: Web) -> None:
     _audited(web)
     verdict = web.get("operator", "/api/v1/admin/audit/verify").json()
     assert verdict["status"] == "intact"
+    # The JSON verify recorded its verdict; the page shows it without recomputing.
     page = english(web.signed_in("operator")).get("/app/operator/audit/verify")
     assert page.status_code == 200
-    assert 'data-status="intact"' in page.text
+    assert 'id="chain-status" data-status="intact"' in page.text
     assert "Intact" in page.text
-    entries = int(_field(page.text, "entries").replace(",", ""))
-    assert entries >= verdict["entries"]
+    assert int(_field(page.text, "entries").replace(",", "")) == verdict["entries"]
+    audit_page = english(web.signed_in("admin")).get("/app/operator/audit")
+    assert 'data-field="verification" data-status="intact"' in audit_page.text
+
+
+def _verification_count(web: Web) -> int:
+    engine = make_engine(web.url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.scalar(select(func.count()).select_from(AuditVerification)) or 0)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_web(
+    request: pytest.FixtureRequest,
+    small_world: WorldTables,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Web]:
+    """An app of its own: no verification recorded yet, a chain this test may tamper with."""
+    yield from build_web(request, small_world, tmp_path_factory)
+
+
+def test_the_verify_page_shows_recorded_verifications_and_runs_one_on_post(
+    fresh_web: Web,
+) -> None:
+    web = fresh_web
+    _audited(web)
+    operator = english(web.signed_in("operator"))
+    # Viewing recomputes nothing and records nothing.
+    for _ in range(2):
+        page = operator.get("/app/operator/audit/verify")
+        assert page.status_code == 200
+        assert 'data-status="none"' in page.text
+        assert "No verification yet" in page.text
+        assert 'action="/app/operator/audit/verify"' in page.text
+    assert _verification_count(web) == 0
+    assert 'data-field="verification">' in operator.get("/app/operator/audit").text
+    # Running it: POST, 303 back to the page (POST-redirect-GET), one verdict recorded.
+    answer = operator.post("/app/operator/audit/verify", data={"csrf_token": web.csrf(page)})
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/app/operator/audit/verify"
+    assert _verification_count(web) == 1
+    page = operator.get(answer.headers["location"])
+    assert 'id="chain-status" data-status="intact"' in page.text
+    assert "No verification yet" not in page.text
+    shown = int(_field(page.text, "entries").replace(",", ""))
+    verdict = web.get("operator", "/api/v1/admin/audit/verify").json()
+    assert verdict["status"] == "intact" and shown == verdict["entries"] > 0
+    assert re.search(r'<tr data-key="\d+" data-status="intact">', page.text)
+    assert ">operator<" in page.text  # who ran it
+    # An admin may run it too, as the JSON route allows; without the CSRF token nobody may.
+    admin = english(web.signed_in("admin"))
+    token = web.csrf(admin.get("/app/operator/audit/verify"))
+    answer = admin.post("/app/operator/audit/verify", data={"csrf_token": token})
+    assert answer.status_code == 303
+    assert _verification_count(web) == 3
+    for client in (operator, admin):
+        assert client.post("/app/operator/audit/verify", data={}).status_code == 403
+        refused = client.post("/app/operator/audit/verify", data={"csrf_token": "forged"})
+        assert refused.status_code == 403
+    assert _verification_count(web) == 3
+    coach = english(web.signed_in("coach"))
+    token = web.csrf(coach.get("/app/coach/"))
+    assert coach.post("/app/operator/audit/verify", data={"csrf_token": token}).status_code == 403
+    assert _verification_count(web) == 3
+
+
+def test_a_tampered_chain_shows_tampered_after_a_verification(fresh_web: Web) -> None:
+    web = fresh_web
+    _audited(web)
+    engine = make_engine(web.url)
+    try:
+        _owner(
+            engine,
+            "UPDATE audit_log SET route = 'tampered' WHERE seq = (SELECT MIN(seq) FROM audit_log)",
+        )
+    finally:
+        engine.dispose()
+    operator = english(web.signed_in("operator"))
+    page = operator.get("/app/operator/audit/verify")
+    assert 'data-status="none"' in page.text  # nothing recomputed on viewing
+    answer = operator.post("/app/operator/audit/verify", data={"csrf_token": web.csrf(page)})
+    assert answer.status_code == 303
+    page = operator.get("/app/operator/audit/verify")
+    assert 'id="chain-status" data-status="tampered"' in page.text
+    assert "Tampered" in page.text
+    assert _field(page.text, "first_bad_seq")
+    audit_page = operator.get("/app/operator/audit")
+    assert 'data-field="verification" data-status="tampered"' in audit_page.text
 
 
 def test_a_rollback_without_an_earlier_champion_is_refused_on_the_page(

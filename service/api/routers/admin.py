@@ -86,7 +86,8 @@ def verify_audit(
 ) -> AuditVerifyOut:
     """The whole chain's state (what ``kohtaanto audit verify`` says); an admin learns that
     it is broken and where, but reads no other organisation's entry through this."""
-    return operations.verify_audit(session, state, request.app.state.settings.service.workers)
+    workers = request.app.state.settings.service.workers
+    return operations.verify_audit(session, state, workers, caller.user_id)
 
 
 @probes.get("/healthz")

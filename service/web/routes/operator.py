@@ -30,6 +30,8 @@ router = APIRouter(prefix="/app/operator", include_in_schema=False)
 
 #: Audit entries per page.
 AUDIT_PAGE_SIZE = 50
+#: Recorded chain verifications the verify page lists.
+VERIFICATIONS_SHOWN = 10
 #: The roles that may reload or roll back the model (the JSON API's ``AdminDep``).
 MODEL_CHANGERS = (Role.ADMIN,)
 
@@ -144,20 +146,34 @@ def audit(
             "next_after": entries[-1].seq if more and entries else None,
             "total": operations.audit_entry_count(session, caller),
             "seal": operations.last_seal(session),
+            "verification": next(iter(operations.last_verifications(session, 1)), None),
             "everyone": caller.role is Role.OPERATOR,
         },
     )
 
 
 @router.get("/audit/verify", response_class=HTMLResponse)
-def verify_audit(
-    request: Request, caller: WebOperator, session: SessionDep, state: StateDep
-) -> HTMLResponse:
-    """Recompute the whole chain now (what ``kohtaanto audit verify`` does)."""
-    workers = request.app.state.settings.service.workers
-    report = operations.verify_audit(session, state, workers)
+def verify_audit(request: Request, caller: WebOperator, session: SessionDep) -> HTMLResponse:
+    """The latest recorded verifications of the whole chain (nothing is recomputed here) and
+    the form that runs one now."""
+    verifications = operations.last_verifications(session, VERIFICATIONS_SHOWN)
     return render(
         request,
         "operator/verify.html",
-        {"report": report, "seal": operations.last_seal(session)},
+        {
+            "verifications": verifications,
+            "latest": verifications[0] if verifications else None,
+            "seal": operations.last_seal(session),
+        },
     )
+
+
+@router.post("/audit/verify", response_class=Response)
+async def run_verify_audit(
+    request: Request, caller: WebOperator, form: CsrfForm, session: SessionDep, state: StateDep
+) -> Response:
+    """Recompute the whole chain now (what ``kohtaanto audit verify`` does), record the
+    verdict and show it (POST-redirect-GET). Admins and the operator, as the JSON route."""
+    workers = request.app.state.settings.service.workers
+    await run_in_threadpool(operations.verify_audit, session, state, workers, caller.user_id)
+    return RedirectResponse("/app/operator/audit/verify", status_code=303)
