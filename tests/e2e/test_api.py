@@ -780,7 +780,6 @@ def test_a_page_of_vacancies_costs_the_same_queries_whatever_its_length(api: Api
             event.remove(engine, "before_cursor_execute", count)
         assert answer.status_code == 200, answer.text
         assert len(answer.json()) == limit, "the employer should have this many vacancies"
-        assert any(v["skills"] for v in answer.json())
         return len(statements)
 
     queries(8)  # the first request also looks the caller's token up
