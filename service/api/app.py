@@ -93,6 +93,8 @@ def build_state(settings: Settings) -> ServingState:
         statistics_cache_seconds=settings.service.statistics_cache_seconds,
         callers=CallerCache(settings.service.token_cache_seconds),
         matching_threads=settings.service.matching_threads,
+        data_dir=settings.paths.data_dir,
+        cache_dir=settings.paths.cache_dir,
     )
     state.check_model(force=True)
     return state

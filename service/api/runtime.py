@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from pathlib import Path
 from typing import TypeVar
 
 import anyio
@@ -43,6 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from features.live_state import vacancy_hires
 from features.matching_data import Vocabularies, hires_made, seeker_update, vacancy_update
+from features.skill_search import SkillSearch, skill_search_for
 from features.world_store import (
     SCHEMAS,
     jobseeker_from_row,
@@ -126,6 +128,9 @@ class ServingState:
     callers: CallerCache = field(default_factory=lambda: CallerCache(ttl_seconds=10.0))
     #: Matches and shortlists this worker computes at once (see ``in_matching_slot``).
     matching_threads: int = 1
+    #: Where the reference data and its cache are (None: the packaged data, the default cache).
+    data_dir: Path | None = None
+    cache_dir: Path | None = None
     _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = field(
         default_factory=weakref.WeakKeyDictionary
     )
@@ -133,6 +138,10 @@ class ServingState:
     _feed_lock: threading.Lock = field(default_factory=threading.Lock)
     _audit_lock: threading.Lock = field(default_factory=threading.Lock)
     _checked_at: float = 0.0
+
+    def skill_search(self) -> SkillSearch:
+        """The worker's ESCO label search over the served taxonomy (built at the first call)."""
+        return skill_search_for(self.vocab.taxonomy, self.data_dir, self.cache_dir)
 
     @cached_property
     def skill_uris(self) -> list[str]:

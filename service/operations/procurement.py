@@ -483,6 +483,32 @@ def _meta(
     }
 
 
+def _published(
+    state: ServingState,
+    kind: Literal["indicators", "impact"],
+    by: By,
+    period: Period | None,
+    start: date | None,
+    end: date | None,
+) -> PublishedTable:
+    """A published (suppressed) table of ``kind``, kept with the facts it was computed from."""
+    _window(start, end)
+    cache = facts_cache(state)
+    table_period = period if by != "period" else (period or "quarter")
+    compute, publish = (
+        (indicator_table, publish_indicator_table)
+        if kind == "indicators"
+        else (impact_table, publish_impact_table)
+    )
+
+    def make(facts: Facts) -> PublishedTable:
+        raw = compute(facts, by, table_period, start, end, params=cache.parameters, totals=True)
+        return publish(raw, key_columns(by, table_period))
+
+    table: PublishedTable = cache.memo(state, (kind, by, table_period, start, end), make)
+    return table
+
+
 def published_indicators(
     state: ServingState,
     by: By,
@@ -491,18 +517,7 @@ def published_indicators(
     end: date | None = None,
 ) -> PublishedTable:
     """The published (suppressed) indicator table, as the API and ``kohtaanto stats`` give it."""
-    _window(start, end)
-    cache = facts_cache(state)
-    table_period = period if by != "period" else (period or "quarter")
-
-    def make(facts: Facts) -> PublishedTable:
-        raw = indicator_table(
-            facts, by, table_period, start, end, params=cache.parameters, totals=True
-        )
-        return publish_indicator_table(raw, key_columns(by, table_period))
-
-    table: PublishedTable = cache.memo(state, ("indicators", by, table_period, start, end), make)
-    return table
+    return _published(state, "indicators", by, period, start, end)
 
 
 def published_impact(
@@ -513,18 +528,7 @@ def published_impact(
     end: date | None = None,
 ) -> PublishedTable:
     """The published (suppressed) impact table."""
-    _window(start, end)
-    cache = facts_cache(state)
-    table_period = period if by != "period" else (period or "quarter")
-
-    def make(facts: Facts) -> PublishedTable:
-        raw = impact_table(
-            facts, by, table_period, start, end, params=cache.parameters, totals=True
-        )
-        return publish_impact_table(raw, key_columns(by, table_period))
-
-    table: PublishedTable = cache.memo(state, ("impact", by, table_period, start, end), make)
-    return table
+    return _published(state, "impact", by, period, start, end)
 
 
 def indicators(

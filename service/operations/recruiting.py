@@ -31,7 +31,7 @@ from fastapi import UploadFile
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from features.skill_search import LabelHit, skill_search_for
+from features.skill_search import LabelHit
 from matching.domain import (
     SKILL_LEVEL_MAX,
     SKILL_LEVEL_MIN,
@@ -478,7 +478,7 @@ def employer_contracts(
 
 def search_occupations(state: ServingState, query: str, limit: int = 10) -> list[LabelHit]:
     """ESCO occupations whose preferred or alternative labels match ``query``, best first."""
-    return skill_search_for(state.vocab.taxonomy).occupations(query, limit)
+    return state.skill_search().occupations(query, limit)
 
 
 def occupation_draft(
@@ -494,7 +494,7 @@ def occupation_draft(
         raise InvalidError(list(loc), "is not an ESCO occupation", occupation_uri)
     level = min(max(level, SKILL_LEVEL_MIN), SKILL_LEVEL_MAX)
     row = taxonomy.occupations.iloc[taxonomy.occupation_index(occupation_uri)]
-    related = skill_search_for(taxonomy).skills_of_occupations([occupation_uri])
+    related = state.skill_search().skills_of_occupations([occupation_uri])
     labels = taxonomy.skills["label"]
 
     def skills(uris: Sequence[str], required: bool) -> list[OccupationSkillOut]:

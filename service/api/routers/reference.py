@@ -11,9 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from features.skill_search import SkillSearch, skill_search_for
 from service.api.deps import StateDep, get_caller
-from service.api.runtime import ServingState
 from service.api.schemas import ERROR_RESPONSES
 from service.api.security import Caller
 from service.operations.errors import NotFoundError
@@ -53,24 +51,13 @@ class OccupationSkillsOut(BaseModel):
     skills: list[ConceptSkillOut]
 
 
-def search_index(request: Request, state: ServingState) -> SkillSearch:
-    """The worker's label search over the served taxonomy (built at the first call)."""
-    settings = getattr(request.app.state, "settings", None)
-    paths = getattr(settings, "paths", None)
-    return skill_search_for(
-        state.vocab.taxonomy,
-        getattr(paths, "data_dir", None),
-        getattr(paths, "cache_dir", None),
-    )
-
-
 @router.get("/skills")
 def search_skills(
     request: Request, state: StateDep, q: SearchText, limit: Limit = 10
 ) -> list[ConceptOut]:
     """ESCO skills by preferred or alternative label: label prefixes first, then words, then
     any part of a label; accents and case do not matter; every word must match."""
-    hits = search_index(request, state).skills(q, limit)
+    hits = state.skill_search().skills(q, limit)
     return [
         ConceptOut(uri=h.uri, label=h.label, matched_alt_label=h.matched_alt_label) for h in hits
     ]
@@ -81,7 +68,7 @@ def search_occupations(
     request: Request, state: StateDep, q: SearchText, limit: Limit = 10
 ) -> list[ConceptOut]:
     """ESCO occupations by preferred or alternative label, ranked as the skill search."""
-    hits = search_index(request, state).occupations(q, limit)
+    hits = state.skill_search().occupations(q, limit)
     return [
         ConceptOut(uri=h.uri, label=h.label, matched_alt_label=h.matched_alt_label) for h in hits
     ]
@@ -94,7 +81,7 @@ def occupation_skills(uri: str, request: Request, state: StateDep) -> Occupation
     if not taxonomy.has_occupation(uri):
         raise NotFoundError("occupation", uri)
     row = taxonomy.occupations.iloc[taxonomy.occupation_index(uri)]
-    related = search_index(request, state).skills_of_occupations([uri])
+    related = state.skill_search().skills_of_occupations([uri])
     labels = taxonomy.skills["label"]
     positions = taxonomy.skill_positions
     skills = [
@@ -107,4 +94,4 @@ def occupation_skills(uri: str, request: Request, state: StateDep) -> Occupation
     )
 
 
-__all__ = ["Caller", "router", "search_index"]
+__all__ = ["Caller", "router"]

@@ -31,7 +31,6 @@ from matching.domain import (
     WorkingLifeSkill,
 )
 from service.api.deps import SessionDep, StateDep
-from service.api.routers.reference import search_index
 from service.api.runtime import ServingState
 from service.api.schemas import (
     AssessmentIn,
@@ -221,7 +220,7 @@ def _suggestions(
     request: Request, state: ServingState, occupations: list[str], chosen: set[str]
 ) -> list[str]:
     """Essential skills of the person's occupations not chosen yet (then optional ones)."""
-    related = search_index(request, state).skills_of_occupations(occupations)
+    related = state.skill_search().skills_of_occupations(occupations)
     found = [uri for uri in (*related.essential, *related.optional) if uri not in chosen]
     return found[:SUGGESTIONS]
 
@@ -348,7 +347,7 @@ async def _save_assessment(
                     skills[:] = [(uri, level) for uri, level in skills if uri != removed]
                 hits = None
                 if action == "search" and values.query:
-                    hits = search_index(request, state).skills(values.query, SEARCH_RESULTS)
+                    hits = state.skill_search().skills(values.query, SEARCH_RESULTS)
                 elif action == "search":
                     hits = []
                 return _assessment_page(request, state, profile, values, assessment_id, hits=hits)
@@ -427,7 +426,7 @@ async def correct_assessment(
 def skill_search(request: Request, caller: WebCoach, state: StateDep) -> HTMLResponse:
     """The skill search's result list (a fragment for htmx): an "add" button per skill."""
     query = (request.query_params.get("skill_query") or request.query_params.get("q") or "")[:100]
-    hits = search_index(request, state).skills(query, SEARCH_RESULTS) if query.strip() else None
+    hits = state.skill_search().skills(query, SEARCH_RESULTS) if query.strip() else None
     return render(request, "coach/_skill_results.html", {"hits": hits, "query": query})
 
 
