@@ -53,6 +53,22 @@ def _days(later: npt.NDArray[np.datetime64], earlier: npt.NDArray[np.datetime64]
     return np.clip(np.nan_to_num(delta, nan=MAX_DAYS_FEATURE), -MAX_DAYS_FEATURE, MAX_DAYS_FEATURE)
 
 
+def _lowest_per_pair(
+    n: int, owner: npt.NDArray[np.int64], values: FloatArray
+) -> npt.NDArray[np.float64]:
+    """Per pair, the lowest of its values and 1 (1 where it has none); ``owner`` is sorted.
+
+    The same numbers as ``np.minimum.at`` into ones (a minimum does not round), from one
+    ``reduceat`` over each pair's run instead of an unbuffered call per entry.
+    """
+    lowest = np.ones(n, np.float64)
+    if len(owner):
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        runs = np.minimum.reduceat(values, starts).astype(np.float64)
+        lowest[owner[starts]] = np.minimum(lowest[owner[starts]], runs)
+    return lowest
+
+
 def held_level(held: FloatArray) -> FloatArray:
     """The level a person holds a skill at: the assessed level where a coach observed it,
     else the partial credit from related skills expressed in levels (value × 4).
@@ -127,9 +143,7 @@ def _chunk(
     surplus = np.maximum(0.0, level - min_level) * required
     put("level_surplus", _share(np.bincount(owner, surplus, n), n_required))
     # The weakest link: the lowest level ratio among required skills (1 when none required).
-    weakest = np.ones(n, np.float64)
-    np.minimum.at(weakest, owner[required > 0], ratio[required > 0])
-    put("weakest_required", weakest)
+    put("weakest_required", _lowest_per_pair(n, owner[required > 0], ratio[required > 0]))
     shortfall = np.maximum(0.0, min_level - level) * required
     put("level_shortfall", _share(np.bincount(owner, shortfall, n), n_required))
     matched = required * (value > 0)

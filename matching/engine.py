@@ -62,6 +62,7 @@ from matching.scoring import (
     as_ranking_model,
 )
 from matching.sparse_store import InvertedIndex, RowEntries
+from matching.stages import stage
 
 IntArray = npt.NDArray[np.int64]
 Featurizer = Callable[[MatchingData, IntArray, IntArray, date], npt.NDArray[np.float32]]
@@ -443,21 +444,24 @@ class MatchingEngine:
             if not len(s):
                 return ()
             vs = np.full(len(s), v, np.int64)
-            features = self.featurizer(self.data, s, vs, on)
-            scores = scorer.for_direction("shortlist").score(features)
-            probabilities = scorer.probability("shortlist", scores)
-            explanations = self._explain(s, vs, on, None, features)
-            return tuple(
-                Match(
-                    jobseeker_id=seekers.ids[s[i]],
-                    vacancy_id=vacancy_id,
-                    rank=i + 1,
-                    score=float(scores[i]),
-                    explanation=explanation,
-                    probability=None if probabilities is None else float(probabilities[i]),
+            with stage("features"):
+                features = self.featurizer(self.data, s, vs, on)
+            with stage("scoring"):
+                scores = scorer.for_direction("shortlist").score(features)
+                probabilities = scorer.probability("shortlist", scores)
+            with stage("explanation"):
+                explanations = self._explain(s, vs, on, features)
+                return tuple(
+                    Match(
+                        jobseeker_id=seekers.ids[s[i]],
+                        vacancy_id=vacancy_id,
+                        rank=i + 1,
+                        score=float(scores[i]),
+                        explanation=explanation,
+                        probability=None if probabilities is None else float(probabilities[i]),
+                    )
+                    for i, explanation in enumerate(explanations)
                 )
-                for i, explanation in enumerate(explanations)
-            )
 
     def _candidates(
         self, kind: Literal["matches", "shortlist"], query_id: str, on: date, filters: MatchFilters
@@ -587,9 +591,14 @@ class MatchingEngine:
             seekers["relocate"][s],
             self.config,
         )
-        ok &= ~self._conflicts(np.full(len(v), s), v)
-        ok &= self._eligible_or_free(np.full(len(v), s), v, on)
-        return ok & self._request_filters(distance, v, filters)
+        # The other rules only where these two hold (the same answer: every rule must hold),
+        # as most candidates of the region are out of reach or closed.
+        kept = np.flatnonzero(ok)
+        rest = ~self._conflicts(np.full(len(kept), s), v[kept])
+        rest &= self._eligible_or_free(np.full(len(kept), s), v[kept], on)
+        rest &= self._request_filters(distance[kept], v[kept], filters)
+        ok[kept] = rest
+        return ok
 
     def _seeker_filter(
         self, v: int, s: IntArray, on: date, filters: MatchFilters
@@ -607,15 +616,20 @@ class MatchingEngine:
             seekers["relocate"][s],
             self.config,
         )
-        ok &= ~self._conflicts(s, np.full(len(s), v))
-        ok &= self._eligible_or_free(s, np.full(len(s), v), on)
+        # The other rules only for the people still in (the same answer: every rule must
+        # hold), as most people of the region live beyond their own commute.
+        kept = np.flatnonzero(ok)
+        people = s[kept]
+        rest = ~self._conflicts(people, np.full(len(people), v))
+        rest &= self._eligible_or_free(people, np.full(len(people), v), on)
         if filters.municipality is not None:
-            ok &= seekers["home"][s] == filters.municipality
+            rest &= seekers["home"][people] == filters.municipality
         if filters.max_distance_km is not None:
-            ok &= distance <= filters.max_distance_km
+            rest &= distance[kept] <= filters.max_distance_km
         if filters.job_forms is not None:
             wanted = bitmask(filters.job_forms, JOB_FORMS)
-            ok &= (seekers["accepted_forms"][s] & wanted) != 0
+            rest &= (seekers["accepted_forms"][people] & wanted) != 0
+        ok[kept] = rest
         return ok
 
     def _open(self, v: IntArray, on: date) -> npt.NDArray[np.bool_]:
@@ -807,42 +821,60 @@ class MatchingEngine:
         """Skill-index candidates plus everything within reach."""
         data, cfg = self.data, self.config
         seekers, vacancies = data.seekers, data.vacancies
-        scores, skilled = self._skill_scores(
-            self.vacancy_index, data.profiles.rows([s]), PROFILE_VALUE, len(vacancies)
-        )
-        home = seekers["home"][s]
-        # Municipalities within reach; partly remote jobs farther away whose effective
-        # distance is within reach come from the skill index.
-        places = np.flatnonzero(data.distance_km[home] <= self._reach(seekers["max_commute_km"][s]))
-        mask = np.zeros(len(vacancies), bool)  # a mask is cheaper than set unions
-        mask[skilled] = True
-        mask[self._rows_in("vacancies", places.astype(np.int64))] = True
-        mask |= vacancies["remote_share"] >= cfg.remote_threshold
-        rows = np.flatnonzero(mask).astype(np.int64)
-        rows = rows[self._vacancy_filter(s, rows, on, filters)]
-        return self._trim(rows, scores, data.distance_km[home, vacancies["municipality"][rows]])
+        with stage("retrieval"):
+            scores, skilled = self._skill_scores(
+                self.vacancy_index, data.profiles.rows([s]), PROFILE_VALUE, len(vacancies)
+            )
+            home = seekers["home"][s]
+            # Municipalities within reach; partly remote jobs farther away whose effective
+            # distance is within reach come from the skill index.
+            reachable = data.distance_km[home] <= self._reach(seekers["max_commute_km"][s])
+            places = np.flatnonzero(reachable)
+            mask = np.zeros(len(vacancies), bool)  # a mask is cheaper than set unions
+            mask[skilled] = True
+            mask[self._rows_in("vacancies", places.astype(np.int64))] = True
+            mask |= vacancies["remote_share"] >= cfg.remote_threshold
+            rows = np.flatnonzero(mask).astype(np.int64)
+        with stage("filters"):
+            rows = rows[self._vacancy_filter(s, rows, on, filters)]
+        with stage("retrieval"):
+            distance = data.distance_km[home, vacancies["municipality"][rows]]
+            return self._trim(rows, scores, distance)
 
     def _retrieve_seekers(self, v: int, on: date, filters: MatchFilters) -> IntArray:
         """Skill-index candidates plus the people within their commute."""
         data, cfg = self.data, self.config
         seekers, vacancies = data.seekers, data.vacancies
-        scores, skilled = self._skill_scores(
-            self.seeker_index, data.requirements.rows([v]), REQ_WEIGHT, len(seekers)
-        )
-        workplace = vacancies["municipality"][v]
-        if vacancies["remote_share"][v] >= cfg.remote_threshold:
-            regional = np.zeros(0, np.int64)  # everybody qualifies: rely on skills
-        else:
-            farthest = float(self._reach(seekers["max_commute_km"].max())) if len(seekers) else 0.0
-            places = np.flatnonzero(data.distance_km[workplace] <= farthest).astype(np.int64)
-            regional = self._rows_in("seekers", places)
-        mask = np.zeros(len(seekers), bool)
-        mask[skilled] = True
-        mask[regional] = True
-        rows = np.flatnonzero(mask).astype(np.int64)
-        rows = rows[self._seeker_filter(v, rows, on, filters)]
+        with stage("retrieval"):
+            scores, skilled = self._skill_scores(
+                self.seeker_index, data.requirements.rows([v]), REQ_WEIGHT, len(seekers)
+            )
+            workplace = vacancies["municipality"][v]
+            if vacancies["remote_share"][v] >= cfg.remote_threshold:
+                regional = np.zeros(0, np.int64)  # everybody qualifies: rely on skills
+            else:
+                farthest = (
+                    float(self._reach(seekers["max_commute_km"].max())) if len(seekers) else 0.0
+                )
+                places = np.flatnonzero(data.distance_km[workplace] <= farthest).astype(np.int64)
+                regional = self._rows_in("seekers", places)
+            mask = np.zeros(len(seekers), bool)
+            mask[skilled] = True
+            mask[regional] = True
+            rows = np.flatnonzero(mask).astype(np.int64)
+        with stage("filters"):
+            rows = rows[self._seeker_filter(v, rows, on, filters)]
         if len(rows) <= cfg.exhaustive_limit:
             return rows
+        with stage("retrieval"):
+            return self._retrieve_by_prior(v, rows, scores, on)
+
+    def _retrieve_by_prior(
+        self, v: int, rows: IntArray, scores: npt.NDArray[np.float32], on: date
+    ) -> IntArray:
+        """Of many admitted people, the best by skill plus the best by the first-stage prior."""
+        data, cfg = self.data, self.config
+        seekers, workplace = data.seekers, data.vacancies["municipality"][v]
         # Many people within reach: the best by skill plus the best by the first-stage prior,
         # which mimics the ranker on the person-level features skills cannot see.
         by_skill = self._top(scores[rows], rows, cfg.candidate_pool)
@@ -867,29 +899,28 @@ class MatchingEngine:
         scorer = model.for_direction(kind)
         features, scores, adjusted, ranking = self._order(kind, s, v, on, scorer)
         order = ranking[:k]
-        probabilities = model.probability(kind, scores[order]) if len(order) else None
+        with stage("scoring"):
+            probabilities = model.probability(kind, scores[order]) if len(order) else None
         # Factors are what sets a result apart from the rest of its list: contributions are
         # compared with their mean over the list's top (at least FACTOR_REFERENCE rows).
         reference = ranking[: max(k, FACTOR_REFERENCE)]  # the results first
-        explanations = self._explain(
-            s[order],
-            v[order],
-            on,
-            scorer if with_factors else None,
-            features[order],
-            features[reference],
-        )
-        results = tuple(
-            Match(
-                jobseeker_id=self.data.seekers.ids[s[i]],
-                vacancy_id=self.data.vacancies.ids[v[i]],
-                rank=rank,
-                score=float(adjusted[i]),
-                explanation=explanation,
-                probability=None if probabilities is None else float(probabilities[rank - 1]),
+        contributions = None
+        if with_factors and len(order) and self.config.explain_factors:
+            with stage("factors"):
+                contributions = self._factor_contributions(scorer, features[reference], len(order))
+        with stage("explanation"):
+            explanations = self._explain(s[order], v[order], on, features[order], contributions)
+            results = tuple(
+                Match(
+                    jobseeker_id=self.data.seekers.ids[s[i]],
+                    vacancy_id=self.data.vacancies.ids[v[i]],
+                    rank=rank,
+                    score=float(adjusted[i]),
+                    explanation=explanation,
+                    probability=None if probabilities is None else float(probabilities[rank - 1]),
+                )
+                for rank, (i, explanation) in enumerate(zip(order, explanations, strict=True), 1)
             )
-            for rank, (i, explanation) in enumerate(zip(order, explanations, strict=True), 1)
-        )
         return MatchList(
             kind=kind,
             query_id=query_id,
@@ -908,19 +939,21 @@ class MatchingEngine:
         scorer: Scorer,
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.float64], IntArray]:
         """Features, scores, re-ranked scores and the served order of the candidates."""
-        features = self.featurizer(self.data, s, v, on)
-        scores = scorer.score(features) if len(s) else np.zeros(0)
-        adjusted = scores
-        if kind == "shortlist" and len(s):
-            self._exposure.ensure(len(self.data.seekers))
-            over = np.maximum(0.0, self._exposure.counts[s] - self.config.exposure_cap)
-            spread = float(scores.std()) or 1.0
-            adjusted = scores - self.config.exposure_weight * spread * over
-        other = s if kind == "shortlist" else v
-        tier = self._qualified(features) if self.config.qualified_first else np.zeros(len(s))
-        # Qualified pairs first, then by score; ties are broken by the row number of the other
-        # side: the same data always gives the same order.
-        ranking = np.lexsort((other, -adjusted, -tier)).astype(np.int64)
+        with stage("features"):
+            features = self.featurizer(self.data, s, v, on)
+        with stage("scoring"):
+            scores = scorer.score(features) if len(s) else np.zeros(0)
+            adjusted = scores
+            if kind == "shortlist" and len(s):
+                self._exposure.ensure(len(self.data.seekers))
+                over = np.maximum(0.0, self._exposure.counts[s] - self.config.exposure_cap)
+                spread = float(scores.std()) or 1.0
+                adjusted = scores - self.config.exposure_weight * spread * over
+            other = s if kind == "shortlist" else v
+            tier = self._qualified(features) if self.config.qualified_first else np.zeros(len(s))
+            # Qualified pairs first, then by score; ties are broken by the row number of the
+            # other side: the same data always gives the same order.
+            ranking = np.lexsort((other, -adjusted, -tier)).astype(np.int64)
         return features, scores, adjusted, ranking
 
     def ranked_ids(
@@ -959,22 +992,33 @@ class MatchingEngine:
         )
         return met.astype(np.float64)
 
-    def _explain(
-        self,
-        s: IntArray,
-        v: IntArray,
-        on: date,
-        scorer: Scorer | None,
-        features: npt.NDArray[np.float32],
-        reference: npt.NDArray[np.float32] | None = None,
-    ) -> list[Explanation]:
-        """Explanations of the pairs (s[i], v[i]), computed together for the top results.
+    @staticmethod
+    def _factor_contributions(
+        scorer: Scorer, reference: npt.NDArray[np.float32], n: int
+    ) -> npt.NDArray[np.float64]:
+        """The first ``n`` rows' feature contributions, minus their mean over ``reference``.
 
         ``reference`` are the feature rows of the top of the list the results come from,
         beginning with the results themselves: a factor is a contribution minus its mean
         over them, so a feature that is the same for every row of the list (the vacancy's
         own hours in a shortlist, say) explains nothing.
         """
+        raw = scorer.contributions(reference)[:, :-1]
+        contributions = raw[:n] - raw.mean(axis=0)
+        # Below this a contribution is rounding, not a reason.
+        contributions[np.abs(contributions) < 1e-9] = 0.0
+        return contributions
+
+    def _explain(
+        self,
+        s: IntArray,
+        v: IntArray,
+        on: date,
+        features: npt.NDArray[np.float32],
+        contributions: npt.NDArray[np.float64] | None = None,
+    ) -> list[Explanation]:
+        """Explanations of the pairs (s[i], v[i]), computed together for the top results;
+        with factors when ``contributions`` (see :meth:`_factor_contributions`) are given."""
         if len(s) == 0:
             return []
         data, seekers, vacancies = self.data, self.data.seekers, self.data.vacancies
@@ -997,41 +1041,42 @@ class MatchingEngine:
             on,
         )
         has_condition = vacancies["has_condition"][v]
-        n_factors = self.config.explain_factors if scorer is not None else 0
-        contributions = np.zeros_like(features, dtype=np.float64)
-        if scorer is not None and n_factors:
-            rows = features if reference is None else reference
-            raw = scorer.contributions(rows)[:, :-1]
-            contributions = raw[: len(features)] - raw.mean(axis=0)
-            # Below this a contribution is rounding, not a reason.
-            contributions[np.abs(contributions) < 1e-9] = 0.0
+        n_factors = self.config.explain_factors if contributions is not None else 0
+        if contributions is None:
+            contributions = np.zeros_like(features, dtype=np.float64)
         top_terms = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :n_factors]
 
+        # Plain Python values once (a numpy scalar read per field cost more than the rest).
+        indptr, columns = entries.indptr.tolist(), entries.columns.tolist()
+        is_required, is_covered = required.tolist(), covered.tolist()
+        methods, min_levels = method.tolist(), min_level.tolist()
+        levels = held[:, PROFILE_LEVEL].tolist()
+        strengths = held[:, PROFILE_STRENGTH].tolist()
+        last_days = held[:, PROFILE_LAST_DAY].tolist()
+        labels = data.skill_labels
         out: list[Explanation] = []
         for i in range(len(s)):
             matched: list[SkillEvidence] = []
             missing: list[SkillEvidence] = []
-            for j in range(int(entries.indptr[i]), int(entries.indptr[i + 1])):
-                if not required[j]:
+            for j in range(indptr[i], indptr[i + 1]):
+                if not is_required[j]:
                     continue
-                skill = int(entries.columns[j])
+                skill = columns[j]
                 # Absent skills read as zeros in every channel (method 0 included): only a
                 # skill with evidence strength was observed.
-                observed = method[j] >= 0 and held[j, PROFILE_STRENGTH] > 0
+                observed = methods[j] >= 0 and strengths[j] > 0
                 evidence = SkillEvidence(
                     skill=skill,
-                    label=str(data.skill_labels[skill]),
-                    required_level=int(min_level[j]),
-                    level=float(held[j, PROFILE_LEVEL]),
-                    strength=float(held[j, PROFILE_STRENGTH]),
-                    method=_METHODS[method[j]].value if observed else None,
+                    label=str(labels[skill]),
+                    required_level=int(min_levels[j]),
+                    level=levels[j],
+                    strength=strengths[j],
+                    method=_METHODS[methods[j]].value if observed else None,
                     last_assessed=(
-                        _EPOCH + timedelta(days=int(held[j, PROFILE_LAST_DAY]))
-                        if observed
-                        else None
+                        _EPOCH + timedelta(days=int(last_days[j])) if observed else None
                     ),
                 )
-                (matched if covered[j] else missing).append(evidence)
+                (matched if is_covered[j] else missing).append(evidence)
             rule = DEFAULT_RULES[int(deciding[i])] if deciding[i] >= 0 else None
             factors = tuple(
                 Factor(

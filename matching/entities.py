@@ -120,7 +120,10 @@ class EntityTable:
     ) -> EntityTable:
         """A table from whole columns (the bulk path used when loading a world)."""
         id_list = [str(i) for i in ids]
-        table = cls(spec, capacity=len(id_list))
+        # Room to add rows in place. Workers forked from a built engine share its columns
+        # copy-on-write: a full table would copy every column into the worker that adds the
+        # first row. The spare rows are zero pages no one touches: no memory until written.
+        table = cls(spec, capacity=len(id_list) + len(id_list) // 8)
         missing = set(spec) - set(columns)
         if missing:
             raise ValueError(f"columns missing: {sorted(missing)}")

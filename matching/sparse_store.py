@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from numba import njit
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
@@ -50,7 +51,6 @@ class SparseRowStore:
         self._indptr: IntArray = np.zeros(1, np.int64)
         self._columns: IntArray = np.zeros(0, np.int64)
         self._values: FloatArray = np.zeros((0, channels), np.float32)
-        self._keys: IntArray = np.zeros(0, np.int64)  # row * n_columns + column, sorted
         self._overlay: dict[int, tuple[IntArray, FloatArray]] = {}
         self._deleted: set[int] = set()
         self._shadowed = np.zeros(0, bool)  # base rows replaced or deleted
@@ -73,9 +73,8 @@ class SparseRowStore:
         return store
 
     def _set_base(self, indptr: IntArray, columns: IntArray, values: FloatArray, n: int) -> None:
+        # Each row's columns are sorted (lookup searches within a row).
         self._indptr, self._columns, self._values = indptr, columns, values
-        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
-        self._keys = rows * self.n_columns + columns
         self._overlay.clear()
         self._deleted.clear()
         self._shadowed = np.zeros(n, bool)
@@ -137,6 +136,15 @@ class SparseRowStore:
     def rows(self, rows: npt.ArrayLike) -> RowEntries:
         """The entries of ``rows`` (any order, repeats allowed), overlay applied."""
         wanted = np.asarray(rows, np.int64)
+        if len(wanted) > 1 and wanted[0] == wanted[-1] and (wanted == wanted[0]).all():
+            # One row many times (a shortlist's vacancy beside each candidate): read it once.
+            one = self.rows(wanted[:1])
+            size = len(one.columns)
+            return RowEntries(
+                indptr=np.arange(len(wanted) + 1, dtype=np.int64) * size,
+                columns=np.tile(one.columns, len(wanted)),
+                values=np.tile(one.values, (len(wanted), 1)),
+            )
         in_base = wanted < self.base_rows
         plain = in_base.copy()
         plain[in_base] = ~self._shadowed[wanted[in_base]]
@@ -174,11 +182,10 @@ class SparseRowStore:
         in_base = r < self.base_rows
         plain = in_base.copy()
         plain[in_base] = ~self._shadowed[r[in_base]]
-        keys = r[plain] * self.n_columns + c[plain]
-        if len(keys) and len(self._keys):
-            pos = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
-            found = self._keys[pos] == keys
-            out[np.flatnonzero(plain)[found]] = self._values[pos[found]]
+        if len(self._columns):
+            # Within each row's own sorted columns: a request's pairs touch a few cache lines
+            # per person instead of a search through every stored entry.
+            _lookup_in_rows(self._indptr, self._columns, self._values, r, c, plain, out)
         for i in np.flatnonzero(~plain):
             entry = self._overlay.get(int(r[i]))
             if entry is None:
@@ -191,6 +198,28 @@ class SparseRowStore:
 
     def is_deleted(self, row: int) -> bool:
         return row in self._deleted
+
+
+@njit(cache=True, nogil=True)
+def _lookup_in_rows(  # type: ignore[no-untyped-def]
+    indptr, columns, values, rows, wanted, plain, out
+):
+    """``out[i] = values[entry]`` where row ``rows[i]`` of the base stores column
+    ``wanted[i]`` (a binary search in the row's sorted columns); other rows are left alone."""
+    for i in range(rows.shape[0]):
+        if not plain[i]:
+            continue
+        low, high = indptr[rows[i]], indptr[rows[i] + 1]
+        column = wanted[i]
+        while low < high:
+            middle = (low + high) // 2
+            if columns[middle] < column:
+                low = middle + 1
+            else:
+                high = middle
+        if low < indptr[rows[i] + 1] and columns[low] == column:
+            for channel in range(out.shape[1]):
+                out[i, channel] = values[low, channel]
 
 
 class InvertedIndex:

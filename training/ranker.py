@@ -44,6 +44,7 @@ with one thread on the request path.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -54,6 +55,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from matching.scoring import Calibration
 from training.dataset import TrainingSet
+from training.forest import CompiledForest
+
+log = logging.getLogger(__name__)
 
 #: Feature directions every labour market shares (+1 may only raise the score, -1 lower it).
 MONOTONE: Mapping[str, int] = {
@@ -379,9 +383,21 @@ def fit_calibration(
 
 
 class LightGBMScorer:
-    """A trained booster behind the engine's scorer protocol."""
+    """A trained booster behind the engine's scorer protocol.
 
-    def __init__(self, booster: lgb.Booster, version: str, feature_names: tuple[str, ...]):
+    ``compiled`` (serving): score and explain with the booster's trees compiled
+    (:class:`training.forest.CompiledForest`, the same numbers bit for bit, several times
+    cheaper per request); the booster itself when they cannot stand in for it (logged).
+    """
+
+    def __init__(
+        self,
+        booster: lgb.Booster,
+        version: str,
+        feature_names: tuple[str, ...],
+        *,
+        compiled: bool = False,
+    ):
         names = tuple(booster.feature_name())
         if names != tuple(feature_names):
             raise ValueError(
@@ -391,10 +407,15 @@ class LightGBMScorer:
         self.version = version
         self.feature_names = tuple(feature_names)
         self._best = booster.best_iteration or None
+        self.forest = CompiledForest.from_booster(booster, self._best) if compiled else None
+        if compiled and self.forest is None:
+            log.warning("model %s is served by the LightGBM booster (slower)", version)
 
     def score(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         if len(features) == 0:
             return np.zeros(0)
+        if self.forest is not None:
+            return self.forest.predict(features)
         return np.asarray(
             self.booster.predict(features, num_iteration=self._best, num_threads=1), np.float64
         )
@@ -403,6 +424,8 @@ class LightGBMScorer:
         """Per-feature SHAP contributions plus the bias column (``pred_contrib``)."""
         if len(features) == 0:
             return np.zeros((0, len(self.feature_names) + 1))
+        if self.forest is not None:
+            return self.forest.contributions(features)
         return np.asarray(
             self.booster.predict(
                 features, num_iteration=self._best, pred_contrib=True, num_threads=1

@@ -554,7 +554,8 @@ class ModelRegistry:
                     f"the manifest records {recorded[:12]}...: the file was changed"
                 )
             booster = lgb.Booster(model_str=model_bytes.decode("utf-8"))
-            scorers[direction] = LightGBMScorer(booster, version, FEATURE_NAMES)
+            # Served: the trees compiled (training.forest), checked against the booster.
+            scorers[direction] = LightGBMScorer(booster, version, FEATURE_NAMES, compiled=True)
         calibrations: dict[Direction, Calibration | None] = {}
         for direction in DIRECTIONS:
             knots = record.manifest.calibration.get(direction)
