@@ -101,9 +101,9 @@ class ServiceSettings(BaseModel):
     model_check_seconds: float = Field(default=1.0, ge=0, le=3600)
     #: Statistics are answered from fact tables a worker rebuilds at most this often.
     statistics_cache_seconds: float = Field(default=300.0, ge=0, le=86_400)
-    #: A worker that does not answer uvicorn's health ping within this many seconds is
-    #: restarted. Building the engine at start-up holds the GIL for seconds at a time on a
-    #: national-size world (uvicorn's default of 5 s restarted workers that were only starting).
+    #: A worker whose event loop has not signalled the supervisor (gunicorn's heartbeat) for
+    #: this many seconds is replaced. A replacement first applies the change feed written
+    #: since the engine was built, which can hold the GIL for seconds on a national world.
     worker_healthcheck_seconds: int = Field(default=60, ge=1, le=3600)
     #: Matches and shortlists one worker computes at once; more wait in arrival order.
     #: Matching is CPU-bound under one GIL, so more than 1 adds contention, not throughput.
@@ -125,6 +125,22 @@ class ServiceSettings(BaseModel):
     metrics_host: str = "127.0.0.1"
     #: Also answer ``/metrics`` on the public API port (404 there otherwise).
     metrics_on_api_port: bool = False
+    #: This host's name among the hosts serving one database: names its audit seal file
+    #: (``audit-seals.<host_id>.log`` beside ``audit.seal_file``). Every host of a
+    #: deployment needs its own (see docs/deployment.md); empty: the single-host file name.
+    host_id: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,64}$")
+    #: PostgreSQL: each worker learns of changes from the database's notifications (a
+    #: listening connection per worker) instead of asking it before every matching query.
+    listen_for_changes: bool = True
+    #: The secret behind employer-facing pseudonyms and erased people's feed rows: the same
+    #: on every host. Unset: ``<var_dir>/pseudonym.key``, created at the first start of a
+    #: single host (a host with a ``host_id`` never makes one up: it would differ from the
+    #: others').
+    pseudonym_key: SecretStr | None = None
+    #: Time each request's stages (``matching.stages``) and answer a ``Server-Timing``
+    #: header of CPU milliseconds per stage: for benchmarks and profiling, off in production
+    #: (the header tells a caller how the server spends its time).
+    stage_timing: bool = False
 
 
 class AuditSettings(BaseModel):
@@ -141,7 +157,9 @@ class AuditSettings(BaseModel):
     seal_key: SecretStr | None = None
     #: Unset: ``<var_dir>/audit-seal.key``.
     seal_key_file: Path | None = None
-    #: The append-only file of sealed heads; unset: ``<var_dir>/audit-seals.log``.
+    #: The append-only file of sealed heads; unset: ``<var_dir>/audit-seals.log``. A host
+    #: with a ``service.host_id`` appends to ``audit-seals.<host_id>.log`` in the same folder
+    #: instead; the verifier reads all of them.
     seal_file: Path | None = None
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from matching.stages import stage
 from service.api.runtime import ServingState
 from service.api.security import UNKNOWN_TOKEN, Caller, hash_token, unauthorised
 from service.observability import note_user
@@ -28,20 +29,28 @@ _bearer = HTTPBearer(auto_error=False, description="A token from `kohtaanto user
 # on a thread). Only the route itself runs on a thread.
 
 
-async def get_state(request: Request) -> ServingState:
+def _state(request: Request) -> ServingState:
     state: ServingState = request.app.state.serving
     return state
 
 
-async def get_session(
-    request: Request, state: Annotated[ServingState, Depends(get_state)]
-) -> AsyncIterator[Session]:
+async def get_state(request: Request) -> ServingState:
+    return _state(request)
+
+
+# The session and the caller read the state from the request rather than depend on
+# get_state: FastAPI solves every node of the graph on every request, cached or not, and the
+# solving was the largest part of a matches request's event-loop time.
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request; routes commit their one transaction, anything else rolls back.
 
     Requests that change data take a writer session; reads (GET) do not queue behind writes.
     Creating a session connects to nothing; ending one that still holds a transaction (a
     route that failed, or did not release its read) rolls back on a thread.
     """
+    state = _state(request)
     factory = state.sessions if request.method in ("GET", "HEAD") else state.write_sessions
     session = factory()
     try:
@@ -60,12 +69,14 @@ def release(session: Session) -> None:
     a request holding one pooled connection while it waits for a second can, with as many
     requests in flight as the pool has connections, wait until the pool times out (30 s),
     each holding a connection another needs. Loaded objects stay usable (no expiry on commit).
+    A session that read nothing (answers from the worker's memory) has nothing to end.
     """
-    session.commit()
+    if session.in_transaction():
+        session.commit()
 
 
 async def get_caller(
-    state: Annotated[ServingState, Depends(get_state)],
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     if credentials is None or not credentials.credentials:
@@ -73,8 +84,11 @@ async def get_caller(
     token = credentials.credentials
     if len(token) > 256 or "\x00" in token:
         raise unauthorised("the bearer token is malformed")
-    token_hash = hash_token(token)
-    caller = state.callers.get(token_hash)
+    # Timed apart from the lookup's await: other requests run on the event loop meanwhile.
+    state = _state(request)
+    with stage("auth"):
+        token_hash = hash_token(token)
+        caller = state.callers.get(token_hash)
     if caller is None:
         caller = await run_in_threadpool(_lookup_caller, state, token_hash)
         state.callers.put(token_hash, caller)
@@ -88,7 +102,7 @@ async def get_caller(
 
 def _lookup_caller(state: ServingState, token_hash: str) -> Caller:
     """The active user behind a token hash, or :data:`UNKNOWN_TOKEN`."""
-    with state.sessions() as session:
+    with stage("auth"), state.sessions() as session:
         user = session.execute(
             select(
                 User.user_id,
@@ -136,11 +150,16 @@ ProcurementDep = Annotated[Caller, Depends(require(Role.PROCUREMENT))]
 AdminDep = Annotated[Caller, Depends(require(Role.ADMIN))]
 
 
-def json_response(answer: BaseModel) -> Response:
-    """``answer`` serialised (pydantic, in Rust) on the route's own thread.
+def json_response(answer: BaseModel | bytes) -> Response:
+    """``answer`` serialised on the route's own thread (bytes: already JSON).
 
     A route that returns a model has FastAPI validate it again and serialise it, on one more
-    trip through the thread pool; the large matches and shortlist answers come back ready.
-    The route's ``response_model`` still documents the schema.
+    trip through the thread pool; the large matches and shortlist answers come back ready
+    (as bytes from :mod:`service.api.encoding`). The route's ``response_model`` still
+    documents the schema.
     """
-    return Response(answer.__pydantic_serializer__.to_json(answer), media_type="application/json")
+    if isinstance(answer, bytes):
+        return Response(answer, media_type="application/json")
+    with stage("serialisation"):
+        body = answer.__pydantic_serializer__.to_json(answer)
+    return Response(body, media_type="application/json")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
@@ -36,10 +36,11 @@ from matching.domain import (
 )
 from matching.eligibility import RuleKind, TargetGroupRule, add_months, rules_for
 from matching.engine import Match, MatchFilters, MatchList
-from service.api import audit
+from matching.stages import stage
+from service.api import audit, encoding
 from service.api.catalog import catalog_of, municipality_row
 from service.api.deps import release
-from service.api.explain import explanation_out
+from service.api.explain import explanation_body, optional_float
 from service.api.imports import coach_ownership, run_import
 from service.api.outcomes import coach_claims, report_by_coach
 from service.api.ownership import own_jobseeker
@@ -52,7 +53,6 @@ from service.api.schemas import (
     JobseekerIn,
     JobseekerOut,
     MatchesOut,
-    MatchOut,
     OutcomeClaimOut,
     OutcomeIn,
     OutcomeOut,
@@ -108,6 +108,7 @@ __all__ = [
     "list_outcomes",
     "list_proposals",
     "matches",
+    "matches_json",
     "plan_gaps",
     "propose",
     "read_assessment",
@@ -306,6 +307,7 @@ def erase_jobseeker(
     forget_jobseeker(session.connection(), state.pseudonym_key, jobseeker_id)
     session.commit()
     state.pseudonyms.pop(jobseeker_id, None)
+    state.display.forget_person(jobseeker_id)
     checkpoint_wal(state.db)
 
 
@@ -789,6 +791,22 @@ def _job_forms(values: list[str]) -> frozenset[str]:
     return frozenset(values)
 
 
+def _check_serves(session: Session, state: ServingState, caller: Caller, jobseeker_id: str) -> None:
+    """:func:`check_own_jobseeker` after ``catch_up``, from memory for people in matching.
+
+    The worker keeps the organisation of the people it answered for, dropped when the feed
+    applies a change to them (``state.display``), so it is as fresh as the engine's copy of
+    the person. People out of matching (in work, erased, unknown to the engine) are asked of
+    the database: an erasure reaches the feed under a token, not the person's id.
+    """
+    if not state.in_matching(jobseeker_id):
+        check_own_jobseeker(session, caller, jobseeker_id)
+        return
+    person = state.display.people(session, [jobseeker_id]).get(jobseeker_id)
+    if person is None or person.organisation_id != caller.organisation_id:
+        raise NotFoundError("jobseeker", jobseeker_id)
+
+
 def _found(
     session: Session,
     state: ServingState,
@@ -800,10 +818,13 @@ def _found(
     job_form: list[str] | None,
     factors: bool,
 ) -> MatchList:
-    check_own_jobseeker(session, caller, jobseeker_id)
-    release(session)  # the change feed and the audit writer take connections of their own
-    state.check_model()
-    state.catch_up()
+    # The feed first: the ownership below is read from what it keeps up to date.
+    with stage("catch_up"):
+        state.check_model()
+        state.catch_up()
+    with stage("database"):
+        _check_serves(session, state, caller, jobseeker_id)
+        release(session)  # the audit writer takes a connection of its own
     filters = MatchFilters(
         municipality=None if municipality is None else municipality_row(state, municipality),
         max_distance_km=max_distance_km,
@@ -829,25 +850,26 @@ def _audit_matches(
     digest: str,
 ) -> None:
     release(session)
-    # The audit entry is this read's only write: a short writer transaction of its own.
-    with state.audit_writer() as (writer, sealer):
-        audit.lock_chain(writer)
-        named = audit.pseudonyms(writer.connection(), [jobseeker_id], state.pseudonyms)
-        audit.append(
-            writer,
-            sealer=sealer,
+    # The audit entry is this read's only write: the worker's committer appends it with the
+    # entries of the other requests waiting, and returns once it is durable.
+    results = [[m.vacancy_id, round(m.score, 6)] for m in found.results]
+
+    def entry(named: Mapping[str, str]) -> audit.EntryFields:
+        return audit.EntryFields(
             user_id=caller.user_id,
             role=caller.role.value,
             organisation_id=caller.organisation_id,
             route=route,
             query={"jobseeker_id": named[jobseeker_id], **query, "on": str(state.today)},
             model_version=found.model_version,
-            results=[[m.vacancy_id, round(m.score, 6)] for m in found.results],
+            results=results,
             explanation_digest=digest,
         )
 
+    state.audit_committer.record([jobseeker_id], entry)
 
-def matches(
+
+def matches_json(
     session: Session,
     state: ServingState,
     caller: Caller,
@@ -857,45 +879,26 @@ def matches(
     max_distance_km: float | None = None,
     job_form: list[str] | None = None,
     factors: bool = True,
-) -> MatchesOut:
-    """The best open vacancies for one of the coach's jobseekers, with reasons, gaps and band.
+) -> bytes:
+    """The best open vacancies for one of the coach's jobseekers, with reasons, gaps and band,
+    as the JSON of :class:`~service.api.schemas.MatchesOut`.
 
     Runs on a worker thread (the engine's work is CPU-bound): route handlers call it through
-    ``state.in_matching_slot``. The answer is audited.
+    ``state.in_matching_slot``. The answer is audited. Built as plain values and written by
+    one encoder (:mod:`service.api.encoding`), the same bytes the models gave, at a fraction
+    of the cost; the vacancies' fields come from the worker's memory (``state.display``).
     """
     found = _found(
         session, state, caller, jobseeker_id, k, municipality, max_distance_km, job_form, factors
     )
-    # Only the columns the answer shows: whole ORM rows (skills JSON and all) were a fifth of
-    # the request.
-    vacancies = {
-        row.vacancy_id: row
-        for row in session.execute(
-            select(
-                VacancyRecord.vacancy_id,
-                VacancyRecord.title,
-                VacancyRecord.job_form,
-                VacancyRecord.municipality,
-                VacancyRecord.closes_on,
-            ).where(VacancyRecord.vacancy_id.in_([m.vacancy_id for m in found.results]))
-        )
-    }
-    results = [
-        MatchOut(
-            rank=m.rank,
-            vacancy_id=m.vacancy_id,
-            title=vacancies[m.vacancy_id].title,
-            job_form=vacancies[m.vacancy_id].job_form,
-            municipality=vacancies[m.vacancy_id].municipality,
-            closes_on=vacancies[m.vacancy_id].closes_on,
-            score=m.score,
-            probability=m.probability,
-            band=score_band(m.probability, m.score),
-            explanation=explanation_out(m.explanation, state),
-        )
-        for m in found.results
-    ]
-    digest = audit.response_digest([r.explanation for r in results])
+    with stage("database"):
+        vacancies = state.display.vacancies(session, [m.vacancy_id for m in found.results])
+    with stage("response"):
+        explanations = [explanation_body(m.explanation, state) for m in found.results]
+    with stage("serialisation"):
+        # Each explanation is written once: its bytes are both the digest's and the answer's.
+        explained = [encoding.to_json(e) for e in explanations]
+        digest = encoding.items_digest(explained)
     _audit_matches(
         session,
         state,
@@ -911,12 +914,60 @@ def matches(
         found,
         digest,
     )
-    return MatchesOut(
-        jobseeker_id=jobseeker_id,
-        on=found.on,
-        model_version=found.model_version,
-        candidates=found.candidates,
-        results=results,
+    with stage("response"):
+        results = []
+        for m, explanation in zip(found.results, explained, strict=True):
+            vacancy = vacancies[m.vacancy_id]
+            # The fields of schemas.MatchOut, in its order.
+            results.append(
+                {
+                    "rank": int(m.rank),
+                    "vacancy_id": m.vacancy_id,
+                    "title": vacancy.title,
+                    "job_form": vacancy.job_form,
+                    "municipality": vacancy.municipality,
+                    "closes_on": vacancy.closes_on,
+                    "score": float(m.score),
+                    "probability": optional_float(m.probability),
+                    "band": score_band(m.probability, m.score),
+                    "explanation": encoding.Fragment(explanation),
+                }
+            )
+        answer = {
+            "jobseeker_id": jobseeker_id,
+            "on": found.on,
+            "model_version": found.model_version,
+            "candidates": int(found.candidates),
+            "results": results,
+        }
+    with stage("serialisation"):
+        return encoding.to_json(answer)
+
+
+def matches(
+    session: Session,
+    state: ServingState,
+    caller: Caller,
+    jobseeker_id: str,
+    k: int = 20,
+    municipality: str | None = None,
+    max_distance_km: float | None = None,
+    job_form: list[str] | None = None,
+    factors: bool = True,
+) -> MatchesOut:
+    """:func:`matches_json` as the model, for the coach's pages (one audited read)."""
+    return MatchesOut.model_validate_json(
+        matches_json(
+            session,
+            state,
+            caller,
+            jobseeker_id,
+            k,
+            municipality,
+            max_distance_km,
+            job_form,
+            factors,
+        )
     )
 
 
@@ -959,7 +1010,9 @@ def employment_plan(
     """
     found = _found(session, state, caller, jobseeker_id, k, None, None, None, False)
     near, gaps = plan_gaps(found.results, state.skill_uris)
-    digest = audit.response_digest([explanation_out(m.explanation, state) for m in found.results])
+    digest = encoding.items_digest(
+        [encoding.to_json(explanation_body(m.explanation, state)) for m in found.results]
+    )
     _audit_matches(session, state, caller, "coach.plan", jobseeker_id, {"k": k}, found, digest)
     return EmploymentPlan(
         jobseeker_id=jobseeker_id,

@@ -23,9 +23,10 @@ ranking would not list them, marked ``proposed``. Both reads are written to the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from fastapi import UploadFile
 from sqlalchemy import delete, func, select
@@ -43,9 +44,11 @@ from matching.domain import (
     check_references,
 )
 from matching.engine import Match, MatchList
-from service.api import audit
+from matching.stages import stage
+from service.api import audit, encoding
 from service.api.catalog import catalog_of
 from service.api.deps import release
+from service.api.explain import optional_float
 from service.api.imports import employer_ownership, run_import
 from service.api.outcomes import (
     EMPLOYER_STAGES,
@@ -59,7 +62,6 @@ from service.api.outcomes import (
 from service.api.ownership import own_vacancy
 from service.api.runtime import ServingState
 from service.api.schemas import (
-    CandidateOut,
     CandidateSkillOut,
     ContractOut,
     EmployerOutcomeIn,
@@ -111,6 +113,7 @@ __all__ = [
     "reject_outcome_claim",
     "search_occupations",
     "shortlist",
+    "shortlist_json",
     "strength_band",
     "update_vacancy",
     "vacancy_proposals",
@@ -539,130 +542,180 @@ def vacancy_titles(
 # ---- shortlists and proposals ---------------------------------------------------------------
 
 
-def _skills(state: ServingState, match: Match) -> list[CandidateSkillOut]:
+def _skill_outs(state: ServingState, match: Match) -> list[CandidateSkillOut]:
+    return [CandidateSkillOut.model_validate(s) for s in _skills(state, match)]
+
+
+def _skills(state: ServingState, match: Match) -> list[dict[str, Any]]:
+    """The fields of :class:`~service.api.schemas.CandidateSkillOut`, in its order."""
     uris = state.skill_uris
     return [
-        CandidateSkillOut(
-            label=s.label,
-            skill_uri=uris[s.skill],
-            evidence_strength=strength_band(s.strength, s.method),
-            level=round(float(s.level), 2),
-            required_level=s.required_level,
-            method=s.method,
-            last_assessed=s.last_assessed,
-        )
+        {
+            "label": str(s.label),
+            "skill_uri": uris[s.skill],
+            "evidence_strength": strength_band(s.strength, s.method),
+            "level": round(float(s.level), 2),
+            "required_level": int(s.required_level),
+            "method": s.method,
+            "last_assessed": s.last_assessed,
+        }
         for s in match.explanation.matched_skills
     ]
 
 
-def _open_vacancy_closing(session: Session, caller: Caller, vacancy_id: str, today: date) -> date:
-    """The closing day of the caller's open vacancy; 404 for another's, 409 once closed."""
-    # One join for ownership and the closing day, not the whole vacancy row.
-    closes_on = session.scalar(
-        select(VacancyRecord.closes_on)
-        .join(SupplierRecord, SupplierRecord.supplier_id == VacancyRecord.supplier_id)
-        .where(
-            VacancyRecord.vacancy_id == vacancy_id,
-            SupplierRecord.organisation_id == caller.organisation_id,
-        )
-    )
-    if closes_on is None:
-        raise NotFoundError("vacancy", vacancy_id)
-    if closes_on < today:
-        raise ConflictError(f"vacancy {vacancy_id} closed on {closes_on}: no shortlist")
-    return closes_on
+def _audit_shortlist(
+    state: ServingState,
+    caller: Caller,
+    vacancy_id: str,
+    k: int,
+    found: MatchList,
+    extra: Sequence[Match],
+    digest: str,
+) -> None:
+    """Audit a shortlist: its ranked people as results, the proposed ones after them under
+    ``query.proposed``. The read's only write: the worker's committer appends it with the
+    entries of the other requests waiting, and returns once it is durable."""
+    ranked = [(m.jobseeker_id, round(m.score, 6)) for m in found.results]
+    proposed = [(m.jobseeker_id, round(m.score, 6)) for m in extra]
 
-
-def shortlist(
-    session: Session, state: ServingState, caller: Caller, vacancy_id: str, k: int = 20
-) -> ShortlistOut:
-    """Pseudonymous candidates for one of the employer's open vacancies, best first.
-
-    CPU-bound: the API runs it in one of the worker's matching slots
-    (:meth:`ServingState.in_matching_slot`). The people coaches proposed to the vacancy who
-    are in matching but not among the ``k`` best follow them, marked ``proposed``. The answer
-    is written to the audit log (its ranked people as results, the others under
-    ``query.proposed``, so that the exposure log sees only what the ranking showed).
-    """
-    _open_vacancy_closing(session, caller, vacancy_id, state.today)
-    release(session)  # the change feed and the audit writer take connections of their own
-    state.check_model()
-    state.catch_up()
-    found: MatchList = state.engine.shortlist_for_vacancy(
-        vacancy_id, k=k, on=state.today, with_factors=False
-    )
-    ranked_ids = [m.jobseeker_id for m in found.results]
-    proposed_ids = set(
-        session.scalars(select(Proposal.jobseeker_id).where(Proposal.vacancy_id == vacancy_id))
-    )
-    unranked = sorted(proposed_ids.difference(ranked_ids))
-    extra = state.engine.explain_for_vacancy(vacancy_id, unranked, state.today) if unranked else ()
-    shown = [*found.results, *extra]
-    ids = [m.jobseeker_id for m in shown]
-    people = (
-        {
-            p.jobseeker_id: p
-            for p in session.execute(
-                select(
-                    JobseekerRecord.jobseeker_id,
-                    JobseekerRecord.accepted_job_forms,
-                ).where(JobseekerRecord.jobseeker_id.in_(ids))
-            )
-        }
-        if ids
-        else {}
-    )
-    secret = state.pseudonym_key
-    results: list[CandidateOut] = []
-    for rank, m in enumerate(shown, 1):
-        person = people.get(m.jobseeker_id)
-        proposed = m.jobseeker_id in proposed_ids
-        score = round(m.score, 6)
-        results.append(
-            CandidateOut(
-                candidate=pseudonym(secret, vacancy_id, m.jobseeker_id),
-                rank=rank,
-                score=score,
-                probability=m.probability,
-                band=score_band(m.probability, score),
-                skills=_skills(state, m),
-                skill_gaps=[s.label for s in m.explanation.missing_skills],
-                distance_band=distance_band(m.explanation.distance_km),
-                available=True,
-                accepted_job_forms=sorted(person.accepted_job_forms) if person else [],
-                # The identity of a consented proposal is shown in the proposals list only
-                # (vacancy_proposals), where its reading is audited as a reveal.
-                proposed=proposed,
-            )
-        )
-    digest = audit.response_digest(results)
-    release(session)
-    # The audit entry is this read's only write: a short writer transaction of its own.
-    with state.audit_writer() as (writer, sealer):
-        audit.lock_chain(writer)
-        named = audit.pseudonyms(writer.connection(), ids, state.pseudonyms)
+    def entry(named: Mapping[str, str]) -> audit.EntryFields:
         query: dict[str, object] = {"vacancy_id": vacancy_id, "k": k, "on": str(state.today)}
-        if extra:
-            query["proposed"] = [[named[m.jobseeker_id], round(m.score, 6)] for m in extra]
-        audit.append(
-            writer,
-            sealer=sealer,
+        if proposed:
+            query["proposed"] = [[named[person], score] for person, score in proposed]
+        return audit.EntryFields(
             user_id=caller.user_id,
             role=caller.role.value,
             organisation_id=caller.organisation_id,
             route=SHORTLIST_ROUTE,
             query=query,
             model_version=found.model_version,
-            results=[[named[m.jobseeker_id], round(m.score, 6)] for m in found.results],
+            results=[[named[person], score] for person, score in ranked],
             explanation_digest=digest,
         )
-    return ShortlistOut(
-        vacancy_id=vacancy_id,
-        on=found.on,
-        model_version=found.model_version,
-        candidates=found.candidates,
-        results=results,
+
+    state.audit_committer.record([person for person, _ in ranked + proposed], entry)
+
+
+def _audit_proposals(
+    state: ServingState,
+    caller: Caller,
+    vacancy_id: str,
+    shown: Sequence[tuple[str, str]],
+    digest: str,
+) -> None:
+    """Audit a proposals list: each person named, and whether their identity was shown."""
+    model_version = state.model_version
+
+    def entry(named: Mapping[str, str]) -> audit.EntryFields:
+        return audit.EntryFields(
+            user_id=caller.user_id,
+            role=caller.role.value,
+            organisation_id=caller.organisation_id,
+            route=PROPOSALS_ROUTE,
+            query={"vacancy_id": vacancy_id, "on": str(state.today)},
+            model_version=model_version,
+            results=[[named[person], disclosure] for person, disclosure in shown],
+            explanation_digest=digest,
+        )
+
+    state.audit_committer.record([person for person, _ in shown], entry)
+
+
+def _check_open_vacancy(
+    session: Session, state: ServingState, caller: Caller, vacancy_id: str
+) -> None:
+    """404 unless the vacancy is the caller's, 409 once it closed; after ``catch_up``, from
+    the worker's memory (``state.display``, as fresh as the engine's copy of the vacancy)."""
+    vacancy = state.display.vacancies(session, [vacancy_id]).get(vacancy_id)
+    if vacancy is None or vacancy.organisation_id != caller.organisation_id:
+        raise NotFoundError("vacancy", vacancy_id)
+    if vacancy.closes_on < state.today:
+        raise ConflictError(f"vacancy {vacancy_id} closed on {vacancy.closes_on}: no shortlist")
+
+
+def shortlist_json(
+    session: Session, state: ServingState, caller: Caller, vacancy_id: str, k: int = 20
+) -> bytes:
+    """Pseudonymous candidates for one of the employer's open vacancies, best first, as the
+    JSON of :class:`~service.api.schemas.ShortlistOut`.
+
+    CPU-bound: the API runs it in one of the worker's matching slots
+    (:meth:`ServingState.in_matching_slot`). The people coaches proposed to the vacancy who
+    are in matching but not among the ``k`` best follow them, marked ``proposed``. The answer
+    is written to the audit log (its ranked people as results, the others under
+    ``query.proposed``, so that the exposure log sees only what the ranking showed). Built
+    as plain values and written once (:mod:`service.api.encoding`): the results' bytes are
+    both the audit digest's and the answer's.
+    """
+    # The feed first: the vacancy's owner and closing day below are read from what it keeps.
+    with stage("catch_up"):
+        state.check_model()
+        state.catch_up()
+    with stage("database"):
+        _check_open_vacancy(session, state, caller, vacancy_id)
+    found: MatchList = state.engine.shortlist_for_vacancy(
+        vacancy_id, k=k, on=state.today, with_factors=False
     )
+    ranked_ids = [m.jobseeker_id for m in found.results]
+    with stage("database"), state.db.connect() as connection:
+        # Proposals are not in the change feed: always read, on a bare connection (the ORM
+        # session's layers were half the cost of this one-column read).
+        proposed_ids = set(
+            connection.scalars(
+                select(Proposal.jobseeker_id).where(Proposal.vacancy_id == vacancy_id)
+            )
+        )
+    unranked = sorted(proposed_ids.difference(ranked_ids))
+    extra = state.engine.explain_for_vacancy(vacancy_id, unranked, state.today) if unranked else ()
+    shown = [*found.results, *extra]
+    with stage("database"):
+        people = state.display.people(session, [m.jobseeker_id for m in shown]) if shown else {}
+        release(session)  # the audit writer takes a connection of its own
+    with stage("response"):
+        secret = state.pseudonym_key
+        results: list[dict[str, Any]] = []
+        for rank, m in enumerate(shown, 1):
+            person = people.get(m.jobseeker_id)
+            score = round(m.score, 6)
+            # The fields of schemas.CandidateOut, in its order.
+            results.append(
+                {
+                    "candidate": pseudonym(secret, vacancy_id, m.jobseeker_id),
+                    "rank": rank,
+                    "score": float(score),
+                    "probability": optional_float(m.probability),
+                    "band": score_band(m.probability, score),
+                    "skills": _skills(state, m),
+                    "skill_gaps": [str(s.label) for s in m.explanation.missing_skills],
+                    "distance_band": distance_band(m.explanation.distance_km),
+                    "available": True,
+                    "accepted_job_forms": sorted(person.accepted_job_forms) if person else [],
+                    # The identity of a consented proposal is shown in the proposals list
+                    # only (vacancy_proposals), where its reading is audited as a reveal.
+                    "proposed": m.jobseeker_id in proposed_ids,
+                }
+            )
+    with stage("serialisation"):
+        listed = encoding.to_json(results)
+        digest = encoding.array_digest(listed)
+    _audit_shortlist(state, caller, vacancy_id, k, found, extra, digest)
+    with stage("serialisation"):
+        return encoding.to_json(
+            {
+                "vacancy_id": vacancy_id,
+                "on": found.on,
+                "model_version": found.model_version,
+                "candidates": int(found.candidates),
+                "results": encoding.Fragment(listed),
+            }
+        )
+
+
+def shortlist(
+    session: Session, state: ServingState, caller: Caller, vacancy_id: str, k: int = 20
+) -> ShortlistOut:
+    """:func:`shortlist_json` as the model, for the employer's pages (one audited read)."""
+    return ShortlistOut.model_validate_json(shortlist_json(session, state, caller, vacancy_id, k))
 
 
 def vacancy_proposals(
@@ -740,7 +793,7 @@ def vacancy_proposals(
                 available=state.in_matching(r.jobseeker_id),
                 band=None if m is None else score_band(m.probability, round(m.score, 6)),
                 probability=None if m is None else m.probability,
-                skills=[] if m is None else _skills(state, m),
+                skills=[] if m is None else _skill_outs(state, m),
                 skill_gaps=[] if m is None else [s.label for s in m.explanation.missing_skills],
                 distance_band=None if km is None else distance_band(km),
                 accepted_job_forms=sorted(r.accepted_job_forms or []),
@@ -753,25 +806,12 @@ def vacancy_proposals(
             )
         )
     digest = audit.response_digest(results)
-    with state.audit_writer() as (writer, sealer):
-        audit.lock_chain(writer)
-        named = audit.pseudonyms(writer.connection(), ids, state.pseudonyms)
-        audit.append(
-            writer,
-            sealer=sealer,
-            user_id=caller.user_id,
-            role=caller.role.value,
-            organisation_id=caller.organisation_id,
-            route=PROPOSALS_ROUTE,
-            query={"vacancy_id": vacancy_id, "on": str(state.today)},
-            model_version=state.model_version,
-            # Who was named, and whether their identity was shown (the consent's effect).
-            results=[
-                [named[r.jobseeker_id], "identity" if out.first_name is not None else "pseudonym"]
-                for r, out in zip(rows, results, strict=True)
-            ],
-            explanation_digest=digest,
-        )
+    # Who was named, and whether their identity was shown (the consent's effect).
+    shown = [
+        (r.jobseeker_id, "identity" if out.first_name is not None else "pseudonym")
+        for r, out in zip(rows, results, strict=True)
+    ]
+    _audit_proposals(state, caller, vacancy_id, shown, digest)
     return results
 
 

@@ -146,7 +146,7 @@ async def matches(
     def answer() -> Response:
         # Serialised on the matching thread too: the answer is large.
         return json_response(
-            coaching.matches(
+            coaching.matches_json(
                 session,
                 state,
                 caller,

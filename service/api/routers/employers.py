@@ -103,7 +103,7 @@ async def shortlist(
     People a coach proposed to the vacancy (with their consent) who are in matching follow
     the `k` best when the ranking does not list them, marked `proposed`.
     """
-    work = partial(recruiting.shortlist, session, state, caller, vacancy_id, k)
+    work = partial(recruiting.shortlist_json, session, state, caller, vacancy_id, k)
     return json_response(await state.in_matching_slot(work))
 
 
