@@ -7,15 +7,17 @@ head (PostgreSQL: a transaction-scoped advisory lock; SQLite: its single writer)
 workers never append two entries with the same predecessor.
 
 A hash chain alone cannot tell a shorter chain from a longer one, nor a chain recomputed
-after a change from the original. So every append also **seals** the new head: an HMAC over
-(seq, entry hash, number of entries) with a key the database does not hold (settings or a
-key file, see :class:`Sealer`), written (a) as a row of ``audit_seals`` in the entry's own
-transaction and (b), once that transaction has committed, as a line appended to the seal
-file outside the database. Whoever can rewrite the database but not read the key cannot
-seal a recomputed chain; whoever can also delete rows cannot shorten the chain below the
-head the seal file remembers. The database refuses UPDATE, DELETE, TRUNCATE and SQLite's
-INSERT OR REPLACE on both tables (migrations 0001 and 0002), so all of this needs owner
-rights to begin with.
+after a change from the original. So every commit group of entries (one transaction: a
+worker's :class:`~service.api.audit_committer.AuditCommitter` appends the entries of all
+the requests waiting at once) also **seals** its new head: an HMAC over (seq, entry hash,
+number of entries) with a key the database does not hold (settings or a key file, see
+:class:`Sealer`), written (a) as a row of ``audit_seals`` in the group's own transaction
+and (b), once that transaction has committed, as a line appended to the seal file outside
+the database. A seal covers every entry up to it, so the group's earlier entries need none.
+Whoever can rewrite the database but not read the key cannot seal a recomputed chain;
+whoever can also delete rows cannot shorten the chain below the head the seal file
+remembers. The database refuses UPDATE, DELETE, TRUNCATE and SQLite's INSERT OR REPLACE on
+both tables (migrations 0001 and 0002), so all of this needs owner rights to begin with.
 
 Personal ids never enter an entry: a person is named by a keyed pseudonym (HMAC with a
 random key of their own, in ``person_keys``). Erasure deletes the key; the entries keep
@@ -27,8 +29,10 @@ model and at which rank, which the training set's propensity weights need.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import os
@@ -125,20 +129,38 @@ class SealedHead:
 
 
 @dataclass(frozen=True)
-class Sealer:
-    """The sealing key and the seal file: both outside the database.
+class PublishedHeads:
+    """What the seal files hold: the highest valid head of all of them, the first line that
+    is not a valid seal (its file and line number), and how many files there are."""
 
-    The file is only ever opened with ``O_APPEND`` (each line one ``write``, so lines of
-    concurrent workers never interleave) and is not fsynced per line: a line is in the
-    page cache when ``write`` returns, so a crashed process loses none; only an operating
-    system crash can lose the last lines, and a fsync per request would cost the matches
-    path far more than the 0.3 ms it may spend on sealing. Such a loss shows up in
-    :func:`verify_chain` as database heads beyond the file (reported, never silently
-    accepted beyond the allowance).
+    head: SealedHead | None
+    bad_line: tuple[Path, int] | None
+    files: int
+
+
+@dataclass(frozen=True)
+class Sealer:
+    """The sealing key and the seal files: both outside the database.
+
+    A host appends only to its own file, ``path``. The file is only ever opened with
+    ``O_APPEND`` (each line one ``write``, so lines of the host's concurrent workers never
+    interleave) and is not fsynced per line: a line is in the page cache when ``write``
+    returns, so a crashed process loses none; only an operating system crash can lose the
+    last lines, and a fsync per request would cost the matches path far more than the 0.3 ms
+    it may spend on sealing. Such a loss shows up in :func:`verify_chain` as database heads
+    beyond the file (reported, never silently accepted beyond the allowance).
+
+    Several hosts on one database each append to a file of their own,
+    ``<stem>.<host_id><suffix>`` beside ``family`` (the configured seal file): ``O_APPEND``
+    is atomic only on a local file system, and over a network file system two hosts'
+    lines could overwrite each other. The verifier reads every such file (see
+    :meth:`published_heads`).
     """
 
     key: bytes
     path: Path
+    #: The seal file the hosts' files are named after; None: ``path`` itself.
+    family: Path | None = None
 
     def mac(self, seq: int, entry_hash: str, entries: int) -> str:
         message = f"audit-seal:{seq}:{entry_hash}:{entries}".encode("ascii")
@@ -163,22 +185,48 @@ class Sealer:
         finally:
             os.close(descriptor)
 
-    def published(self) -> tuple[SealedHead | None, int | None]:
-        """The highest head in the seal file, and the line number of the first line that is
-        not a valid seal (None when every line is).
+    def files(self) -> list[Path]:
+        """Every host's seal file that exists: ``family`` and ``<stem>.*<suffix>`` beside it.
 
-        Workers append in commit order but may write their lines out of it (each after its
-        own commit), so the highest ``seq`` wins, not the last line. A last line without its
-        newline is a write cut short by a crash and is ignored.
+        Raises :class:`SealUnavailableError` when there is none (nor this host's own).
         """
+        base = self.family or self.path
+        pattern = f"{glob.escape(base.stem)}.*{glob.escape(base.suffix)}"
         try:
-            content = self.path.read_bytes()
-        except FileNotFoundError:
-            raise SealUnavailableError(f"the seal file {self.path} does not exist") from None
+            found = {base, self.path, *base.parent.glob(pattern)}
+            files = sorted(path for path in found if path.is_file())
         except OSError as error:
             raise SealUnavailableError(
-                f"the seal file {self.path} cannot be read: {error}"
+                f"the seal files in {base.parent} cannot be listed: {error}"
             ) from None
+        if not files:
+            raise SealUnavailableError(f"the seal file {self.path} does not exist")
+        return files
+
+    def published_heads(self) -> PublishedHeads:
+        """The highest head in all hosts' seal files, and the first line that is not a
+        valid seal.
+
+        Workers append in commit order but may write their lines out of it (each after its
+        own commit), and hosts write to files of their own, so the highest ``seq`` wins, not
+        the last line. A last line without its newline is a write cut short by a crash and
+        is ignored.
+        """
+        files = self.files()
+        highest: SealedHead | None = None
+        for path in files:
+            head, bad_line = self._published_in(path)
+            if head is not None and (highest is None or head.seq > highest.seq):
+                highest = head
+            if bad_line is not None:
+                return PublishedHeads(highest, (path, bad_line), len(files))
+        return PublishedHeads(highest, None, len(files))
+
+    def _published_in(self, path: Path) -> tuple[SealedHead | None, int | None]:
+        try:
+            content = path.read_bytes()
+        except OSError as error:
+            raise SealUnavailableError(f"the seal file {path} cannot be read: {error}") from None
         lines = content.split(b"\n")
         highest: SealedHead | None = None
         for number, raw in enumerate(lines[:-1], start=1):  # lines[-1]: after the last newline
@@ -195,14 +243,19 @@ class Sealer:
         and seal file, the verifier never does (a missing key or file means "cannot verify").
         """
         var = settings.paths.var_dir
-        path = settings.audit.seal_file or var / "audit-seals.log"
+        family = settings.audit.seal_file or var / "audit-seals.log"
+        host = settings.service.host_id
+        path = family.with_name(f"{family.stem}.{host}{family.suffix}") if host else family
         if settings.audit.seal_key is not None:
             key = settings.audit.seal_key.get_secret_value().encode("utf-8")
             if not key:
                 raise SealUnavailableError("the audit seal key in the settings is empty")
         else:
-            key = _key_file(settings.audit.seal_key_file or var / "audit-seal.key", create)
-        sealer = cls(key, path)
+            # A host of several never makes up a key: the others' seals would not verify.
+            key = _key_file(
+                settings.audit.seal_key_file or var / "audit-seal.key", create and not host
+            )
+        sealer = cls(key, path, family)
         if create:
             sealer.create_file()
         return sealer
@@ -382,6 +435,23 @@ def _unlocked(session: Session, transaction: Any) -> None:
         session.info.pop(_LOCKED, None)
 
 
+@dataclass(frozen=True)
+class EntryFields:
+    """What one entry records, before the chain places it (its time, hashes and ``seq``).
+
+    Personal ids must already be pseudonyms (:func:`pseudonyms`).
+    """
+
+    user_id: int | None
+    role: str | None
+    organisation_id: str | None
+    route: str
+    query: dict[str, Any]
+    model_version: str | None
+    results: Sequence[Any]
+    explanation_digest: str | None
+
+
 def append(
     session: Session,
     *,
@@ -400,6 +470,28 @@ def append(
 
     Personal ids must already be pseudonyms (:func:`pseudonyms`).
     """
+    fields = EntryFields(
+        user_id, role, organisation_id, route, query, model_version, results, explanation_digest
+    )
+    return AuditLogEntry(**_append_rows(session, sealer, [fields])[0])
+
+
+def append_group(session: Session, *, sealer: Sealer, entries: Sequence[EntryFields]) -> list[int]:
+    """Add ``entries`` to the chain in order, each chained to the one before, and seal only
+    the last: one seal row for the group, and one seal-file line once the caller commits.
+    Returns their sequence numbers.
+
+    A seal covers every entry up to it (it names the number of entries), so the entries
+    before the group's head need no seal of their own (see :func:`verify_chain`). The
+    group is one transaction: it is in the log whole, or not at all.
+    """
+    return [row["seq"] for row in _append_rows(session, sealer, entries)] if entries else []
+
+
+def _append_rows(
+    session: Session, sealer: Sealer, entries: Sequence[EntryFields]
+) -> list[dict[str, Any]]:
+    """The work of :func:`append_group`; the entries' columns, ``seq`` included."""
     lock_chain(session)
     # Core statements on the session's connection: the ORM's per-statement machinery (bulk
     # insert planning, identity map) cost more than the statements on every matches and
@@ -407,31 +499,41 @@ def append(
     connection = session.connection()
     head = connection.execute(_SELECT_HEAD).first()
     if head is None:
-        previous, entries = GENESIS, 0
+        previous, count = GENESIS, 0
     elif head.entries is not None:
-        previous, entries = head.entry_hash, int(head.entries)
+        previous, count = head.entry_hash, int(head.entries)
     else:
         # Entries from before the seals existed (revision 0001): counted once, then sealed.
         previous = head.entry_hash
-        entries = int(connection.scalar(select(func.count()).select_from(_TABLE)) or 0)
-    entry = AuditLogEntry(
-        recorded_at=datetime.now(UTC),
-        user_id=user_id,
-        role=role,
-        organisation_id=organisation_id,
-        route=route,
-        query=_as_stored(query),
-        model_version=model_version,
-        results=_as_stored(list(results)),
-        explanation_digest=explanation_digest,
-        prev_hash=previous,
-        entry_hash="",
-    )
-    entry.entry_hash = entry_hash(entry.prev_hash, _fields(entry))
-    entry.seq = connection.execute(
-        _INSERT_ENTRY, {column: getattr(entry, column) for column in _INSERTED_COLUMNS}
-    ).scalar_one()
-    sealed = sealer.seal(entry.seq, entry.entry_hash, entries + 1)
+        count = int(connection.scalar(select(func.count()).select_from(_TABLE)) or 0)
+    rows: list[dict[str, Any]] = []
+    for fields in entries:
+        recorded = datetime.now(UTC)
+        row = {
+            "recorded_at": recorded,
+            "user_id": fields.user_id,
+            "role": fields.role,
+            "organisation_id": fields.organisation_id,
+            "route": fields.route,
+            "query": _as_stored(fields.query),
+            "model_version": fields.model_version,
+            "results": _as_stored(list(fields.results)),
+            "explanation_digest": fields.explanation_digest,
+            "prev_hash": previous,
+        }
+        # What _fields reads back from the stored entry: its time in UTC, to the microsecond.
+        hashed = row | {"recorded_at": recorded.isoformat(timespec="microseconds")}
+        del hashed["prev_hash"]
+        row["entry_hash"] = previous = entry_hash(row["prev_hash"], hashed)
+        rows.append(row)
+    # One statement for the group; its sequence numbers come back in the rows' order and
+    # must rise with it, or the chain (read back by seq) would not be the one just hashed.
+    seqs = list(connection.execute(_INSERT_ENTRIES, rows).scalars())
+    if len(seqs) != len(rows) or any(a >= b for a, b in itertools.pairwise(seqs)):
+        raise RuntimeError(f"the audit entries were numbered out of order: {seqs}")
+    for seq, row in zip(seqs, rows, strict=True):
+        row["seq"] = seq
+    sealed = sealer.seal(seqs[-1], rows[-1]["entry_hash"], count + len(rows))
     connection.execute(
         _INSERT_SEAL,
         {
@@ -442,12 +544,10 @@ def append(
         },
     )
     session.info.setdefault(_PENDING, []).append((sealer, sealed))
-    return entry
+    return rows
 
 
 _TABLE: Table = AuditLogEntry.__table__  # type: ignore[assignment]
-#: Every column but the sequence number, which the database assigns.
-_INSERTED_COLUMNS = tuple(column.name for column in _TABLE.columns if column.name != "seq")
 
 
 _SEALS: Table = AuditSeal.__table__  # type: ignore[assignment]
@@ -458,7 +558,7 @@ _SELECT_HEAD = (
     .order_by(_TABLE.c.seq.desc())
     .limit(1)
 )
-_INSERT_ENTRY = insert(_TABLE).returning(_TABLE.c.seq)
+_INSERT_ENTRIES = insert(_TABLE).returning(_TABLE.c.seq, sort_by_parameter_order=True)
 _INSERT_SEAL = insert(_SEALS)
 
 
@@ -511,8 +611,10 @@ class _Walk:
     previous: str = GENESIS
     count: int = 0
     last_seq: int = 0
-    #: From the first sealed entry on, every entry must be sealed.
+    #: From the first sealed entry on, every entry must be covered by a seal at or after it.
     sealing: bool = False
+    #: The first entry no seal covers yet (its seq, and the entries verified before it).
+    uncovered: tuple[int, int] | None = None
     seals_seen: int = 0
     unpublished: int = 0
     reached_published: bool = False
@@ -538,12 +640,16 @@ def _check_entry(
             raise _BrokenError(before, entry.seq, "it differs from its seal in the seal file")
         walk.reached_published = True
     if seal is None:
-        # Unsealed entries can only come before the first seal (written before revision
-        # 0002); a seal covers every entry up to it, so a deleted older seal costs nothing,
-        # but the file's head and everything after it must be sealed here too.
-        if walk.sealing or (published is not None and entry.seq >= published.seq):
+        # A seal covers every entry up to it: the entries of a commit group before its head
+        # have none (nor do entries written before revision 0002, nor any whose older seal
+        # was deleted, which costs nothing). But the file's head must be sealed here too, and
+        # an entry after the last seal is covered by none (checked when the walk ends).
+        if published is not None and entry.seq == published.seq:
             raise _BrokenError(before, entry.seq, "it has no seal")
+        if walk.uncovered is None:
+            walk.uncovered = (entry.seq, before)
         return
+    walk.uncovered = None
     walk.sealing = True
     walk.seals_seen += 1
     if not sealer.valid(seal.seq, seal.entry_hash, seal.entries, seal.mac):
@@ -565,21 +671,29 @@ def verify_chain(
     * every entry's ``prev_hash`` is the hash of the entry before it, and its hash fits its
       contents (the chain);
     * every seal row carries a valid HMAC and names an entry that exists, with that entry's
-      hash and the number of entries up to it; from the first sealed entry on, every entry
-      has its seal (entries from before revision 0002 have none);
+      hash and the number of entries up to it; once sealing began, every entry is covered
+      by a seal at or after it (a commit group seals only its last entry; entries from
+      before revision 0002 have none), so the chain ends on a sealed head;
     * the seal file's lines are valid seals, and the entry at the file's highest head exists
       and matches it: the chain was not cut back below what the file remembers (deleting
       the tail, or every row, is found here);
     * at most ``unpublished_allowed`` commit groups lie beyond that head. A head reaches the
       file only after its transaction committed, so a worker that crashed between its commit
       and its ``write``, or one still between the two while this runs, leaves its group
-      sealed in the database alone. Each worker holds its audit lock across commit and
-      write, so there is at most one such group per worker: callers pass the number of
-      service workers. Beyond that, the file was cut or the database grew without it.
+      sealed in the database alone. Each worker commits its groups on one thread (its
+      :class:`~service.api.audit_committer.AuditCommitter`), which writes a group's line
+      before it begins the next, so there is at most one such group per worker: callers
+      pass the number of service workers. A worker killed in between leaves its group
+      beyond the file only until any later group's line reaches it (the file's highest head
+      then lies beyond it). Beyond that, the file was cut or the database grew without it.
     """
-    published, bad_line = sealer.published()
-    if bad_line is not None:
-        problem = f"line {bad_line} of the seal file {sealer.path} is not a valid seal"
+    heads = sealer.published_heads()
+    published = heads.head
+    # Each host's workers may each have one group beyond its own file (see above).
+    unpublished_allowed *= max(1, heads.files)
+    if heads.bad_line is not None:
+        path, line = heads.bad_line
+        problem = f"line {line} of the seal file {path} is not a valid seal"
         return ChainReport(0, False, None, problem)
     walk = _Walk()
     try:
@@ -587,6 +701,9 @@ def verify_chain(
             seals = _seals_between(session, rows[0].seq - 1, rows[-1].seq)
             for entry in rows:
                 _check_entry(walk, entry, seals.get(entry.seq), sealer, published)
+        if walk.uncovered is not None and (walk.sealing or published is not None):
+            seq, before = walk.uncovered
+            raise _BrokenError(before, seq, "it has no seal")
     except _BrokenError as broken:
         return broken.report
     total_seals = session.scalar(select(func.count()).select_from(AuditSeal)) or 0
