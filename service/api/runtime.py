@@ -4,7 +4,9 @@ and the champion model, swapped without dropping a request.
 Every uvicorn worker holds its own :class:`~matching.engine.MatchingEngine` in memory. Writes go
 to the database and append a row to the ``changes`` feed in the same transaction; before a
 matching query a worker applies the feed rows it has not seen (:meth:`ServingState.catch_up`),
-so a jobseeker saved through one worker is matched by every worker.
+so a jobseeker saved through one worker is matched by every worker, on every host. On
+PostgreSQL a worker learns that there are rows to apply from notifications
+(:mod:`service.api.change_listener`), so an unchanged feed costs a request no query.
 
 Live state follows the same path. Whether a person is in work and how many people a vacancy has
 hired are derived from the outcome events (:mod:`features.live_state`), exactly as a
@@ -14,26 +16,28 @@ vacancy's events again. So a hire through one worker takes the person out of eve
 answers, and a vacancy with as many hires as openings out of every coach's matches.
 
 The model is the registry's ``CHAMPION``. A worker compares the pointer at most once per
-``model_check_seconds`` (one ``stat`` and a small read) and on an admin reload call; a new
-champion is loaded completely *before* the engine's scorer reference is replaced, and requests
-already running keep the scorer they started with (see ``MatchingEngine.set_scorer``), so a
-swap fails no request. A champion that cannot be loaded leaves the current scorer serving.
+``model_check_seconds`` (one ``stat`` and a small read), before matching and, on PostgreSQL,
+from its change listener's thread about once a second (so an idle worker follows too), and
+on an admin reload call; a new champion is loaded completely *before* the engine's scorer
+reference is replaced, and requests already running keep the scorer they started with (see
+``MatchingEngine.set_scorer``), so a swap fails no request. A champion that cannot be loaded
+leaves the current scorer serving.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -54,8 +58,11 @@ from matching.domain import OutcomeStage
 from matching.engine import MatchingEngine
 from matching.scoring import RuleBasedScorer
 from service.api.audit import Sealer
+from service.api.audit_committer import AuditCommitter
+from service.api.change_listener import ChangeListener
+from service.api.display import DisplayFields
 from service.api.security import CallerCache
-from service.storage.changes import ERASED_PREFIX, erased_entity_ids
+from service.storage.changes import COMMITTED_HERE, ERASED_PREFIX, erased_entity_ids
 from service.storage.tables import (
     AssessmentRecord,
     Change,
@@ -74,6 +81,9 @@ log = logging.getLogger(__name__)
 
 #: What serves without a champion: the documented rules (whose version names their weights).
 RULES_VERSION = RuleBasedScorer.version
+#: The feed's newest sequence number (built once: building it per request costs more than
+#: running it).
+_NEWEST_CHANGE = select(func.max(Change.seq))
 #: The outcome stages a person's employment, and so their place in matching, derives from.
 EMPLOYMENT_STAGES = (OutcomeStage.HIRED.value, OutcomeStage.EMPLOYMENT_ENDED.value)
 T = TypeVar("T")
@@ -96,6 +106,17 @@ class ModelStatus:
     loaded_at: float
     last_error: str | None = None
     swaps: int = 0
+
+
+def _model_check_of(state: weakref.ref[ServingState]) -> Callable[[], object]:
+    """The worker's model check, for its change listener's thread (which must not keep the
+    state alive: see the finalizer in ``ServingState._listening``)."""
+
+    def check() -> object:
+        serving = state()
+        return None if serving is None else serving.check_model()
+
+    return check
 
 
 @dataclass
@@ -124,6 +145,8 @@ class ServingState:
     #: Per-worker caches of the routers (e.g. the statistics' fact tables), by name.
     caches: dict[str, object] = field(default_factory=dict)
     model: ModelStatus = field(default_factory=lambda: ModelStatus(RULES_VERSION, time.time()))
+    #: Vacancy and person fields the answers show, dropped as the feed applies changes.
+    display: DisplayFields = field(default_factory=DisplayFields)
     #: Authenticated callers by token hash, for ``token_cache_seconds`` (see CallerCache).
     callers: CallerCache = field(default_factory=lambda: CallerCache(ttl_seconds=10.0))
     #: Matches and shortlists this worker computes at once (see ``in_matching_slot``).
@@ -131,12 +154,27 @@ class ServingState:
     #: Where the reference data and its cache are (None: the packaged data, the default cache).
     data_dir: Path | None = None
     cache_dir: Path | None = None
+    #: The process that built the state: a pre-fork server's supervisor, whose workers
+    #: serve copies of it (``service.server``), or the worker itself.
+    built_by_pid: int = field(default_factory=os.getpid)
     _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = field(
         default_factory=weakref.WeakKeyDictionary
     )
+    #: PostgreSQL: learn of changes from notifications (see :meth:`catch_up`) instead of
+    #: asking the database on every request. Off where a state is built by hand (tests).
+    listen_for_changes: bool = False
     _model_lock: threading.Lock = field(default_factory=threading.Lock)
     _feed_lock: threading.Lock = field(default_factory=threading.Lock)
-    _audit_lock: threading.Lock = field(default_factory=threading.Lock)
+    _listener: ChangeListener | None = None
+    #: The highest of this process's own commits (``COMMITTED_HERE``) already looked for;
+    #: those before the state was built are in the engine it was built with.
+    _own_seen: int = field(default_factory=lambda: COMMITTED_HERE.seq)
+    #: SQLite: a connection of this process kept for the per-request look at the feed.
+    _sqlite_probe: tuple[int, Any] | None = None
+    _probe_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Appends the worker's audit entries in groups, one writer transaction per group
+    #: (see ``audit_committer``); its ``record`` returns once the entry is durable.
+    audit_committer: AuditCommitter = field(init=False, repr=False)
     _checked_at: float = 0.0
 
     def skill_search(self) -> SkillSearch:
@@ -152,23 +190,10 @@ class ServingState:
         """
         return [str(uri) for uri in self.vocab.taxonomy.skills["uri"]]
 
-    @contextmanager
-    def audit_writer(self) -> Iterator[tuple[Session, Sealer]]:
-        """A short writer session for one audit entry and the sealer for it, committed when
-        the block ends. The lock is held across the commit and the seal file's line (see
-        ``audit.verify_chain``: at most one unwritten line per worker).
-
-        A worker's appends queue on a lock of their own, so one thread at a time waits for
-        the database's write lock. On SQLite the others would wait in its busy handler, which
-        sleeps 1, 2, 5, 10... ms between tries instead of waking when the lock is free: with
-        every matches and shortlist request writing its entry, that waiting was a fifth of
-        the request threads' time under 8 concurrent requests.
-        """
-        if self.sealer is None:
-            raise RuntimeError("this worker was built without an audit sealer")
-        with self._audit_lock, self.write_sessions() as writer:
-            yield writer, self.sealer
-            writer.commit()
+    def __post_init__(self) -> None:
+        # Built here, not on first use: two threads must never start two committers, whose
+        # groups could then both be missing from the seal file (one per worker is allowed).
+        self.audit_committer = AuditCommitter(self.write_sessions, self.sealer, self.pseudonyms)
 
     async def in_matching_slot(self, work: Callable[[], T]) -> T:
         """Run ``work`` on a thread once one of the worker's matching slots is free.
@@ -178,12 +203,18 @@ class ServingState:
         slept on the engine lock and the GIL, and which one ran next was chance, which made
         the slowest answers wait several times as long as the median. The slots are taken in
         arrival order (``anyio.CapacityLimiter`` is FIFO); one limiter per event loop.
+
+        The audit entry ``work`` records is waited for after the slot is free: the next
+        request computes meanwhile, and entries of several requests share a commit group.
         """
         loop = asyncio.get_running_loop()
         slots = self._slots.get(loop)
         if slots is None:
             slots = self._slots[loop] = anyio.CapacityLimiter(self.matching_threads)
-        return await anyio.to_thread.run_sync(work, limiter=slots)
+        with self.audit_committer.deferred() as audited:
+            answer = await anyio.to_thread.run_sync(work, limiter=slots)
+        await audited.wait_async()  # the answer leaves only once its entry is durable
+        return answer
 
     # ------------------------------------------------------------------ the model
     @property
@@ -224,11 +255,83 @@ class ServingState:
 
     # ------------------------------------------------------------------ the change feed
     def catch_up(self) -> int:
-        """Apply the change-feed rows this worker has not seen; return how many."""
-        with self.sessions() as session:
-            newest = session.scalar(select(func.max(Change.seq))) or 0
-            if newest <= self.last_change:
-                return 0
+        """Apply the change-feed rows this worker has not seen; return how many.
+
+        Called before every matching query, so the question "did anything change?" must be
+        cheap. With a listener (PostgreSQL, :mod:`service.api.change_listener`) it costs no
+        query: the newest ``seq`` any host announced, and this process's own latest commit
+        (read-your-writes, before its notification arrives), are compared with the position.
+        Without one (SQLite, or while the listener is disconnected) the database is asked
+        on every request: never serve stale silently.
+
+        Callers time it as the stage ``catch_up`` (``matching.stages``; stages never nest).
+        """
+        settled = self._settled_newest()
+        if settled is None:
+            return 0
+        return self._apply_feed(settled)
+
+    def _settled_newest(self) -> int | None:
+        """A ``seq`` every row up to which is committed (or will never be), or None when
+        nothing is new."""
+        listener = self._listening()
+        if listener is not None:
+            announced = listener.announced.seq
+            own = COMMITTED_HERE.seq
+            if announced <= self.last_change and own <= self._own_seen:
+                return None
+            # The own commit is only a hint (see storage.changes): look for it once, and
+            # never move the position past what was read or announced.
+            self._own_seen = own
+            return announced
+        newest = self._newest_in_database()
+        return newest if newest > self.last_change else None
+
+    def _listening(self) -> ChangeListener | None:
+        """The process's listener when it is up to date; started at the first call.
+
+        Started lazily, in the process that serves: a thread does not survive a fork, so a
+        state built before forking workers must not have started one.
+        """
+        if not self.listen_for_changes or self.db.dialect.name != "postgresql":
+            return None
+        listener = self._listener
+        if listener is None or listener.pid != os.getpid():
+            with self._feed_lock:
+                if self._listener is None or self._listener.pid != os.getpid():
+                    self._listener = ChangeListener(
+                        self.db.url, every_second=_model_check_of(weakref.ref(self))
+                    ).start()
+                    # A state dropped without close() (tests) must not leave the thread
+                    # and its connection behind; stopping without a join wakes it within 1 s.
+                    weakref.finalize(self, self._listener.stop, 0.0)
+                listener = self._listener
+        return listener if listener.listening else None
+
+    def _newest_in_database(self) -> int:
+        """``max(seq)`` of the feed, asked now.
+
+        SQLite: on a connection this process keeps for it, about 4 µs, against 120 µs for a
+        pooled session (measured on a development machine); PostgreSQL (the listener's
+        fallback): a pooled session, which also survives the database restarting.
+        """
+        database = self.db.url.database
+        if self.db.dialect.name != "sqlite" or not database or database == ":memory:":
+            with self.sessions() as session:
+                return session.scalar(_NEWEST_CHANGE) or 0
+        with self._probe_lock:
+            if self._sqlite_probe is None or self._sqlite_probe[0] != os.getpid():
+                # A connection made before a fork must not be used by the child.
+                self._sqlite_probe = (os.getpid(), self.db.raw_connection())
+            cursor = self._sqlite_probe[1].cursor()
+            try:
+                cursor.execute("SELECT max(seq) FROM changes")
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        return int(row[0] or 0) if row else 0
+
+    def _apply_feed(self, settled: int) -> int:
         with self._feed_lock, self.sessions() as session:
             rows = session.scalars(
                 select(Change).where(Change.seq > self.last_change).order_by(Change.seq)
@@ -241,9 +344,25 @@ class ServingState:
                     self._apply_jobseeker(session, entity_id, change.op)
                 else:
                     self._apply_vacancy(session, entity_id, change.op)
-            if rows:
-                self.last_change = rows[-1].seq
+            # Past the last row read, and past the settled number even when its rows are
+            # gone (an erasure deletes a person's rows and appends a later one).
+            self.last_change = max(self.last_change, rows[-1].seq if rows else 0, settled)
             return len(rows)
+
+    @property
+    def change_listener(self) -> ChangeListener | None:
+        """The listener this process started (None before the first catch-up, or without)."""
+        return self._listener
+
+    def close(self) -> None:
+        """Stop the change listener and release the database connections (at shutdown)."""
+        if self._listener is not None:
+            self._listener.stop()
+        with self._probe_lock:
+            if self._sqlite_probe is not None and self._sqlite_probe[0] == os.getpid():
+                self._sqlite_probe[1].close()
+            self._sqlite_probe = None
+        self.db.dispose()
 
     def in_matching(self, jobseeker_id: str) -> bool:
         """Whether the engine holds the person as available today (not in work, not erased).
@@ -255,6 +374,7 @@ class ServingState:
         return row is not None and bool(seekers["active"][row])
 
     def _apply_jobseeker(self, session: Session, jobseeker_id: str, op: str) -> None:
+        self.display.forget_person(jobseeker_id)
         if jobseeker_id.startswith(ERASED_PREFIX):
             self._apply_erasure(jobseeker_id)
             return
@@ -305,6 +425,7 @@ class ServingState:
                 return
 
     def _apply_vacancy(self, session: Session, vacancy_id: str, op: str) -> None:
+        self.display.forget_vacancy(vacancy_id)
         record = session.get(VacancyRecord, vacancy_id)
         if op == ChangeOp.DELETE or record is None:
             if vacancy_id in self.engine.data.vacancies.row_of:

@@ -3,12 +3,27 @@ vacancy appends a row to ``changes``: the record itself, a person's assessments,
 outcome events live state derives from (a hire or an ended employment, for the person and
 the vacancy; see ``service.api.outcomes``).
 
-Each service worker keeps its own in-memory matching engine and polls
-:func:`changes_since` with the last sequence number it applied. A poller must never skip a
-row, so on PostgreSQL writers take a transaction-scoped advisory lock before appending: a
-sequence number handed out by a transaction that commits later than a higher one would
-otherwise be invisible to a poll that has already moved past it. (SQLite has one writer at a
-time, which gives the same guarantee.)
+Each service worker keeps its own in-memory matching engine and reads the rows after the
+last sequence number it applied (:func:`changes_since`). A reader must never skip a row, so
+on PostgreSQL writers take a transaction-scoped advisory lock before appending: a sequence
+number handed out by a transaction that commits later than a higher one would otherwise be
+invisible to a read that has already moved past it. (SQLite has one writer at a time, which
+gives the same guarantee.) The lock also means that once a transaction that appended up to
+``seq`` has ended, every lower number is settled: committed or never to appear.
+
+How a worker learns that there is something to read, without asking the database on every
+request:
+
+* on PostgreSQL the appending transaction also sends ``NOTIFY kohtaanto_changes`` with the
+  new highest ``seq`` as payload; PostgreSQL delivers it at commit, in commit order, to every
+  connection listening (each worker's :class:`~service.api.change_listener.ChangeListener`,
+  on every host);
+* a worker's own writes are known at once: the highest ``seq`` a thread appended is kept
+  until its session commits and then published to :data:`COMMITTED_HERE`, so the worker's
+  next request reads its own write even before the notification arrives (read-your-writes).
+  It is a hint, not a promise: a thread that commits another session while the appending
+  one is still open publishes early. Readers therefore never move their position to it, only
+  to rows they read and to notified numbers, which PostgreSQL sends after the commit.
 
 An erased person must not stay in the feed: :func:`forget_jobseeker` deletes their rows and
 appends the one ``delete`` every worker still needs, naming them by a token (an HMAC of the
@@ -21,17 +36,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, text
+from sqlalchemy import Connection, delete, event, insert, select, text
+from sqlalchemy.orm import Session
 
 from service.storage.tables import Change, ChangeEntity, ChangeOp, utc_now
 
 __all__ = [
+    "CHANGES_CHANNEL",
+    "COMMITTED_HERE",
     "ERASED_PREFIX",
     "ChangeRow",
+    "FeedMark",
     "changes_since",
     "erased_entity_id",
     "erased_entity_ids",
@@ -43,6 +63,31 @@ __all__ = [
 CHANGE_FEED_LOCK = 0x6B6F6874
 #: How the ``entity_id`` of an erased person's delete row begins (no world id does).
 ERASED_PREFIX = "ERASED:"
+#: The PostgreSQL notification channel of the feed; the payload is the newest ``seq``.
+CHANGES_CHANNEL = "kohtaanto_changes"
+
+
+@dataclass
+class FeedMark:
+    """The highest feed ``seq`` known to be committed, raised by one thread, read by others.
+
+    Only ever raised (a late, lower value changes nothing), so notifications and commits
+    may report in any order.
+    """
+
+    seq: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def raise_to(self, seq: int) -> None:
+        if seq > self.seq:
+            with self._lock:
+                self.seq = max(self.seq, seq)
+
+
+#: The highest ``seq`` this process itself committed (see the module's docstring).
+COMMITTED_HERE = FeedMark()
+#: The highest ``seq`` the current thread appended in its open transaction.
+_appended = threading.local()
 
 
 @dataclass(frozen=True)
@@ -68,10 +113,37 @@ def record_changes(
     ]
     if not rows:
         return 0
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_FEED_LOCK})
+    if connection.dialect.name != "postgresql":
+        # One host, one writer at a time: readers check the feed on every request.
+        connection.execute(insert(Change), rows)
+        return len(rows)
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_FEED_LOCK})
     connection.execute(insert(Change), rows)
+    # Under the lock no other transaction appends, so the highest seq is this one's; the
+    # notification leaves only if the transaction commits.
+    newest = int(connection.execute(_NOTIFY_NEWEST, {"channel": CHANGES_CHANNEL}).scalar_one())
+    _appended.seq = max(getattr(_appended, "seq", 0), newest)
     return len(rows)
+
+
+_NOTIFY_NEWEST = text(
+    "SELECT newest, pg_notify(:channel, CAST(newest AS text)) "
+    "FROM (SELECT max(seq) AS newest FROM changes) AS feed"
+)
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_appended(session: Session) -> None:
+    """The thread's appended rows are committed: its worker may read them from now on."""
+    seq = getattr(_appended, "seq", 0)
+    if seq:
+        _appended.seq = 0
+        COMMITTED_HERE.raise_to(seq)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_appended(session: Session) -> None:
+    _appended.seq = 0
 
 
 def changes_since(connection: Connection, after_seq: int, limit: int = 10_000) -> list[ChangeRow]:
