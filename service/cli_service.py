@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
 console = Console()
-APP = "service.api.app:create_app"
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
 
@@ -28,7 +26,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="TCP port.")] = None,
     workers: Annotated[
-        int | None, typer.Option(min=1, max=64, help="uvicorn worker processes.")
+        int | None,
+        typer.Option(min=1, max=64, help="Worker processes, forked from one built engine."),
     ] = None,
     demo_world: Annotated[
         Path | None,
@@ -38,9 +37,13 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run the HTTP API (uvicorn) on the configured database and model registry."""
-    import uvicorn
+    """Run the HTTP API on the configured database and model registry.
 
+    The matching engine is built once, then the worker processes are forked from it and share
+    its memory (a pre-fork server: gunicorn supervising uvicorn workers, see service.server).
+    SIGTERM stops the server gracefully; a worker that dies is replaced at once.
+    """
+    from service.server import run_server
     from service.storage.database import current_revision, head_revision, make_engine
 
     settings = get_settings()
@@ -54,69 +57,67 @@ def serve(
             "KOHTAANTO_SERVICE__METRICS_PORT to another (0 turns the listener off), or "
             "KOHTAANTO_SERVICE__METRICS_ON_API_PORT=true to serve /metrics on the API port"
         )
-    if demo_world is not None:
-        _prepare_demo(demo_world, f"http://{chosen_host}:{chosen_port}")
-    revision = current_revision(make_engine(settings.database_url))
-    if revision != head_revision():
-        fail(
-            f"the database {settings.database_url} is at revision {revision}, not "
-            f"{head_revision()}: run `kohtaanto db upgrade` (and `kohtaanto load`) first"
-        )
     # Workers share counters through files (prometheus_client's multiprocess mode): one
     # listener in this supervisor process serves /metrics of every worker, on a loopback port
-    # apart from the public API (a per-worker listener would need a port per worker).
+    # apart from the public API (a per-worker listener would need a port per worker). Set
+    # before anything imports prometheus_client, which chooses its mode at import.
     metrics_dir = tempfile.mkdtemp(prefix="kohtaanto-metrics-")
+    previous_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    supervisor = os.getpid()
+    listener = None
     try:
-        listener = start_metrics_listener(service.metrics_host, service.metrics_port)
-    except OSError as error:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-        fail(
-            f"cannot serve metrics on {service.metrics_host}:{service.metrics_port}: "
-            f"{error.strerror or error} (set KOHTAANTO_SERVICE__METRICS_PORT)"
-        )
-    log_config = uvicorn_log_config(service.log_level, access=service.access_log)
-    console.print(
-        f"Serving on http://{chosen_host}:{chosen_port} with {chosen_workers} worker(s); "
-        f"database {settings.database_url}",
-        markup=False,
-        highlight=False,
-    )
-    if listener is not None:
+        if demo_world is not None:
+            _prepare_demo(demo_world, f"http://{chosen_host}:{chosen_port}")
+        database = make_engine(settings.database_url)
+        try:
+            revision = current_revision(database)
+        finally:
+            database.dispose()  # no connection of the check is left for the workers
+        if revision != head_revision():
+            fail(
+                f"the database {settings.database_url} is at revision {revision}, not "
+                f"{head_revision()}: run `kohtaanto db upgrade` (and `kohtaanto load`) first"
+            )
+        try:
+            listener = start_metrics_listener(service.metrics_host, service.metrics_port)
+        except OSError as error:
+            fail(
+                f"cannot serve metrics on {service.metrics_host}:{service.metrics_port}: "
+                f"{error.strerror or error} (set KOHTAANTO_SERVICE__METRICS_PORT)"
+            )
         console.print(
-            f"Metrics on http://{service.metrics_host}:{service.metrics_port}/metrics",
+            f"Serving on http://{chosen_host}:{chosen_port} with {chosen_workers} worker(s), "
+            f"once the engine is built; database {settings.database_url}",
             markup=False,
             highlight=False,
         )
-    try:
-        if chosen_workers > 1:
-            from uvicorn.supervisors import Multiprocess
-
-            config = uvicorn.Config(
-                APP,
-                factory=True,
-                host=chosen_host,
-                port=chosen_port,
-                workers=chosen_workers,
-                log_config=log_config,
-                access_log=False,
-                timeout_worker_healthcheck=settings.service.worker_healthcheck_seconds,
-            )
-            # What uvicorn.run does for workers > 1, with a listener that keeps TCP_NODELAY.
-            Multiprocess(config, sockets=[tcp_listener(config.bind_socket())]).run()
-        else:
-            uvicorn.run(
-                APP,
-                factory=True,
-                host=chosen_host,
-                port=chosen_port,
-                log_config=log_config,
-                access_log=False,
-            )
-    finally:
         if listener is not None:
-            listener.shutdown()
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+            console.print(
+                f"Metrics on http://{service.metrics_host}:{service.metrics_port}/metrics",
+                markup=False,
+                highlight=False,
+            )
+        run_server(
+            settings,
+            host=chosen_host,
+            port=chosen_port,
+            workers=chosen_workers,
+            log_config=uvicorn_log_config(service.log_level, access=service.access_log),
+            inherited=[listener.socket] if listener is not None else [],
+        )
+    finally:
+        # A forked worker exits (SystemExit) through here too: only the supervisor cleans up;
+        # a worker would wait forever for the listener thread it does not have.
+        if os.getpid() == supervisor:
+            if listener is not None:
+                listener.shutdown()
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            # Not left pointing at the removed folder (serve run in-process, e.g. by tests).
+            if previous_dir is None:
+                os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            else:
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = previous_dir
 
 
 def start_metrics_listener(host: str, port: int) -> WSGIServer | None:
@@ -136,23 +137,6 @@ def start_metrics_listener(host: str, port: int) -> WSGIServer | None:
     return server
 
 
-def tcp_listener(sock: socket.socket) -> socket.socket:
-    """A listening TCP socket whose connections get ``TCP_NODELAY``, as asyncio intends.
-
-    uvicorn binds the socket it hands to its workers with ``proto`` 0, and asyncio sets
-    ``TCP_NODELAY`` on an accepted connection only when its ``proto`` is ``IPPROTO_TCP``
-    (uvicorn issue #3149). With Nagle's algorithm on, a response written in two parts waits
-    for the client's delayed ACK: every keep-alive request with ``--workers`` > 1 took ~40 ms
-    more on Linux. The same descriptor is re-wrapped with the right ``proto``; the option is
-    also set on the listener, whose accepted connections inherit it on Linux.
-    """
-    if sock.family not in (socket.AF_INET, socket.AF_INET6):
-        return sock
-    tcp = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
-    tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return tcp
-
-
 def _prepare_demo(world: Path, base_url: str) -> None:
     from service.demo_service import SIGN_INS_FILE, TOKENS_FILE, prepare_demo_service
 
@@ -160,6 +144,9 @@ def _prepare_demo(world: Path, base_url: str) -> None:
     if not (world / "world.json").is_file():
         console.print(f"[red]{world} is not a generated world (run `make run` or generate)[/]")
         raise typer.Exit(2)
+    # In the supervisor, before it forks the workers: training leaves OpenMP's thread pool
+    # here, which a fork does not carry over; service.server keeps LightGBM on one thread
+    # from then on, so no worker ever waits for the pool's threads.
     with console.status("Preparing the demo service (database, first model, users)..."):
         demo = prepare_demo_service(world, settings)
     if demo.loaded_rows is not None:

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from service.cli_service import tcp_listener
+from service.server import tcp_listener
 
 pytestmark = pytest.mark.integration
 

@@ -3,6 +3,7 @@ readiness, metrics. The operations live in :mod:`service.operations.platform`.""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
@@ -97,8 +98,12 @@ def healthz() -> dict[str, str]:
 
 
 @probes.get("/readyz")
-def readyz(session: SessionDep, state: StateDep) -> dict[str, str]:
-    """Ready when the database answers and a model (or the documented rules) is loaded."""
+def readyz(session: SessionDep, state: StateDep) -> dict[str, str | int]:
+    """Ready when the database answers and a model (or the documented rules) is loaded.
+
+    Also names the worker process that answered and the process that built the engine it
+    serves: the supervisor's, in every worker of a pre-fork server (``service.server``).
+    """
     try:
         session.execute(text("SELECT 1"))
     except Exception as error:  # any database failure means "not ready", never a 500
@@ -107,7 +112,12 @@ def readyz(session: SessionDep, state: StateDep) -> dict[str, str]:
             status.HTTP_503_SERVICE_UNAVAILABLE,
             detail=f"the database is unavailable ({type(error).__name__})",
         ) from error
-    return {"status": "ready", "model": state.model_version}
+    return {
+        "status": "ready",
+        "model": state.model_version,
+        "worker_pid": os.getpid(),
+        "engine_built_by_pid": state.built_by_pid,
+    }
 
 
 #: Included only with ``metrics_on_api_port`` (see ``create_app``): by default the metrics are
