@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 import threading
 import time
 import weakref
@@ -78,6 +79,9 @@ from service.storage.tables import (
 from training.registry import ModelCompatibilityError, ModelRegistry, UnknownModelError
 
 log = logging.getLogger(__name__)
+
+#: How many requests look for the rows of this process's own commit before giving up on it.
+OWN_COMMIT_LOOKS = 3
 
 #: What serves without a champion: the documented rules (whose version names their weights).
 RULES_VERSION = RuleBasedScorer.version
@@ -169,6 +173,8 @@ class ServingState:
     #: The highest of this process's own commits (``COMMITTED_HERE``) already looked for;
     #: those before the state was built are in the engine it was built with.
     _own_seen: int = field(default_factory=lambda: COMMITTED_HERE.seq)
+    #: Requests that looked for the current own commit without finding its rows yet.
+    _own_tries: int = 0
     #: SQLite: a connection of this process kept for the per-request look at the feed.
     _sqlite_probe: tuple[int, Any] | None = None
     _probe_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -269,7 +275,16 @@ class ServingState:
         settled = self._settled_newest()
         if settled is None:
             return 0
-        return self._apply_feed(settled)
+        own = COMMITTED_HERE.seq
+        applied = self._apply_feed(settled)
+        if own > self._own_seen:
+            # The hint is published just before the database confirms the commit: a request
+            # racing that commit finds no rows and the next one looks again. A hint whose rows
+            # never come (a commit that failed after all) is given up after a few looks.
+            self._own_tries += 1
+            if self.last_change >= own or self._own_tries >= OWN_COMMIT_LOOKS:
+                self._own_seen, self._own_tries = own, 0
+        return applied
 
     def _settled_newest(self) -> int | None:
         """A ``seq`` every row up to which is committed (or will never be), or None when
@@ -280,9 +295,8 @@ class ServingState:
             own = COMMITTED_HERE.seq
             if announced <= self.last_change and own <= self._own_seen:
                 return None
-            # The own commit is only a hint (see storage.changes): look for it once, and
-            # never move the position past what was read or announced.
-            self._own_seen = own
+            # The own commit is only a hint (see storage.changes): never move the position
+            # past what was read or announced.
             return announced
         newest = self._newest_in_database()
         return newest if newest > self.last_change else None
@@ -321,8 +335,15 @@ class ServingState:
                 return session.scalar(_NEWEST_CHANGE) or 0
         with self._probe_lock:
             if self._sqlite_probe is None or self._sqlite_probe[0] != os.getpid():
-                # A connection made before a fork must not be used by the child.
-                self._sqlite_probe = (os.getpid(), self.db.raw_connection())
+                # A connection made before a fork must not be used by the child. Its own,
+                # read-only, outside the pool: kept for the process's life, a pooled one
+                # would be one connection fewer for requests (none left on a pool of one).
+                probe = sqlite3.connect(
+                    f"{Path(database).resolve().as_uri()}?mode=ro",
+                    uri=True,
+                    check_same_thread=False,
+                )
+                self._sqlite_probe = (os.getpid(), probe)
             cursor = self._sqlite_probe[1].cursor()
             try:
                 cursor.execute("SELECT max(seq) FROM changes")

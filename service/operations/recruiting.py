@@ -657,11 +657,12 @@ def shortlist_json(
         vacancy_id, k=k, on=state.today, with_factors=False
     )
     ranked_ids = [m.jobseeker_id for m in found.results]
-    with stage("database"), state.db.connect() as connection:
-        # Proposals are not in the change feed: always read, on a bare connection (the ORM
-        # session's layers were half the cost of this one-column read).
+    with stage("database"):
+        # Proposals are not in the change feed: always read, in Core on the session's own
+        # connection (the ORM's layers were half the cost of this one-column read; a second
+        # connection would wait forever on a pool of one).
         proposed_ids = set(
-            connection.scalars(
+            session.connection().scalars(
                 select(Proposal.jobseeker_id).where(Proposal.vacancy_id == vacancy_id)
             )
         )

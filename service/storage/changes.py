@@ -18,12 +18,15 @@ request:
   new highest ``seq`` as payload; PostgreSQL delivers it at commit, in commit order, to every
   connection listening (each worker's :class:`~service.api.change_listener.ChangeListener`,
   on every host);
-* a worker's own writes are known at once: the highest ``seq`` a thread appended is kept
-  until its session commits and then published to :data:`COMMITTED_HERE`, so the worker's
-  next request reads its own write even before the notification arrives (read-your-writes).
-  It is a hint, not a promise: a thread that commits another session while the appending
-  one is still open publishes early. Readers therefore never move their position to it, only
-  to rows they read and to notified numbers, which PostgreSQL sends after the commit.
+* a worker's own writes are known at once: the highest ``seq`` a transaction appended is
+  kept on its database connection and published to :data:`COMMITTED_HERE` as it commits, so
+  the worker's next request reads its own write even before the notification arrives
+  (read-your-writes). It is kept on the connection, not the thread: a route's session may
+  be committed by another thread of the pool than the one that wrote (FastAPI runs a sync
+  dependency's teardown on a thread of its own). It is a hint, not a promise: it is
+  published just before the database confirms the commit. Readers therefore never move
+  their position to it, only to rows they read and to notified numbers, which PostgreSQL
+  sends after the commit, and look for it again when the rows were not there yet.
 
 An erased person must not stay in the feed: :func:`forget_jobseeker` deletes their rows and
 appends the one ``delete`` every worker still needs, naming them by a token (an HMAC of the
@@ -41,8 +44,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, event, insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, delete, event, insert, select, text
 
 from service.storage.tables import Change, ChangeEntity, ChangeOp, utc_now
 
@@ -86,8 +88,8 @@ class FeedMark:
 
 #: The highest ``seq`` this process itself committed (see the module's docstring).
 COMMITTED_HERE = FeedMark()
-#: The highest ``seq`` the current thread appended in its open transaction.
-_appended = threading.local()
+#: Where a connection keeps the highest ``seq`` its open transaction appended.
+_APPENDED = "kohtaanto.changes.appended"
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ def record_changes(
     # Under the lock no other transaction appends, so the highest seq is this one's; the
     # notification leaves only if the transaction commits.
     newest = int(connection.execute(_NOTIFY_NEWEST, {"channel": CHANGES_CHANNEL}).scalar_one())
-    _appended.seq = max(getattr(_appended, "seq", 0), newest)
+    connection.info[_APPENDED] = max(connection.info.get(_APPENDED, 0), newest)
     return len(rows)
 
 
@@ -132,18 +134,17 @@ _NOTIFY_NEWEST = text(
 )
 
 
-@event.listens_for(Session, "after_commit")
-def _publish_appended(session: Session) -> None:
-    """The thread's appended rows are committed: its worker may read them from now on."""
-    seq = getattr(_appended, "seq", 0)
+@event.listens_for(Engine, "commit")
+def _publish_appended(connection: Connection) -> None:
+    """The transaction that appended is committing: its worker may look for the rows."""
+    seq = connection.info.pop(_APPENDED, 0)
     if seq:
-        _appended.seq = 0
         COMMITTED_HERE.raise_to(seq)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_appended(session: Session) -> None:
-    _appended.seq = 0
+@event.listens_for(Engine, "rollback")
+def _forget_appended(connection: Connection) -> None:
+    connection.info.pop(_APPENDED, None)
 
 
 def changes_since(connection: Connection, after_seq: int, limit: int = 10_000) -> list[ChangeRow]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from matching.stages import recording
 from service.api import audit
 from service.api.audit_committer import AuditCommitter, AuditUnavailableError, EntryBuilder
 from service.storage.database import make_session_factory
@@ -170,11 +172,14 @@ def test_close_commits_what_is_queued_and_a_later_entry_starts_again(
     migrated_engine: Engine, sealer: audit.Sealer, committer: AuditCommitter
 ) -> None:
     tickets = [committer.submit([f"JS{k}"], _matches_entry(f"JS{k}", k)) for k in range(20)]
+    thread = committer._thread
+    assert thread is not None and thread.is_alive()
     committer.close(timeout=WAIT)
     assert all(ticket.done() for ticket in tickets)
     for ticket in tickets:
         ticket.wait()
-    assert not any(t.name == "audit-committer" for t in threading.enumerate())
+    # This committer's thread (other tests' committers in the process may still run).
+    assert not thread.is_alive() and committer._thread is None
     committer.record(["JS20"], _matches_entry("JS20", 20))
     entries, _, _ = _rows(migrated_engine)
     assert len(entries) == 21 and _verify(migrated_engine, sealer).ok
@@ -268,4 +273,76 @@ def test_a_forked_worker_commits_on_a_thread_of_its_own(
     committer.record(["JS3"], _matches_entry("JS3", 3))  # the parent's thread still serves
     entries, _, _ = _rows(migrated_engine)
     assert [e.query["k"] for e in entries] == [1, 2, 3]
+    assert _verify(migrated_engine, sealer).ok
+
+
+def _burning(person: str, k: int, seconds: float) -> EntryBuilder:
+    """An entry whose building spends ``seconds`` of the committer thread's CPU."""
+    build = _matches_entry(person, k)
+
+    def burn(named: Mapping[str, str]) -> audit.EntryFields:
+        started = time.thread_time()
+        while time.thread_time() - started < seconds:
+            pass
+        return build(named)
+
+    return burn
+
+
+def test_a_request_profile_counts_its_share_of_the_committers_cpu(
+    committer: AuditCommitter,
+) -> None:
+    # The entry is built on the committer's thread: the request's own thread only waits,
+    # so without its share its audit stage would show next to nothing.
+    with recording() as timings:
+        committer.record(["JS1"], _burning("JS1", 1, 0.03))
+    assert timings["audit"] >= 0.028
+    with recording() as deferred_timings:
+        with committer.deferred() as audited:
+            committer.record(["JS2"], _burning("JS2", 2, 0.03))
+        assert "audit" not in deferred_timings or deferred_timings["audit"] < 0.02
+        asyncio.run(audited.wait_async())
+    assert deferred_timings["audit"] >= 0.028
+    # A group's CPU is shared among its entries: two tickets of one group, half each.
+    building, held = threading.Event(), threading.Event()
+
+    def blocker(named: Mapping[str, str]) -> audit.EntryFields:
+        building.set()
+        assert held.wait(WAIT)
+        return _matches_entry("JS3", 3)(named)
+
+    first = committer.submit(["JS3"], blocker)
+    assert building.wait(WAIT)  # its group is taken: the next two queue behind it
+    pair = [committer.submit([f"JS{k}"], _burning(f"JS{k}", k, 0.02)) for k in (4, 5)]
+    held.set()
+    first.wait()
+    for ticket in pair:
+        ticket.wait()
+    assert committer.groups == 4
+    assert pair[0].cpu == pair[1].cpu and pair[0].cpu >= 0.019
+
+
+def test_a_failed_commit_on_the_connection_fails_the_group_and_keeps_the_committer(
+    migrated_engine: Engine, sealer: audit.Sealer, committer: AuditCommitter
+) -> None:
+    failing = threading.Event()
+
+    @event.listens_for(migrated_engine, "commit")
+    def refuse(connection: object) -> None:
+        if failing.is_set():
+            raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    try:
+        committer.record(["JS1"], _matches_entry("JS1", 1))
+        failing.set()
+        with pytest.raises(OperationalError, match="disk I/O"):
+            committer.record(["JS2"], _matches_entry("JS2", 2))
+        failing.clear()
+        committer.record(["JS3"], _matches_entry("JS3", 3))
+    finally:
+        event.remove(migrated_engine, "commit", refuse)
+    entries, seals, keys = _rows(migrated_engine)
+    assert [e.query["k"] for e in entries] == [1, 3] and seals == 2
+    assert set(keys.values()) == {"JS1", "JS3"}
+    assert len(sealer.path.read_text().splitlines()) == 2
     assert _verify(migrated_engine, sealer).ok
