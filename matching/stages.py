@@ -63,6 +63,18 @@ def stage(name: str) -> Iterator[None]:
         timings[name] = timings.get(name, 0.0) + time.thread_time() - started
 
 
+def add(name: str, seconds: float) -> None:
+    """Add ``seconds`` of CPU to stage ``name`` of the current recording, if any.
+
+    For CPU spent on the request's behalf on another thread that does not carry its
+    context: the audit committer's share of a commit group (see
+    :class:`~service.api.audit_committer.AuditCommitter`).
+    """
+    timings = _current.get()
+    if timings is not None:
+        timings[name] = timings.get(name, 0.0) + seconds
+
+
 def server_timing(timings: dict[str, float]) -> str:
     """The profile as an HTTP ``Server-Timing`` header value (milliseconds of CPU)."""
     return ", ".join(f"{name};dur={seconds * 1000:.3f}" for name, seconds in timings.items())

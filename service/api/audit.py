@@ -316,10 +316,7 @@ def _publish_sealed_heads(session: Session) -> None:
     for sealer, head in pending or ():
         by_sealer.setdefault(sealer, []).append(head)
     for sealer, heads in by_sealer.items():
-        try:
-            sealer.publish(heads)
-        except OSError as error:
-            log.error("audit seal file %s not written: %s", sealer.path, error)
+        publish(sealer, heads)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -422,8 +419,17 @@ def lock_chain(session: Session) -> None:
     """Serialise on the chain's head until the transaction ends (PostgreSQL; SQLite's write
     lock does it there). Take it before :func:`pseudonyms` in a writer that appends."""
     if session.get_bind().dialect.name == "postgresql" and not session.info.get(_LOCKED):
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+        session.execute(_LOCK_CHAIN, {"key": _ADVISORY_LOCK_KEY})
         session.info[_LOCKED] = True
+
+
+def lock_chain_on(connection: Connection) -> None:
+    """:func:`lock_chain` on a Core connection in its transaction (the committer's)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK_CHAIN, {"key": _ADVISORY_LOCK_KEY})
+
+
+_LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 _LOCKED = "kohtaanto.audit.locked"
@@ -496,7 +502,37 @@ def _append_rows(
     # Core statements on the session's connection: the ORM's per-statement machinery (bulk
     # insert planning, identity map) cost more than the statements on every matches and
     # shortlist request.
-    connection = session.connection()
+    rows, sealed = _append_on(session.connection(), sealer, entries)
+    session.info.setdefault(_PENDING, []).append((sealer, sealed))
+    return rows
+
+
+def append_group_on(
+    connection: Connection, *, sealer: Sealer, entries: Sequence[EntryFields]
+) -> SealedHead | None:
+    """:func:`append_group` on a Core connection whose transaction holds the chain's lock
+    (:func:`lock_chain_on`). Returns the group's sealed head, which the caller publishes
+    (:func:`publish`) once the transaction committed; None when ``entries`` is empty.
+
+    What the worker's committer uses: a Session's transaction, events and commit machinery
+    cost it more CPU than the group's statements on SQLite.
+    """
+    return _append_on(connection, sealer, entries)[1] if entries else None
+
+
+def publish(sealer: Sealer, heads: Sequence[SealedHead]) -> None:
+    """Write committed heads to the seal file; a failure cannot undo the commit, so it is
+    logged (verify then reports the file behind)."""
+    try:
+        sealer.publish(heads)
+    except OSError as error:
+        log.error("audit seal file %s not written: %s", sealer.path, error)
+
+
+def _append_on(
+    connection: Connection, sealer: Sealer, entries: Sequence[EntryFields]
+) -> tuple[list[dict[str, Any]], SealedHead]:
+    """Insert the entries and the seal row of their head; the rows and the sealed head."""
     head = connection.execute(_SELECT_HEAD).first()
     if head is None:
         previous, count = GENESIS, 0
@@ -543,8 +579,7 @@ def _append_rows(
             "mac": sealed.mac,
         },
     )
-    session.info.setdefault(_PENDING, []).append((sealer, sealed))
-    return rows
+    return rows, sealed
 
 
 _TABLE: Table = AuditLogEntry.__table__  # type: ignore[assignment]

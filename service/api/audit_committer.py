@@ -41,9 +41,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from matching.stages import stage
+from matching.stages import add, stage
 from service.api import audit
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ class Ticket:
     build: EntryBuilder
     _done: threading.Event = field(default_factory=threading.Event)
     _error: BaseException | None = None
+    #: The ticket's share of its group's committer CPU (seconds), set before it is done.
+    cpu: float = 0.0
     _callbacks: list[Callable[[], object]] = field(default_factory=list)
 
     def wait(self) -> None:
@@ -83,6 +86,13 @@ class Ticket:
         self._done.wait()
         if self._error is not None:
             raise self._error
+
+    def account(self) -> None:
+        """Add the ticket's share of the committer's CPU to the current recording's
+        ``audit`` stage, once (the committer's thread does not run in the request's
+        context, so its CPU would otherwise be in no request's profile)."""
+        add("audit", self.cpu)
+        self.cpu = 0.0
 
     def done(self) -> bool:
         return self._done.is_set()
@@ -117,6 +127,7 @@ class Deferred:
     def wait(self) -> None:
         for ticket in self.tickets:
             ticket.wait()
+            ticket.account()
 
     async def wait_async(self) -> None:
         """Wait on the event loop (no thread): the committer wakes it when the group is in."""
@@ -158,6 +169,10 @@ class AuditCommitter:
         grow with the load without making a lone request wait.
         """
         self._sessions = sessions
+        # A sessionmaker's engine (with its options: SQLite's BEGIN IMMEDIATE): the groups
+        # are written on a Core connection, not in a Session (see _commit).
+        bind = getattr(sessions, "kw", {}).get("bind")
+        self._engine: Engine | None = bind if isinstance(bind, Engine) else None
         self._sealer = sealer
         self._cache = pseudonym_cache
         self._max_group = max_group
@@ -193,6 +208,7 @@ class AuditCommitter:
                 deferred.tickets.append(ticket)
                 return
             ticket.wait()
+            ticket.account()
 
     def submit(self, people: Collection[str], build: EntryBuilder) -> Ticket:
         """Queue an entry; the ticket's :meth:`Ticket.wait` returns once it is durable."""
@@ -276,35 +292,72 @@ class AuditCommitter:
 
     def _commit(self, group: list[Ticket]) -> None:
         assert self._sealer is not None  # submit refuses entries without one
+        started = time.thread_time()
         appended: list[Ticket] = []
         try:
-            with self._sessions() as writer:
-                # The lock before the pseudonyms: a key is only created inside an append.
-                audit.lock_chain(writer)
-                people = dict.fromkeys(person for ticket in group for person in ticket.people)
-                named = audit.pseudonyms(writer.connection(), people, self._cache)
-                entries: list[audit.EntryFields] = []
-                for ticket in group:
-                    try:
-                        entries.append(ticket.build(named))
-                    except Exception as error:  # that request's fault: it alone fails
-                        ticket._finish(error)
-                    else:
-                        appended.append(ticket)
-                audit.append_group(writer, sealer=self._sealer, entries=entries)
-                # The seal file's line is written on commit (audit._publish_sealed_heads).
-                writer.commit()
+            if self._engine is not None:
+                self._write(self._engine, self._sealer, group, appended)
+            else:
+                self._write_in_session(self._sealer, group, appended)
         except BaseException as error:
             log.error("audit group of %d entries not written: %s", len(group), error)
+            share = (time.thread_time() - started) / len(group)
             for ticket in group:
+                if not ticket.done():
+                    ticket.cpu = share
                 ticket._finish(error)  # not those already failed on their own
             if not isinstance(error, Exception):
                 raise
             return
         self.groups += 1
         self.entries += len(appended)
+        # Each request's share of the group's CPU, for its profile (Ticket.account).
+        share = (time.thread_time() - started) / len(group)
         for ticket in appended:
+            ticket.cpu = share
             ticket._finish()
+
+    def _build(
+        self, group: list[Ticket], named: Mapping[str, str], appended: list[Ticket]
+    ) -> list[audit.EntryFields]:
+        entries: list[audit.EntryFields] = []
+        for ticket in group:
+            try:
+                entries.append(ticket.build(named))
+            except Exception as error:  # that request's fault: it alone fails
+                ticket._finish(error)
+            else:
+                appended.append(ticket)
+        return entries
+
+    def _write(
+        self, engine: Engine, sealer: audit.Sealer, group: list[Ticket], appended: list[Ticket]
+    ) -> None:
+        """The group in one transaction on a Core connection; then its seal-file line."""
+        # A connection from the pool per group, not one kept: a pool of one connection must
+        # still serve the requests' reads, and the pool's pre-ping replaces a dead one.
+        with engine.connect() as connection, connection.begin():
+            # The lock before the pseudonyms: a key is only created inside an append.
+            audit.lock_chain_on(connection)
+            people = dict.fromkeys(person for ticket in group for person in ticket.people)
+            named = audit.pseudonyms(connection, people, self._cache)
+            entries = self._build(group, named, appended)
+            head = audit.append_group_on(connection, sealer=sealer, entries=entries)
+        if head is not None:  # committed: only now may the head be in the file
+            audit.publish(sealer, [head])
+
+    def _write_in_session(
+        self, sealer: audit.Sealer, group: list[Ticket], appended: list[Ticket]
+    ) -> None:
+        """The same in a Session, for a session factory that is not a plain sessionmaker."""
+        with self._sessions() as writer:
+            audit.lock_chain(writer)
+            people = dict.fromkeys(person for ticket in group for person in ticket.people)
+            named = audit.pseudonyms(writer.connection(), people, self._cache)
+            entries = self._build(group, named, appended)
+            audit.append_group(writer, sealer=sealer, entries=entries)
+            # The seal file's line is written on commit (audit._publish_sealed_heads).
+            writer.commit()
 
 
 def _reset_in_child(committer: weakref.ref[AuditCommitter]) -> None:

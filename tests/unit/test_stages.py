@@ -8,7 +8,7 @@ import time
 import anyio
 import anyio.to_thread
 
-from matching.stages import parse_server_timing, recording, server_timing, stage
+from matching.stages import add, parse_server_timing, recording, server_timing, stage
 
 
 def _burn(seconds: float) -> None:
@@ -83,3 +83,18 @@ def test_the_header_round_trips_in_milliseconds() -> None:
     assert parse_server_timing(header) == {"retrieval": 1.2, "scoring": 0.5}
     # Other servers' entries (no dur, a description) are read as far as they go.
     assert parse_server_timing('db;desc="x";dur=2.5, cache') == {"db": 2.5}
+
+
+def test_add_counts_cpu_spent_elsewhere_into_the_current_recording_only() -> None:
+    add("audit", 1.0)  # outside a recording: nowhere, and no error
+    with recording() as timings:
+        with stage("audit"):
+            _burn(0.005)
+        add("audit", 0.25)
+        add("response", 0.5)
+    assert set(timings) == {"audit", "response"}
+    assert 0.254 <= timings["audit"] < 0.45
+    assert timings["response"] == 0.5
+    with recording() as later:
+        pass
+    assert later == {}
