@@ -5,7 +5,8 @@ Every request runs the same steps:
 1. **retrieve** candidates from the inverted skill index (the posting lists of the query's
    skills) plus the region (everything within the commute radius, from per-municipality
    lists); when no more than ``exhaustive_limit`` pass the filters all are scored, otherwise
-   the best ``candidate_pool`` by skill and the nearest quarter of that;
+   the best ``candidate_pool`` by skill, the nearest quarter of that and the best
+   ``prior_pool`` by a first-stage linear prior fitted to the model's scores (per direction);
 2. **hard filters**: the person is in matching (not employed, not erased) and the vacancy
    open that day and not filled (:mod:`features.live_state`); within reach of the commute
    radius (a preference with some slack, :mod:`matching.commute`) unless the job is mostly
@@ -35,7 +36,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from matching.commute import effective_distance, reach
+from matching.commute import commute_fit, effective_distance, reach
 from matching.domain import AssessmentMethod, PhysicalDemand, WorkRestriction
 from matching.eligibility import DEFAULT_RULES, pair_eligibility
 from matching.entities import (
@@ -65,6 +66,7 @@ from matching.sparse_store import InvertedIndex, RowEntries
 from matching.stages import stage
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 Featurizer = Callable[[MatchingData, IntArray, IntArray, date], npt.NDArray[np.float32]]
 _HEAVY = PHYSICAL_DEMANDS.index(PhysicalDemand.HEAVY)
 _METHODS = tuple(AssessmentMethod)
@@ -91,7 +93,8 @@ def _bits_on(
 #: Explanation factors compare a result with at least this many rows of its list.
 FACTOR_REFERENCE = 20
 
-#: Features the first-stage prior of shortlists uses (exactly computable per person).
+#: Features the first-stage prior uses (exactly computable per pair from columns, for tens of
+#: thousands of candidates: of people for a shortlist, of vacancies for matches).
 PRIOR_FEATURES = (
     "skill_cosine",
     "distance_km",
@@ -100,6 +103,9 @@ PRIOR_FEATURES = (
     "language_gap",
     "job_form_accepted",
     "hours_fit",
+    "occupation_preferred",
+    "commute_fit",
+    "same_labour_area",
 )
 
 
@@ -218,7 +224,7 @@ class MatchingConfig:
 
     candidate_pool: int = 400
     exhaustive_limit: int = 1500  # at most this many within reach: score them all
-    prior_pool: int = 600  # shortlist candidates taken by the first-stage prior
+    prior_pool: int = 600  # candidates taken by the first-stage prior (both directions)
     remote_threshold: float = 0.5  # at least this share of remote work: distance is no filter
     # The commute radius is a preference: jobs up to the radius plus this share of it (at
     # least commute_slack_km) stay possible, at a cost (matching.commute).
@@ -362,7 +368,8 @@ class MatchingEngine:
         self._bits_by_day: dict[date, npt.NDArray[np.uint32]] = {}
         self._vacancy_bits: npt.NDArray[np.uint32] | None = None
         self._region_cache: dict[str, tuple[IntArray, IntArray]] = {}
-        self._prior_cache: dict[int, tuple[RankingModel, npt.NDArray[np.float64]]] = {}
+        #: Per (model, direction): the model and the weights of its first-stage prior.
+        self._prior_cache: dict[tuple[int, str], tuple[RankingModel, FloatArray]] = {}
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ model
@@ -736,48 +743,71 @@ class MatchingEngine:
         return scores, np.flatnonzero(scores > 0).astype(np.int64)
 
     def _prior_columns(
-        self, s: IntArray, v: int, skill_scores: npt.NDArray[np.float32], on: date
+        self,
+        s: IntArray | int,
+        v: IntArray | int,
+        skill_scores: npt.NDArray[np.float32],
+        on: date,
     ) -> npt.NDArray[np.float64]:
-        """Exact values of :data:`PRIOR_FEATURES` for people ``s`` and vacancy ``v``.
+        """Exact values of :data:`PRIOR_FEATURES` for the pairs of people ``s`` and vacancies ``v``.
 
-        Cheap to compute for tens of thousands of people: gathers from columns, plus the
-        retrieval score, which divided by the two norms *is* the skill cosine. A test checks
-        these columns against the pair features.
+        Either side may be one row (a shortlist: one vacancy; matches: one person). Cheap to
+        compute for tens of thousands of pairs: gathers from columns, plus the retrieval score,
+        which divided by the two norms *is* the skill cosine. A test checks these columns
+        against the pair features.
         """
         data, seekers, vacancies = self.data, self.data.seekers, self.data.vacancies
-        distance = data.distance_km[seekers["home"][s], vacancies["municipality"][v]]
-        norms = seekers["profile_norm"][s] * vacancies["requirement_norm"][v]
-        cosine = np.divide(skill_scores, norms, out=np.zeros(len(s), np.float64), where=norms > 0)
-        since = seekers["unemployed_since"][s]
+        n = len(skill_scores)
+        s_rows = np.ascontiguousarray(np.broadcast_to(np.asarray(s, dtype=np.int64), n))
+        v_rows = np.ascontiguousarray(np.broadcast_to(np.asarray(v, dtype=np.int64), n))
+        distance = data.distance_km[seekers["home"][s_rows], vacancies["municipality"][v_rows]]
+        norms = seekers["profile_norm"][s_rows] * vacancies["requirement_norm"][v_rows]
+        cosine = np.divide(skill_scores, norms, out=np.zeros(n, np.float64), where=norms > 0)
+        since = seekers["unemployed_since"][s_rows]
         spell = (np.datetime64(on, "D") - since).astype("timedelta64[D]").astype(np.float64)
         spell = np.where(np.isnat(since), 0.0, np.maximum(spell, 0.0))
-        gap = vacancies["languages"][v].astype(np.int16) - seekers["languages"][s].astype(np.int16)
-        form_bit = 1 << int(vacancies["job_form"][v])
-        hours = max(float(vacancies["hours"][v]), 1.0)
+        wanted = vacancies["languages"][v_rows].astype(np.int16)
+        gap = wanted - seekers["languages"][s_rows].astype(np.int16)
+        form_bit = np.left_shift(1, vacancies["job_form"][v_rows].astype(np.int64))
+        hours = np.maximum(vacancies["hours"][v_rows].astype(np.float64), 1.0)
+        preferred = data.occupations.lookup(s_rows, vacancies["occupation"][v_rows])[:, 0]
+        home, workplace = seekers["home"][s_rows], vacancies["municipality"][v_rows]
+        fit = commute_fit(
+            distance,
+            vacancies["remote_share"][v_rows],
+            seekers["max_commute_km"][s_rows],
+            seekers["relocate"][s_rows],
+        )
         return np.column_stack(
             [
                 cosine,
                 distance,
-                distance <= seekers["max_commute_km"][s],
+                distance <= seekers["max_commute_km"][s_rows],
                 np.minimum(spell, 3650.0),
                 np.maximum(gap, 0).max(axis=1),
-                (seekers["accepted_forms"][s].astype(np.int64) & form_bit) != 0,
-                np.minimum(1.0, seekers["max_hours"][s] / hours),
-                np.ones(len(s)),
+                (seekers["accepted_forms"][s_rows].astype(np.int64) & form_bit) != 0,
+                np.minimum(1.0, seekers["max_hours"][s_rows] / hours),
+                preferred,
+                fit,
+                data.labour_area[home] == data.labour_area[workplace],
+                np.ones(n),
             ]
         ).astype(np.float64)
 
-    def _prior_weights(self) -> npt.NDArray[np.float64] | None:
-        """Least-squares weights of the prior for the current scorer (fitted once per model).
+    def _prior_weights(
+        self, kind: Literal["matches", "shortlist"] = "shortlist"
+    ) -> npt.NDArray[np.float64] | None:
+        """Least-squares weights of the prior of one direction for the current scorer.
 
-        Fitted on the candidates of a fixed sample of open vacancies, scores centred per
-        vacancy (only the order within one shortlist matters).
+        Fitted once per model on the candidates of a fixed sample of open vacancies (a
+        shortlist) or of people admitted to them (matches), scores centred per query (only
+        the order within one list matters).
         """
         model = self.scorer
-        cached = self._prior_cache.get(id(model))
+        cached = self._prior_cache.get((id(model), kind))
         if cached is not None and cached[0] is model:
             return cached[1]
-        scorer = model.for_direction("shortlist")
+        scorer = model.for_direction(kind)
         index = [self.feature_names.index(n) for n in PRIOR_FEATURES if n in self.feature_names]
         if len(index) != len(PRIOR_FEATURES):
             return None
@@ -792,18 +822,33 @@ class MatchingEngine:
             on = date.fromisoformat(str(vacancies["opens_on"][v]))
             everyone = np.arange(len(data.seekers), dtype=np.int64)
             rows = everyone[self._seeker_filter(v, everyone, on, MatchFilters())]
-            if len(rows) < 10:
-                continue
-            rows = rng.choice(rows, min(500, len(rows)), replace=False)
-            features = self.featurizer(data, rows, np.full(len(rows), v), on)
+            if kind == "matches":
+                if len(rows) == 0:
+                    continue
+                s = int(rng.choice(rows))
+                jobs = np.arange(len(vacancies), dtype=np.int64)
+                jobs = jobs[self._vacancy_filter(s, jobs, on, MatchFilters())]
+                if len(jobs) < 10:
+                    continue
+                jobs = rng.choice(jobs, min(500, len(jobs)), replace=False)
+                s_rows, v_rows = np.full(len(jobs), s, np.int64), jobs
+            else:
+                if len(rows) < 10:
+                    continue
+                s_rows = rng.choice(rows, min(500, len(rows)), replace=False)
+                v_rows = np.full(len(s_rows), v, np.int64)
+            features = self.featurizer(data, s_rows, v_rows, on)
             score = scorer.score(features)
-            design = np.column_stack([features[:, index], np.ones(len(rows))])
+            design = np.column_stack([features[:, index], np.ones(len(s_rows))])
             designs.append(design - np.r_[design[:, :-1].mean(axis=0), 0.0])
             targets.append(score - score.mean())
         if not designs:
             return None
         weights, *_ = np.linalg.lstsq(np.vstack(designs), np.concatenate(targets), rcond=None)
-        self._prior_cache = {id(model): (model, weights)}
+        self._prior_cache = {
+            key: value for key, value in self._prior_cache.items() if value[0] is model
+        }
+        self._prior_cache[(id(model), kind)] = (model, weights)
         return weights
 
     def _trim(
@@ -837,9 +882,19 @@ class MatchingEngine:
             rows = np.flatnonzero(mask).astype(np.int64)
         with stage("filters"):
             rows = rows[self._vacancy_filter(s, rows, on, filters)]
+        if len(rows) <= cfg.exhaustive_limit:
+            return rows
         with stage("retrieval"):
             distance = data.distance_km[home, vacancies["municipality"][rows]]
-            return self._trim(rows, scores, distance)
+            trimmed = self._trim(rows, scores, distance)
+            weights = self._prior_weights("matches") if cfg.prior_pool else None
+            if weights is None:
+                return trimmed
+            # The best by the first-stage prior too: near, accepted job form, hours that fit
+            # and so on, which the skill score cannot see.
+            prior = self._prior_columns(s, rows, scores[rows], on) @ weights
+            by_prior = self._top(prior.astype(np.float32), rows, cfg.prior_pool)
+            return np.union1d(trimmed, by_prior)
 
     def _retrieve_seekers(self, v: int, on: date, filters: MatchFilters) -> IntArray:
         """Skill-index candidates plus the people within their commute."""
@@ -878,7 +933,7 @@ class MatchingEngine:
         # Many people within reach: the best by skill plus the best by the first-stage prior,
         # which mimics the ranker on the person-level features skills cannot see.
         by_skill = self._top(scores[rows], rows, cfg.candidate_pool)
-        weights = self._prior_weights()
+        weights = self._prior_weights("shortlist")
         if weights is None:
             return self._trim(rows, scores, data.distance_km[seekers["home"][rows], workplace])
         prior = self._prior_columns(rows, v, scores[rows], on) @ weights

@@ -35,10 +35,12 @@ from matching.domain import (
 from matching.engine import (
     PRIOR_FEATURES,
     MatchFilters,
+    MatchingConfig,
     MatchingEngine,
     MatchList,
     UnknownEntityError,
 )
+from matching.entities import PROFILE_VALUE
 
 pytestmark = pytest.mark.integration
 
@@ -453,3 +455,60 @@ def test_shortlist_prior_columns_equal_the_pair_features(
     weights = shared_engine._prior_weights()
     assert weights is not None
     assert np.isfinite(weights).all()
+    # The matches direction: one person, many vacancies.
+    person = int(rows[1])
+    jobs = np.arange(0, len(data.vacancies), 3, dtype=np.int64)
+    entries = data.profiles.rows([person])
+    scores = shared_engine.vacancy_index.scores(entries.columns, entries.values[:, PROFILE_VALUE])
+    prior = shared_engine._prior_columns(person, jobs, scores[jobs], on)
+    features = pair_features(data, np.full(len(jobs), person), jobs, on)
+    for j, name in enumerate(PRIOR_FEATURES):
+        np.testing.assert_allclose(
+            prior[:, j], features[:, FEATURE_INDEX[name]], rtol=1e-5, atol=1e-5, err_msg=name
+        )
+    weights = shared_engine._prior_weights("matches")
+    assert weights is not None
+    assert np.isfinite(weights).all()
+
+
+def _retrieval_recall(engine: MatchingEngine, kind: str, ids: list[str], on: date) -> float:
+    """Share of the exhaustive top 10 (queries with more admitted than the limit) retrieved."""
+    found = total = 0
+    for query_id in ids:
+        if kind == "matches":
+            truth = engine.exhaustive_matches(query_id, 10, on)
+            _, rows = engine._candidates("matches", query_id, on, MatchFilters())
+            retrieved = {engine.data.vacancies.ids[i] for i in rows}
+            admitted = len(engine.exhaustive_matches(query_id, 10**6, on))
+        else:
+            truth = engine.exhaustive_shortlist(query_id, 10, on)
+            rows, _ = engine._candidates("shortlist", query_id, on, MatchFilters())
+            retrieved = {engine.data.seekers.ids[i] for i in rows}
+            admitted = len(engine.exhaustive_shortlist(query_id, 10**6, on))
+        if admitted <= engine.config.exhaustive_limit:
+            continue  # everything is scored: nothing to miss
+        found += len(set(truth) & retrieved)
+        total += len(truth)
+    assert total >= 50, "too few trimmed queries to measure recall"
+    return found / total
+
+
+def test_trimmed_retrieval_finds_the_exhaustive_top_in_both_directions(
+    small_world: WorldTables, taxonomy: Taxonomy, geography: Geography
+) -> None:
+    """With limits that trim, the first-stage prior keeps what the ranker would put on top.
+
+    Matches once kept only the best by skill and the nearest few (no prior): 0.70 of the
+    top 10 with these limits.
+    """
+    engine = make_engine(small_world, taxonomy, geography)
+    engine.config = MatchingConfig(candidate_pool=20, exhaustive_limit=25, prior_pool=15)
+    on = small_world.as_of
+    people = sorted(small_world.jobseekers["jobseeker_id"].astype(str))[::25]
+    jobs = sorted(small_world.vacancies["vacancy_id"].astype(str))[::10]
+    matches = _retrieval_recall(engine, "matches", people, on)
+    shortlists = _retrieval_recall(engine, "shortlist", jobs, on)
+    # Measured with the rule-based scorer: matches 0.787 (0.700 without the matches prior),
+    # shortlists 0.876.
+    assert matches >= 0.75, f"matches retrieval recall@10 {matches:.3f}"
+    assert shortlists >= 0.85, f"shortlists retrieval recall@10 {shortlists:.3f}"
