@@ -30,6 +30,7 @@ loop once the slot is free, so the next request computes while the entry commits
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
 import logging
 import os
@@ -40,6 +41,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -150,6 +152,51 @@ def _wake(future: asyncio.Future[None]) -> None:
 _DEFERRED: ContextVar[Deferred | None] = ContextVar("kohtaanto_audit_deferred", default=None)
 
 
+class SqliteWriterLock:
+    """The workers' committers of one SQLite file take turns on a file lock of their own.
+
+    Each worker's committer begins its group with SQLite's write lock (``BEGIN IMMEDIATE``).
+    When another worker's committer holds it, SQLite's busy handler does not wake the waiter
+    when the lock is free: it sleeps 1, 2, 5, 10 ... up to 100 ms between tries. With every
+    matches and shortlist answer waiting for its group, two workers' committers colliding
+    left half the cores idle (measured on the national world: matches without factors at 8
+    in flight used 1.0 of 2 cores). An ``flock`` on a file beside the database is granted by
+    the kernel the moment it is released, so the committers queue there instead, and reach
+    SQLite's lock when it is (almost always) free. PostgreSQL queues lock waiters itself.
+
+    Per process: a lock is held by an open file description, which a fork would share, so a
+    forked worker opens the file again.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._descriptor: tuple[int, int] | None = None  # (pid, fd)
+
+    @classmethod
+    def for_engine(cls, engine: Engine | None) -> SqliteWriterLock:
+        database = engine.url.database if engine is not None else None
+        if engine is None or engine.dialect.name != "sqlite" or not database:
+            return cls(None)
+        if database == ":memory:" or database.startswith("file:"):
+            return cls(None)
+        return cls(Path(f"{database}-audit.lock"))
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        if self.path is None:
+            yield
+            return
+        if self._descriptor is None or self._descriptor[0] != os.getpid():
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._descriptor = (os.getpid(), fd)
+        fd = self._descriptor[1]
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 class AuditCommitter:
     """One worker's audit queue and the thread that commits it in groups."""
 
@@ -173,6 +220,7 @@ class AuditCommitter:
         # are written on a Core connection, not in a Session (see _commit).
         bind = getattr(sessions, "kw", {}).get("bind")
         self._engine: Engine | None = bind if isinstance(bind, Engine) else None
+        self._file_lock = SqliteWriterLock.for_engine(self._engine)
         self._sealer = sealer
         self._cache = pseudonym_cache
         self._max_group = max_group
@@ -336,7 +384,7 @@ class AuditCommitter:
         """The group in one transaction on a Core connection; then its seal-file line."""
         # A connection from the pool per group, not one kept: a pool of one connection must
         # still serve the requests' reads, and the pool's pre-ping replaces a dead one.
-        with engine.connect() as connection, connection.begin():
+        with self._file_lock.held(), engine.connect() as connection, connection.begin():
             # The lock before the pseudonyms: a key is only created inside an append.
             audit.lock_chain_on(connection)
             people = dict.fromkeys(person for ticket in group for person in ticket.people)
