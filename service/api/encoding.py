@@ -5,7 +5,7 @@ request's CPU outside the engine. orjson writes plain dicts, lists, strings, dat
 byte for byte as pydantic writes the response models (floats by their shortest round-trip
 form, ``1e-7`` not ``1e-07``, ``-0.0``, NaN and infinity as ``null``, dates as ISO text,
 non-ASCII unescaped): checked over a million floats and every code point when this was
-chosen, and by ``tests/unit/test_answer_bodies.py`` on whole answers.
+chosen, and by ``tests/e2e/test_api_request_path.py`` on whole answers.
 
 The audit entry's digest (:func:`service.api.audit.response_digest`) is the sha256 of the
 items' JSON as a JSON array; :func:`items_digest` computes it from the bytes the answer is

@@ -4,7 +4,7 @@ A matches answer holds some 300 skill evidences; validating each as a pydantic m
 serialising the models again was about a tenth of a request's CPU. The bodies here are the
 values the models would hold (the same rounding, the same conversions), so that
 :mod:`service.api.encoding` writes the bytes pydantic wrote for :class:`ExplanationOut`
-(``tests/unit/test_answer_bodies.py`` compares them); the schemas still document the answer.
+(``tests/e2e/test_api_request_path.py`` compares them); the schemas still document the answer.
 """
 
 from __future__ import annotations
