@@ -18,13 +18,14 @@ request:
   new highest ``seq`` as payload; PostgreSQL delivers it at commit, in commit order, to every
   connection listening (each worker's :class:`~service.api.change_listener.ChangeListener`,
   on every host);
-* a worker's own writes are known at once: the highest ``seq`` a transaction appended is
-  kept on its database connection and published to :data:`COMMITTED_HERE` as it commits, so
-  the worker's next request reads its own write even before the notification arrives
-  (read-your-writes). It is kept on the connection, not the thread: a route's session may
-  be committed by another thread of the pool than the one that wrote (FastAPI runs a sync
-  dependency's teardown on a thread of its own). It is a hint, not a promise: it is
-  published just before the database confirms the commit. Readers therefore never move
+* a host's own writes are known at once: the highest ``seq`` a transaction appended is
+  kept on its database connection and published to :data:`COMMITTED_HERE` (shared by the
+  workers of a host) as it commits, so the host's next request, on any of its workers, reads
+  the write even before the notification arrives (read-your-writes). It is kept on the
+  connection, not the thread: a route's session may be committed by another thread of the
+  pool than the one that wrote (FastAPI runs a sync dependency's teardown on a thread of its
+  own). It is a hint, not a promise: it is published just before the database confirms the
+  commit. Readers therefore never move
   their position to it, only to rows they read and to notified numbers, which PostgreSQL
   sends after the commit, and look for it again when the rows were not there yet.
 
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import multiprocessing
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -86,8 +88,34 @@ class FeedMark:
                 self.seq = max(self.seq, seq)
 
 
-#: The highest ``seq`` this process itself committed (see the module's docstring).
-COMMITTED_HERE = FeedMark()
+class SharedFeedMark:
+    """A :class:`FeedMark` in memory shared with the processes forked after it was made.
+
+    The pre-fork server's workers are forks of one supervisor, which imports this module
+    while it builds the engine: every worker of a host then raises and reads the same
+    number. A coach's write through one worker is known to the other workers of the host at
+    once, as it is to the writing worker, before the notification arrives: the next request,
+    whichever worker takes it, reads the write (as when every request asked the database).
+    Raised under a lock shared by the processes (so no raise is lost to another's); read
+    without one (an aligned 64-bit read is never torn).
+    """
+
+    def __init__(self) -> None:
+        self._value = multiprocessing.Value("q", 0, lock=True)
+
+    @property
+    def seq(self) -> int:
+        return int(self._value.get_obj().value)
+
+    def raise_to(self, seq: int) -> None:
+        if seq > self.seq:
+            with self._value.get_lock():
+                self._value.value = max(self._value.value, seq)
+
+
+#: The highest ``seq`` committed by this process or by another worker forked from the same
+#: supervisor (one host; see the module's docstring).
+COMMITTED_HERE = SharedFeedMark()
 #: Where a connection keeps the highest ``seq`` its open transaction appended.
 _APPENDED = "kohtaanto.changes.appended"
 
