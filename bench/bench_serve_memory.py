@@ -5,7 +5,7 @@
 
 The workers of `kohtaanto serve` are forked from a supervisor that built the matching engine
 (service.server), so they share its pages: RSS counts those once per process, PSS splits them
-(see procmem.py). For each worker count this starts the server on the database (a free
+(see service_processes.py). For each worker count this starts the server on the database (a free
 loopback port, no metrics listener, a temporary var folder with a copy of the registry's
 champion; only /readyz is asked, so nothing is written to the database), and measures:
 
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from procmem import ProcessMemory, children, memory_table, service_memory, totals
+from service_processes import ServiceMemory, server_workers, service_memory
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 1.3
@@ -46,8 +46,8 @@ class Run:
     workers: int
     ready_seconds: float
     replacement_seconds: float
-    ready: list[ProcessMemory]
-    replaced: list[ProcessMemory]
+    ready: ServiceMemory
+    replaced: ServiceMemory
 
 
 def free_port() -> int:
@@ -98,6 +98,17 @@ def stop(server: subprocess.Popen[bytes]) -> None:
         server.wait(10)
 
 
+def memory_table(memory: ServiceMemory, title: str) -> str:
+    """A markdown table in MiB: one line per process of the service and the total."""
+    lines = [f"| {title} | pid | RSS MiB | PSS MiB | USS MiB |", "|---|---:|---:|---:|---:|"]
+    rows = [(str(pid), role, m.rss, m.pss, m.uss) for pid, role, m in memory.processes]
+    rows.append(("", "total", memory.total_rss, memory.total_pss, memory.total_uss))
+    for pid, role, *gib in rows:
+        rss, pss, uss = (value * 1024 for value in gib)
+        lines.append(f"| {role} | {pid} | {rss:,.0f} | {pss:,.0f} | {uss:,.0f} |")
+    return "\n".join(lines)
+
+
 def measure(database: str, models: Path, workers: int, timeout: float, settle: float) -> Run:
     var_dir = Path(tempfile.mkdtemp(prefix="kohtaanto-memory-"))
     try:
@@ -140,14 +151,14 @@ def measure(database: str, models: Path, workers: int, timeout: float, settle: f
             ready_seconds = time.monotonic() - started
             time.sleep(settle)
             ready = service_memory(server.pid)
-            before = set(children(server.pid))
+            before = set(server_workers(server.pid, itself_when_alone=False))
             os.kill(min(before), signal.SIGKILL)
             killed = time.monotonic()
             replacement: dict[str, object] | None = None
             while replacement is None:
                 if time.monotonic() - killed > 60:
                     raise TimeoutError("no replacement worker answered within 60 s")
-                newcomers = set(children(server.pid)) - before
+                newcomers = set(server_workers(server.pid, itself_when_alone=False)) - before
                 if newcomers:
                     replacement = wait_for_workers(server, base, newcomers, killed + 60, log)
                 else:
@@ -191,15 +202,16 @@ def main() -> None:
     )
     print("|---:|---:|---:|---:|---:|---:|")
     for run in runs:
-        total = totals(run.ready)
+        total = run.ready
         print(
             f"| {run.workers} | {run.ready_seconds:.1f} | {run.replacement_seconds:.2f} "
-            f"| {total.rss:,.0f} | {total.pss:,.0f} | {total.uss:,.0f} |"
+            f"| {total.total_rss * 1024:,.0f} | {total.total_pss * 1024:,.0f} "
+            f"| {total.total_uss * 1024:,.0f} |"
         )
     one = next((r for r in runs if r.workers == 1), None)
     most = max(runs, key=lambda r: r.workers)
     if one is not None and most is not one:
-        ratio = totals(most.ready).pss / totals(one.ready).pss
+        ratio = most.ready.total_pss / one.ready.total_pss
         verdict = "met" if ratio <= TARGET_RATIO else "MISSED"
         print(
             f"\ntotal PSS with {most.workers} workers / with 1: {ratio:.2f} "

@@ -79,30 +79,33 @@ def server_workers(server_pid: int, itself_when_alone: bool = True) -> list[int]
 
 @dataclass(frozen=True)
 class Memory:
-    """A process's memory in GiB: resident, proportional (shared pages split), peak RSS."""
+    """A process's memory in GiB: resident, proportional (shared pages split), peak RSS, and
+    unique (its private pages: what its end would free)."""
 
     rss: float
     pss: float
     peak_rss: float
+    uss: float = float("nan")
 
 
 NAN = float("nan")
 
 
 def memory(pid: int) -> Memory:
-    """RSS and PSS from ``/proc/PID/smaps_rollup``, peak RSS (VmHWM) from ``status``."""
+    """RSS, PSS and USS from ``/proc/PID/smaps_rollup``, peak RSS (VmHWM) from ``status``."""
     values: dict[str, float] = {}
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             key, _, rest = line.partition(":")
-            if key in ("Rss", "Pss"):
+            if key in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
                 values[key] = int(rest.split()[0]) / 2**20
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 values["VmHWM"] = int(line.split()[1]) / 2**20
     except OSError:
         pass
-    return Memory(values.get("Rss", NAN), values.get("Pss", NAN), values.get("VmHWM", NAN))
+    uss = values.get("Private_Clean", NAN) + values.get("Private_Dirty", NAN)
+    return Memory(values.get("Rss", NAN), values.get("Pss", NAN), values.get("VmHWM", NAN), uss)
 
 
 def memory_gib(pid: int) -> tuple[float, float]:
@@ -141,6 +144,10 @@ class ServiceMemory:
     @property
     def total_pss(self) -> float:
         return sum(m.pss for _, _, m in self.processes)
+
+    @property
+    def total_uss(self) -> float:
+        return sum(m.uss for _, _, m in self.processes)
 
 
 def service_memory(server_pid: int) -> ServiceMemory:

@@ -531,6 +531,30 @@ def published_impact(
     return _published(state, "impact", by, period, start, end)
 
 
+def _document(
+    state: ServingState,
+    kind: Literal["indicators", "impact"],
+    by: By,
+    period: Period | None,
+    start: date | None,
+    end: date | None,
+) -> StatisticsOut:
+    """The published table of ``kind`` as the API's document, memoised with the facts."""
+    _window(start, end)
+    table_period = period if by != "period" else (period or "quarter")
+    cache = facts_cache(state)
+
+    def make(_facts: Facts) -> StatisticsOut:
+        published = _published(state, kind, by, period, start, end)
+        meta = _meta(by, table_period, start, end, cache.parameters)
+        return StatisticsOut.model_validate(published.to_document(meta))
+
+    answer: StatisticsOut = cache.memo(
+        state, (f"{kind}-document", by, table_period, start, end), make
+    )
+    return answer
+
+
 def indicators(
     state: ServingState,
     by: By = "municipality",
@@ -539,19 +563,7 @@ def indicators(
     end: date | None = None,
 ) -> StatisticsOut:
     """The common indicators per municipality, buyer, contract, CPV division, country or period."""
-    _window(start, end)
-    table_period = period if by != "period" else (period or "quarter")
-    cache = facts_cache(state)
-
-    def make(_facts: Facts) -> StatisticsOut:
-        published = published_indicators(state, by, period, start, end)
-        meta = _meta(by, table_period, start, end, cache.parameters)
-        return StatisticsOut.model_validate(published.to_document(meta))
-
-    answer: StatisticsOut = cache.memo(
-        state, ("indicators-document", by, table_period, start, end), make
-    )
-    return answer
+    return _document(state, "indicators", by, period, start, end)
 
 
 def impact(
@@ -562,19 +574,7 @@ def impact(
     end: date | None = None,
 ) -> StatisticsOut:
     """Economic impact for the person, the municipality and the state, with ranges."""
-    _window(start, end)
-    table_period = period if by != "period" else (period or "quarter")
-    cache = facts_cache(state)
-
-    def make(_facts: Facts) -> StatisticsOut:
-        published = published_impact(state, by, period, start, end)
-        meta = _meta(by, table_period, start, end, cache.parameters)
-        return StatisticsOut.model_validate(published.to_document(meta))
-
-    answer: StatisticsOut = cache.memo(
-        state, ("impact-document", by, table_period, start, end), make
-    )
-    return answer
+    return _document(state, "impact", by, period, start, end)
 
 
 def _draw(draw: Callable[[PublishedTable, Path], Path], table: PublishedTable, name: str) -> bytes:
