@@ -32,6 +32,7 @@ from matching.domain import (
     BuyerKind,
     CoachingAssessment,
     EmploymentCondition,
+    JobForm,
     JobPreferences,
     Jobseeker,
     LanguageSkill,
@@ -39,6 +40,7 @@ from matching.domain import (
     ProcurementContract,
     SkillObservation,
     Supplier,
+    TargetGroup,
     Vacancy,
     VacancySkill,
     WorkCapacity,
@@ -50,6 +52,7 @@ __all__ = [
     "HIDDEN_MODEL_DOC",
     "HIDDEN_MODEL_FILE",
     "MANIFEST_FILE",
+    "OPTIONAL_TABLES",
     "SCHEMAS",
     "TABLES",
     "TRUTH_SCHEMA",
@@ -181,6 +184,21 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("allowed_job_forms", _STR_LIST),
         ("performance_based", pa.bool_()),
     ),
+    # The terms of a performance-based condition (one row each; docs/performance.md): the
+    # points a credited outcome earns per stage, weighted by the deciding target group and the
+    # job form (one column each: a group or form the condition does not name earns nothing),
+    # the price of a point, the cap over the contract and the payment period.
+    "performance_terms": _schema(
+        ("condition_id", _STR),
+        ("price_per_point_eur", pa.float64()),
+        ("cap_eur", pa.float64()),
+        ("points_hired", pa.float64()),
+        ("points_retained_6m", pa.float64()),
+        ("points_retained_12m", pa.float64()),
+        *((f"weight_tg_{group.value}", pa.float64()) for group in TargetGroup),
+        *((f"weight_form_{form.value}", pa.float64()) for form in JobForm),
+        ("period", _CAT),  # month | quarter
+    ),
     "vacancies": _schema(
         ("vacancy_id", _STR),
         ("supplier_id", _STR),
@@ -238,6 +256,8 @@ TRUTH_SCHEMA = _schema(("jobseeker_id", _STR), ("skill_uri", _CAT), ("level", pa
 
 #: Table names in the order the generator writes them.
 TABLES: tuple[str, ...] = tuple(SCHEMAS)
+#: Tables a world written before they existed lacks: such a world loads them empty.
+OPTIONAL_TABLES: frozenset[str] = frozenset({"performance_terms"})
 #: Column names per table (the contract later code relies on).
 COLUMNS: dict[str, tuple[str, ...]] = {name: tuple(s.names) for name, s in SCHEMAS.items()}
 
@@ -313,9 +333,13 @@ def _categorical_schema(schema: pa.Schema) -> pa.Schema:
 
 
 def load_table(root: Path, table: str) -> pd.DataFrame:
-    """Load one table of the world in ``root`` (checks that the manifest exists)."""
+    """Load one table of the world in ``root`` (checks that the manifest exists); an optional
+    table the world lacks (:data:`OPTIONAL_TABLES`) is empty."""
     load_manifest(root)
-    return _read(table_path(Path(root), table), SCHEMAS[table])
+    path = table_path(Path(root), table)
+    if table in OPTIONAL_TABLES and not path.exists():
+        return empty_world_frame(table)
+    return _read(path, SCHEMAS[table])
 
 
 def load_true_skills(root: Path) -> pd.DataFrame:
@@ -343,6 +367,10 @@ class WorldTables:
     vacancy_skills: pd.DataFrame = field(repr=False)
     outcomes: pd.DataFrame = field(repr=False)
     exposures: pd.DataFrame = field(repr=False)
+    #: Last, with a default: an optional table (:data:`OPTIONAL_TABLES`).
+    performance_terms: pd.DataFrame = field(
+        repr=False, default_factory=lambda: empty_world_frame("performance_terms")
+    )
 
     @property
     def as_of(self) -> date:
@@ -373,7 +401,8 @@ def load_world(path: Path, tables: Iterable[str] | None = None) -> WorldTables:
     """Load a world folder written by the generator.
 
     ``tables`` limits what is read (the others are empty frames with their columns), which
-    keeps a national-size load within memory when only matching is needed.
+    keeps a national-size load within memory when only matching is needed. A world written
+    before an optional table existed (:data:`OPTIONAL_TABLES`) has it empty.
     Raises :class:`FileNotFoundError` naming the path when ``world.json`` (written last) is
     missing, i.e. when the folder is not a complete world.
     """
@@ -385,7 +414,7 @@ def load_world(path: Path, tables: Iterable[str] | None = None) -> WorldTables:
         raise KeyError(f"unknown world tables {sorted(unknown)}; known: {', '.join(TABLES)}")
     frames = {
         name: _read(table_path(root, name), SCHEMAS[name])
-        if name in wanted
+        if name in wanted and (name not in OPTIONAL_TABLES or table_path(root, name).exists())
         else empty_world_frame(name)
         for name in TABLES
     }

@@ -61,3 +61,17 @@ def reach(radius_km: npt.ArrayLike, slack_share: float, slack_km: float) -> Floa
     radius = np.asarray(radius_km, np.float64)
     result: FloatArray = radius + np.maximum(slack_km, slack_share * radius)
     return result
+
+
+#: Distance bands instead of kilometres, for everyone who must not locate a person (an
+#: employer's candidates, a procurement unit's local supply): enough to judge a commute, too
+#: coarse to locate. Upper limits are exclusive.
+DISTANCE_BANDS = ((5.0, "under 5 km"), (15.0, "5-15 km"), (30.0, "15-30 km"), (60.0, "30-60 km"))
+
+
+def distance_band(km: float) -> str:
+    """The band of :data:`DISTANCE_BANDS` a distance falls in ("over 60 km" beyond them)."""
+    for limit, label in DISTANCE_BANDS:
+        if km < limit:
+            return label
+    return "over 60 km"

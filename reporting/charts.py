@@ -17,11 +17,18 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from matching.domain import TargetGroup
-from reporting.definitions import TOTAL
+from reporting.definitions import CONTRACT_TYPES, SEX_GROUPS, TOTAL, sex_column
 from reporting.impact import STAKEHOLDERS
 from reporting.publish import PublishedTable
 
-__all__ = ["DPI", "SIZE_INCHES", "fulfilment_chart", "impact_chart", "target_group_chart"]
+__all__ = [
+    "DPI",
+    "SIZE_INCHES",
+    "contract_type_chart",
+    "fulfilment_chart",
+    "impact_chart",
+    "target_group_chart",
+]
 
 #: Every chart is SIZE_INCHES at DPI: 1200 x 700 pixels.
 SIZE_INCHES = (12.0, 7.0)
@@ -153,4 +160,59 @@ def impact_chart(published: PublishedTable, path: Path) -> Path:
     ax.set_ylabel("EUR per hire made (first 12 months, to date)")
     ax.set_title("Economic impact per hire: central value and sensitivity range")
     ax.legend()
+    return _save(figure, path)
+
+
+def contract_type_chart(published: PublishedTable, path: Path, area: str = TOTAL) -> Path:
+    """Quota and performance contracts side by side for one area (default: all areas).
+
+    Three panels from the published side-by-side table (:mod:`reporting.contract_types`):
+    cost per lasting hire and impact per euro of public cost for all hires and for each sex
+    group, and hires made by sex group, one group of bars per contract type. A hidden or
+    undefined figure is drawn as an ``x`` (hidden) or left out (undefined).
+    """
+    values = published.values
+    key = published.keys[0]
+    figure = _figure()
+    panels = figure.subplots(1, 3)
+    panel_specs = (
+        (
+            "cost_per_lasting_hire_eur",
+            True,
+            "EUR of public cost per hire still employed at 12 months",
+        ),
+        ("impact_per_euro", True, "EUR of impact per EUR of public cost"),
+        ("hires_made", False, "hires made"),
+    )
+    titles = ("Cost per lasting hire", "Impact per euro", "Hires made by sex")
+    kinds = [
+        k for k in CONTRACT_TYPES if ((values[key] == area) & (values["contract_type"] == k)).any()
+    ]
+    x = np.arange(len(kinds))
+    for ax, (name, with_all, label), title in zip(panels, panel_specs, titles, strict=True):
+        # One colour per sex group in every panel: "all" first, then the groups.
+        series = ([(0, "all", name)] if with_all else []) + [
+            (i + 1, sex.replace("_", " / "), sex_column(name, sex))
+            for i, sex in enumerate(SEX_GROUPS)
+        ]
+        width = 0.8 / len(series)
+        for j, (colour, legend, column) in enumerate(series):
+            heights: list[float] = []
+            hidden: list[bool] = []
+            for kind in kinds:
+                row = ((values[key] == area) & (values["contract_type"] == kind)).to_numpy()
+                heights.append(float(values.loc[row, column].to_numpy(dtype=float)[0]))
+                hidden.append(bool(published.hidden.loc[row, column].to_numpy()[0]))
+            offset = (j - (len(series) - 1) / 2) * width
+            drawn = np.nan_to_num(np.array(heights, dtype=float))
+            ax.bar(x + offset, drawn, width, label=legend, color=_COLOURS[colour])
+            for position, is_hidden in zip(x + offset, hidden, strict=True):
+                if is_hidden:
+                    ax.annotate("x", (position, 0), ha="center", va="bottom", fontsize=10)
+        ax.set_xticks(x, kinds)
+        ax.set_ylabel(label)
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+    where = "all areas" if area == TOTAL else str(area)
+    figure.suptitle(f"Quota and performance contracts, {where} (x = hidden, fewer than 5 people)")
     return _save(figure, path)

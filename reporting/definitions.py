@@ -15,12 +15,16 @@ from typing import Literal
 from matching.domain import JobForm, TargetGroup
 
 __all__ = [
+    "CONTRACT_TYPES",
+    "CONTRACT_TYPE_BASE",
+    "CONTRACT_TYPE_INDICATORS",
     "FORM_COLUMNS",
     "INDICATORS",
     "MIN_PEOPLE",
     "PEOPLE_PREFIX",
     "RETENTION_6M_DAYS",
     "RETENTION_12M_DAYS",
+    "SEX_GROUPS",
     "TARGET_GROUP_COLUMNS",
     "TOTAL",
     "Family",
@@ -28,9 +32,11 @@ __all__ = [
     "Indicator",
     "Kind",
     "PeriodKind",
+    "contract_type_indicator",
     "form_column",
     "indicator",
     "people_column",
+    "sex_column",
     "target_group_column",
 ]
 
@@ -271,3 +277,175 @@ def indicator(name: str) -> Indicator:
         return _BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown indicator {name!r}; known: {', '.join(_BY_NAME)}") from None
+
+
+# --- quota and performance contracts side by side (reporting.contract_types) -----------------
+
+#: A condition's contract type: ``performance`` when it is performance-based, else ``quota``.
+CONTRACT_TYPES: tuple[str, ...] = ("quota", "performance")
+#: Sex groups of the equality statistics. ``other`` and ``unknown`` are one group: each is
+#: recorded for about 0.5 % of people, so alone they would be hidden in nearly every cell.
+SEX_GROUPS: tuple[str, ...] = ("female", "male", "other_unknown")
+
+
+def sex_column(name: str, sex: str) -> str:
+    """Column of indicator ``name`` computed over the hires of people of ``sex`` only."""
+    if sex not in SEX_GROUPS:
+        raise ValueError(f"sex group must be one of {', '.join(SEX_GROUPS)}, got {sex!r}")
+    return f"{name}_{sex}"
+
+
+#: The side-by-side indicators before the split by sex.
+CONTRACT_TYPE_BASE: tuple[Indicator, ...] = (
+    Indicator("contracts", _C, Kind.COUNT, "contracts", "Contracts with a condition of the type"),
+    Indicator("conditions", _C, Kind.COUNT, "conditions", "Employment conditions of the type"),
+    Indicator("hires_made", _H, Kind.PEOPLE, "hires", "Counted hires under the conditions"),
+    Indicator("hires_observed_6m", _H, Kind.PEOPLE, "hires", "Hires made at least 6 months ago"),
+    Indicator("retained_6m", _H, Kind.PEOPLE, "hires", "Of those, still employed at 6 months"),
+    _ratio(
+        "retention_6m_rate",
+        _H,
+        "share",
+        "Share of hires still employed 6 months after the hire",
+        "retained_6m",
+        "hires_observed_6m",
+    ),
+    Indicator("hires_observed_12m", _H, Kind.PEOPLE, "hires", "Hires made at least 12 months ago"),
+    Indicator(
+        "retained_12m",
+        _H,
+        Kind.PEOPLE,
+        "hires",
+        "Lasting hires: of those, still employed at 12 months",
+    ),
+    _ratio(
+        "retention_12m_rate",
+        _H,
+        "share",
+        "Share of hires still employed 12 months after the hire",
+        "retained_12m",
+        "hires_observed_12m",
+    ),
+    Indicator(
+        "vacancies_filled", _H, Kind.PEOPLE, "vacancies", "Vacancies with a first hire (any hire)"
+    ),
+    Indicator(
+        "time_to_fill_days_median",
+        _H,
+        Kind.STATISTIC,
+        "days",
+        "Median days from the vacancy opening to its first hire",
+        depends_on=("vacancies_filled",),
+    ),
+    Indicator(
+        "payments_eur",
+        _H,
+        Kind.AMOUNT,
+        "EUR",
+        "Performance payments credited for the hires' outcomes, after the cap",
+        depends_on=("hires_made",),
+    ),
+    Indicator(
+        "pay_subsidy_eur",
+        _H,
+        Kind.AMOUNT,
+        "EUR",
+        "Pay subsidy paid for the hires (already deducted in impact_eur)",
+        depends_on=("hires_made",),
+    ),
+    Indicator(
+        "coaching_cost_eur",
+        _H,
+        Kind.AMOUNT,
+        "EUR",
+        "Coaching cost of the proposals that led to the hires",
+        depends_on=("hires_made",),
+    ),
+    Indicator(
+        "public_cost_eur",
+        _H,
+        Kind.AMOUNT,
+        "EUR",
+        "Public cost: payments + pay subsidy + coaching cost",
+        depends_on=("hires_made",),
+    ),
+    Indicator(
+        "public_cost_observed_12m_eur",
+        _H,
+        Kind.AMOUNT,
+        "EUR",
+        "Public cost of the hires made at least 12 months ago",
+        depends_on=("hires_observed_12m",),
+    ),
+    _ratio(
+        "cost_per_lasting_hire_eur",
+        _H,
+        "EUR per lasting hire",
+        "Public cost of the hires made at least 12 months ago per hire still employed at 12 months",
+        "public_cost_observed_12m_eur",
+        "retained_12m",
+    ),
+    Indicator(
+        "impact_eur",
+        _H,
+        Kind.AMOUNT,
+        "EUR",
+        "Economic impact of the hires for the person, the municipality and the state (net)",
+        depends_on=("hires_made",),
+    ),
+    Indicator(
+        "impact_before_cost_eur",
+        _H,
+        Kind.AMOUNT,
+        "EUR",
+        "Economic impact before public cost: impact_eur + pay_subsidy_eur",
+        depends_on=("hires_made",),
+    ),
+    _ratio(
+        "impact_per_euro",
+        _H,
+        "EUR per EUR",
+        "Impact before public cost per EUR of public cost",
+        "impact_before_cost_eur",
+        "public_cost_eur",
+    ),
+)
+
+
+def _of_sex(item: Indicator, sex: str) -> Indicator:
+    def named(name: str | None) -> str | None:
+        return None if name is None else sex_column(name, sex)
+
+    return Indicator(
+        sex_column(item.name, sex),
+        item.family,
+        item.kind,
+        item.unit,
+        f"{item.description} (people of sex group {sex})",
+        numerator=named(item.numerator),
+        denominator=named(item.denominator),
+        depends_on=tuple(sex_column(d, sex) for d in item.depends_on),
+    )
+
+
+#: The side-by-side indicators: every figure about hires also per sex group
+#: (``<name>_female``, ``<name>_male``, ``<name>_other_unknown``).
+CONTRACT_TYPE_INDICATORS: tuple[Indicator, ...] = (
+    *CONTRACT_TYPE_BASE,
+    *(
+        _of_sex(item, sex)
+        for sex in SEX_GROUPS
+        for item in CONTRACT_TYPE_BASE
+        if item.family is not Family.CONDITION
+    ),
+)
+_CONTRACT_BY_NAME = {i.name: i for i in CONTRACT_TYPE_INDICATORS}
+
+
+def contract_type_indicator(name: str) -> Indicator:
+    """The side-by-side indicator called ``name``; raises naming the known ones otherwise."""
+    try:
+        return _CONTRACT_BY_NAME[name]
+    except KeyError:
+        known = ", ".join(i.name for i in CONTRACT_TYPE_BASE)
+        raise KeyError(f"unknown contract-type indicator {name!r}; known: {known}") from None

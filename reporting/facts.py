@@ -7,7 +7,10 @@
   body's own id, so that central purchasing bodies are grouped separately);
 - ``hires``: one row per ``hired`` event, with the vacancy's municipality and job form, the
   condition's buyer and area, and whether the hire *counts* (see :func:`_eligibility`), which
-  target group decided, whether it is credited to its condition, and the retention flags;
+  target group decided, whether it is credited to its condition, the retention days,
+  whether the condition is performance-based, and the person's recorded
+  ``sex`` — for the equality statistics only (:mod:`reporting.contract_types`), never a
+  grouping of anything else;
 - ``proposals``: one row per ``proposed`` event, with the proposing coach (the jobseeker's
   coach) and the vacancy's attributes;
 - ``assessments``: one row per coaching assessment with its coach and method.
@@ -107,6 +110,7 @@ def _conditions(world: WorldTables) -> pd.DataFrame:
             "contract_value_eur": merged["value_eur"].where(first.reindex(merged.index), 0.0),
             "target_groups": merged["target_groups"],
             "allowed_job_forms": merged["allowed_job_forms"],
+            "performance_based": merged["performance_based"].fillna(False).astype(bool),
         }
     )
 
@@ -206,6 +210,7 @@ def _vacancies(world: WorldTables, conditions: pd.DataFrame) -> pd.DataFrame:
         "hires_required",
         "target_groups",
         "allowed_job_forms",
+        "performance_based",
     ]
     return frame.merge(conditions[keep], on="condition_id", how="left", validate="many_to_one")
 
@@ -235,8 +240,13 @@ def _hires(
         }
     )
     hires = hires.merge(vacancies, on="vacancy_id", how="left", validate="many_to_one")
-    coach = world.jobseekers.set_index(world.jobseekers["jobseeker_id"].astype(str))["coach_id"]
-    hires["coach_id"] = hires["jobseeker_id"].map(coach.astype(str))
+    seekers = world.jobseekers.set_index(world.jobseekers["jobseeker_id"].astype(str))
+    hires["coach_id"] = hires["jobseeker_id"].map(seekers["coach_id"].astype(str))
+    # Recorded for equality statistics only (reporting.contract_types); a person erased from
+    # the service keeps their hires, of unknown sex.
+    sex = hires["jobseeker_id"].map(seekers["sex"].astype("string"))
+    hires["sex"] = sex.fillna("unknown").astype(str)
+    hires["performance_based"] = hires["performance_based"].astype("boolean")
     for stage in (OutcomeStage.RETAINED_6M, OutcomeStage.RETAINED_12M):
         hires = hires.merge(
             _pairs(world.outcomes, stage), on=["jobseeker_id", "vacancy_id"], how="left"

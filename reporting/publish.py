@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,11 @@ from reporting.definitions import (
     PEOPLE_PREFIX,
     TARGET_GROUP_COLUMNS,
     TOTAL,
+    Indicator,
+    Kind,
     people_column,
     target_group_column,
 )
-from reporting.indicators import PEOPLE_COUNTS
 from reporting.suppression import Block, LinkedTable, primary_suppression, protect_linked
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "hires_by_target_group",
     "publish_impact_table",
     "publish_indicator_table",
+    "publish_table",
 ]
 
 #: How a hidden cell is shown in CSV and Markdown.
@@ -132,12 +135,12 @@ def _json_value(value: object) -> object:
 
 def _slices(table: pd.DataFrame, keys: list[str]) -> list[np.ndarray]:
     """Row positions of each table protected on its own, its TOTAL row last."""
-    group_key = keys[0]  # key_columns puts the group first and the period second
+    group_key = keys[0]  # the group first, then what splits the table (period, contract type)
     if len(keys) == 1:
         parts = [np.arange(len(table))]
     else:
-        period = table["period"].to_numpy()
-        parts = [np.flatnonzero(period == p) for p in pd.unique(period)]
+        split = table[keys[1]].to_numpy()
+        parts = [np.flatnonzero(split == p) for p in pd.unique(split)]
     out = []
     for rows in parts:
         if len(rows) == 0:
@@ -145,8 +148,7 @@ def _slices(table: pd.DataFrame, keys: list[str]) -> list[np.ndarray]:
         is_total = table[group_key].to_numpy()[rows] == TOTAL
         if is_total.sum() != 1:
             raise ValueError(
-                "publishing needs exactly one TOTAL row per table: "
-                "call indicator_table(..., totals=True)"
+                "publishing needs exactly one TOTAL row per table: make the table with totals=True"
             )
         out.append(np.r_[rows[~is_total], rows[is_total]])
     return out
@@ -181,11 +183,29 @@ def publish_indicator_table(
     suppression against the TOTAL row and the target-group and job-form breakdowns of hires
     made; ratios, statistics and amounts are hidden with the counts they rest on.
     """
-    counts = list(PEOPLE_COUNTS)
-    hidden = pd.DataFrame(False, index=table.index, columns=[i.name for i in INDICATORS])
-    _protect(table, keys, counts, BLOCKS, hidden, minimum)
+    return publish_table(table, keys, INDICATORS, BLOCKS, minimum)
+
+
+def publish_table(
+    table: pd.DataFrame,
+    keys: list[str],
+    indicators: Sequence[Indicator],
+    blocks: tuple[Block, ...],
+    minimum: int = MIN_PEOPLE,
+) -> PublishedTable:
+    """Suppress a table of ``indicators`` (with ``people_*`` columns and TOTAL rows).
+
+    The table is protected per value of its second key (period, contract type), each part
+    against its own TOTAL row; ``blocks`` are the breakdowns that add up within a row. Every
+    :attr:`~reporting.definitions.Kind.PEOPLE` column is a count to protect; the other
+    indicators are hidden with the columns they rest on
+    (:attr:`~reporting.definitions.Indicator.hidden_with`).
+    """
+    counts = [i.name for i in indicators if i.kind is Kind.PEOPLE]
+    hidden = pd.DataFrame(False, index=table.index, columns=[i.name for i in indicators])
+    _protect(table, keys, counts, blocks, hidden, minimum)
     # Figures resting on a hidden count are hidden with it (repeat: chains of dependencies).
-    dependent = [i for i in INDICATORS if i.hidden_with]
+    dependent = [i for i in indicators if i.hidden_with]
     changed = True
     while changed:
         changed = False

@@ -2,7 +2,9 @@
 
 Writes the published (small-cell suppressed) indicator table, the impact table, hires by
 target group over time, the reference impact per placement and a manifest into ``--out``,
-plus PNG charts with ``--charts``. Registered on the main app in :mod:`service.cli`.
+with ``--contract-types`` also quota and performance contracts side by side (every figure
+about hires also by sex, :mod:`reporting.contract_types`), plus PNG charts with ``--charts``.
+Registered on the main app in :mod:`service.cli`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ STEPS = (
     "suppressing small cells",
     "economic impact",
     "hires by target group",
+    "quota and performance side by side",
     "writing files",
     "charts",
 )
@@ -83,6 +86,14 @@ def stats(
         Path | None,
         typer.Option(help="Impact parameter file (TOML); default: the shipped 2026 file."),
     ] = None,
+    contract_types: Annotated[
+        bool,
+        typer.Option(
+            "--contract-types",
+            help="Also compare quota and performance contracts per municipality (per country "
+            "with --by country), every figure about hires also by sex.",
+        ),
+    ] = False,
 ) -> None:
     """Employment-condition statistics and economic impact, with small cells suppressed."""
     _choice(by, _BY, "--by")
@@ -115,6 +126,7 @@ def stats(
             output_format,
             charts,
             params,
+            contract_types,
         )
     except (ValueError, KeyError) as error:
         console.print(f"statistics failed: {error}", style="red", markup=False, highlight=False)
@@ -137,9 +149,21 @@ def _run(
     output_format: str,
     draw: bool,
     params: Any,
+    compare_types: bool = False,
 ) -> list[Path]:
     from features.world_store import load_world
-    from reporting.charts import fulfilment_chart, impact_chart, target_group_chart
+    from reporting.charts import (
+        contract_type_chart,
+        fulfilment_chart,
+        impact_chart,
+        target_group_chart,
+    )
+    from reporting.contract_types import (
+        NOTES,
+        AreaBy,
+        contract_type_table,
+        publish_contract_type_table,
+    )
     from reporting.facts import build_facts
     from reporting.impact import impact_table, reference_impacts
     from reporting.indicators import indicator_table, key_columns
@@ -151,7 +175,12 @@ def _run(
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    steps = STEPS if draw else STEPS[:-1]
+    steps = [
+        name
+        for name in STEPS
+        if (draw or name != "charts")
+        and (compare_types or name != "quota and performance side by side")
+    ]
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -161,8 +190,8 @@ def _run(
     ) as progress:
         task = progress.add_task(steps[0], total=len(steps))
 
-        def step(index: int) -> None:
-            progress.update(task, description=steps[index], completed=index)
+        def step(name: str) -> None:
+            progress.update(task, description=name, completed=steps.index(name))
 
         tables = (
             "organisations",
@@ -173,6 +202,7 @@ def _run(
             "employment_conditions",
             "vacancies",
             "outcomes",
+            "performance_terms",
         )
         if world_dir is not None:
             world = load_world(world_dir, tables=tables)
@@ -186,15 +216,15 @@ def _run(
                 world = read_world_tables(engine, tables)
             finally:
                 engine.dispose()
-        step(1)
+        step("building fact tables")
         facts = build_facts(world)
-        step(2)
+        step("indicator table")
         table_period = period if by != "period" else (period or "quarter")
         keys = key_columns(by, table_period)
         raw = indicator_table(facts, by, table_period, start, end, params=params, totals=True)
-        step(3)
+        step("suppressing small cells")
         published = publish_indicator_table(raw, keys)
-        step(4)
+        step("economic impact")
         impact = publish_impact_table(
             impact_table(facts, by, table_period, start, end, params=params, totals=True), keys
         )
@@ -202,14 +232,25 @@ def _run(
             impact_table(facts, "country", None, start, end, params=params, totals=True),
             ["country"],
         )
-        step(5)
+        step("hires by target group")
         tg_period = period or "quarter"
         over_time = publish_indicator_table(
             indicator_table(facts, "period", tg_period, start, end, params=params, totals=True),
             ["period"],
         )
         by_group = hires_by_target_group(over_time)
-        step(6)
+        area_by: AreaBy = "country" if by == "country" else "municipality"
+        side_by_side = None
+        if compare_types:
+            step("quota and performance side by side")
+            from reporting.performance import credited_outcomes
+
+            credited = credited_outcomes(world, facts=facts)
+            side_by_side = publish_contract_type_table(
+                contract_type_table(facts, area_by, start, end, params=params, credited=credited),
+                area_by,
+            )
+        step("writing files")
         suffix = f"{by}_{table_period}" if table_period and by != "period" else by
         meta = {
             "world": str(world_dir) if world_dir is not None else str(world.root),
@@ -229,12 +270,15 @@ def _run(
             (by_country, "impact_by_country"),
             (by_group, f"hires_by_target_group_{tg_period}"),
         ]
+        if side_by_side is not None:
+            outputs.append((side_by_side, f"contract_types_{area_by}"))
+        side_meta = {**meta, "by": area_by, "period": None, **NOTES}
         for table, name in outputs:
             path = out / f"{name}.{output_format}"
             if output_format == "csv":
                 table.to_csv(path)
             else:
-                table.to_json(path, meta)
+                table.to_json(path, side_meta if table is side_by_side else meta)
             written.append(path)
         markdown = out / f"indicators_{suffix}.md"
         markdown.write_text(published.to_markdown() + "\n", encoding="utf-8")
@@ -248,7 +292,7 @@ def _run(
         )
         written.append(manifest)
         if draw:
-            step(7)
+            step("charts")
             charts = out / "charts"
             if by in ("municipality", "buyer") and table_period is None:
                 written.append(fulfilment_chart(published, charts / f"fulfilment_{by}.png"))
@@ -262,5 +306,7 @@ def _run(
                 written.append(fulfilment_chart(plain, charts / "fulfilment_municipality.png"))
             written.append(target_group_chart(by_group, charts / "hires_by_target_group.png"))
             written.append(impact_chart(by_country, charts / "impact_per_hire.png"))
+            if side_by_side is not None:
+                written.append(contract_type_chart(side_by_side, charts / "contract_types.png"))
         progress.update(task, description="done", completed=len(steps))
     return written

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from features.world_store import SCHEMAS, TABLES, WorldTables
-from matching.domain import JobForm
+from matching.domain import JobForm, TargetGroup
 from reporting.impact_parameters import COUNTRY_PARAMETERS, ImpactParameters, parse_parameters
 
 __all__ = ["AS_OF", "WorldBuilder", "hand_parameter_dict", "hand_parameters", "hand_world"]
@@ -143,6 +143,7 @@ class WorldBuilder:
         required: int,
         deadline: date,
         forms: tuple[str, ...] = _ALL_FORMS,
+        performance: bool = False,
     ) -> None:
         self.rows["employment_conditions"].append(
             {
@@ -152,9 +153,36 @@ class WorldBuilder:
                 "hires_required": required,
                 "deadline": deadline,
                 "allowed_job_forms": list(forms),
-                "performance_based": False,
+                "performance_based": performance,
             }
         )
+
+    def performance_terms(
+        self,
+        condition_id: str,
+        *,
+        price: float,
+        cap: float,
+        points: tuple[float, float, float] = (1.0, 1.0, 2.0),
+        group_weights: dict[str, float] | None = None,
+        form_weights: dict[str, float] | None = None,
+        period: str = "quarter",
+    ) -> None:
+        """Terms of a performance-based condition; a weight not given is 1."""
+        row: dict[str, Any] = {
+            "condition_id": condition_id,
+            "price_per_point_eur": price,
+            "cap_eur": cap,
+            "points_hired": points[0],
+            "points_retained_6m": points[1],
+            "points_retained_12m": points[2],
+            "period": period,
+        }
+        for group in TargetGroup:
+            row[f"weight_tg_{group.value}"] = (group_weights or {}).get(group.value, 1.0)
+        for form in JobForm:
+            row[f"weight_form_{form.value}"] = (form_weights or {}).get(form.value, 1.0)
+        self.rows["performance_terms"].append(row)
 
     def vacancy(
         self,

@@ -40,8 +40,11 @@ its openings, and the hires still owed under its employment condition change for
 vacancy of that condition. Every operation here that stores an outcome (the employer's
 record, a confirmed claim, a coach's direct stage) appends those change-feed rows in the
 transaction that stores the event, so no worker can see the event without the change or the
-change without the event. Each operation is one function and one transaction; the API's
-routes only translate bodies and answers.
+change without the event. The same transaction appends the outcome's audit entry
+(routes ``outcome.employer``, ``outcome.claim_confirmed``, ``outcome.coach``; the query names
+the event id, the person is named by their audit pseudonym), which the payment statements of
+performance-based contracts cite. Each operation is one function and one transaction; the
+API's routes only translate bodies and answers.
 """
 
 from __future__ import annotations
@@ -267,15 +270,65 @@ def _any_vacancy(session: Session, vacancy_id: str) -> VacancyRecord:
     return record
 
 
+#: Audit routes of a stored outcome, by how it was recorded (the payment statements of
+#: performance-based contracts trace each credited outcome to its entry).
+OUTCOME_BY_EMPLOYER = "outcome.employer"
+OUTCOME_CLAIM_CONFIRMED = "outcome.claim_confirmed"
+OUTCOME_BY_COACH = "outcome.coach"
+
+
+def _audit_outcome(
+    session: Session,
+    state: ServingState,
+    caller: Caller,
+    route: str,
+    record: OutcomeRecord,
+    claim_id: str | None,
+) -> None:
+    """Append the outcome's audit entry in the transaction that stores it (the person by
+    their audit pseudonym), so an outcome is never stored without its entry. A worker built
+    without a sealer audits nothing (unit tests), as for every other entry."""
+    if state.sealer is None:
+        return
+    audit.lock_chain(session)  # before the pseudonym: a key is only created inside an append
+    named = audit.pseudonyms(session.connection(), [record.jobseeker_id], state.pseudonyms)
+    query: dict[str, object] = {
+        "event_id": record.event_id,
+        "vacancy_id": record.vacancy_id,
+        "stage": record.stage,
+        "reason": record.reason,
+        "occurred_at": record.occurred_at.isoformat(),
+    }
+    if claim_id is not None:
+        query["claim_id"] = claim_id
+    audit.append(
+        session,
+        sealer=state.sealer,
+        user_id=caller.user_id,
+        role=caller.role.value,
+        organisation_id=caller.organisation_id,
+        route=route,
+        query=query,
+        model_version=None,
+        results=[[named[record.jobseeker_id]]],
+        explanation_digest=None,
+    )
+
+
 def _store(
     session: Session,
+    state: ServingState,
+    caller: Caller,
+    route: str,
     stage: str,
     reason: ReasonCode | str | None,
     occurred_at: datetime,
     jobseeker_id: str,
     vacancy_id: str,
+    claim_id: str | None = None,
 ) -> OutcomeRecord:
-    """Add the outcome and its change-feed rows to the session's transaction (no commit)."""
+    """Add the outcome, its change-feed rows and its audit entry to the session's
+    transaction (no commit)."""
     if stage == OutcomeStage.EMPLOYMENT_ENDED.value:
         check_employment_ended(session, jobseeker_id, vacancy_id, occurred_at)
     record = OutcomeRecord(
@@ -288,6 +341,7 @@ def _store(
     )
     session.add(record)
     record_live_state_changes(session, stage, jobseeker_id, vacancy_id)
+    _audit_outcome(session, state, caller, route, record, claim_id)
     return record
 
 
@@ -319,7 +373,17 @@ def record_by_employer(
     check_reason(stage, reason)
     occurred = utc_instant(occurred_at)
     check_dates(state, stage, occurred, vacancy, person)
-    record = _store(session, stage, reason, occurred, jobseeker_id, vacancy_id)
+    record = _store(
+        session,
+        state,
+        caller,
+        OUTCOME_BY_EMPLOYER,
+        stage,
+        reason,
+        occurred,
+        jobseeker_id,
+        vacancy_id,
+    )
     session.commit()
     return record
 
@@ -351,7 +415,17 @@ def report_by_coach(
         )
     check_dates(state, stage, occurred, vacancy, person)
     if stage in COACH_STAGES:
-        record = _store(session, stage, reason, occurred, jobseeker_id, vacancy_id)
+        record = _store(
+            session,
+            state,
+            caller,
+            OUTCOME_BY_COACH,
+            stage,
+            reason,
+            occurred,
+            jobseeker_id,
+            vacancy_id,
+        )
         session.commit()
         return record
     pending = session.scalar(
@@ -476,7 +550,16 @@ def confirm_claim(
             detail=f"claim {claim_id} no longer fits the vacancy: occurred_at {problem}",
         )
     record = _store(
-        session, claim.stage, claim.reason, claim.occurred_at, claim.jobseeker_id, claim.vacancy_id
+        session,
+        state,
+        caller,
+        OUTCOME_CLAIM_CONFIRMED,
+        claim.stage,
+        claim.reason,
+        claim.occurred_at,
+        claim.jobseeker_id,
+        claim.vacancy_id,
+        claim.claim_id,
     )
     claim.status = ClaimStatus.CONFIRMED.value
     claim.decided_by = caller.user_id

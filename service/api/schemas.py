@@ -529,12 +529,53 @@ class EmployerOutcomeIn(Strict):
 # ---- procurement ----------------------------------------------------------------------------
 
 
+Weight = Annotated[float, Field(ge=0, le=100), LAX]
+Points = Annotated[float, Field(ge=0, le=1000), LAX]
+
+
+class PerformancePoints(Strict):
+    """Points a credited outcome earns, per stage (docs/performance.md)."""
+
+    hired: Points = 1.0
+    retained_6m: Points = 1.0
+    retained_12m: Points = 2.0
+
+
+class PerformanceTermsIn(Strict):
+    """What a performance-based condition buys: points per verified outcome, weighted by
+    the deciding target group and the job form, at a price per point, up to a cap.
+
+    A weight left out is 1 for the condition's target groups and allowed job forms; naming a
+    group or form the condition does not have is refused (it could never earn).
+    """
+
+    price_per_point_eur: Annotated[float, Field(gt=0, le=1_000_000), LAX]
+    cap_eur: Annotated[float, Field(gt=0, le=1e12), LAX]
+    points: PerformancePoints = Field(default_factory=PerformancePoints)
+    target_group_weights: dict[Group, Weight] = Field(default_factory=dict)
+    job_form_weights: dict[Form, Weight] = Field(default_factory=dict)
+    period: Annotated[str, Field(pattern=r"^(month|quarter)$")] = "quarter"
+
+
+class PerformanceTermsOut(BaseModel):
+    """The terms with every weight spelled out (the condition's groups and forms only)."""
+
+    price_per_point_eur: float
+    cap_eur: float
+    points: PerformancePoints
+    target_group_weights: dict[str, float]
+    job_form_weights: dict[str, float]
+    period: str
+
+
 class ConditionIn(Strict):
     target_groups: list[Group] = Field(min_length=1, max_length=6)
     hires_required: int = Field(ge=1, le=10_000)
     deadline: Day
     allowed_job_forms: list[Form] = Field(default_factory=lambda: list(JobForm), min_length=1)
     performance_based: bool = False
+    #: Required when ``performance_based``, refused otherwise.
+    performance: PerformanceTermsIn | None = None
 
 
 class ContractIn(Strict):
@@ -556,6 +597,7 @@ class ConditionOut(BaseModel):
     deadline: date
     allowed_job_forms: list[str]
     performance_based: bool
+    performance: PerformanceTermsOut | None = None
 
 
 class ContractOut(BaseModel):
@@ -586,6 +628,85 @@ class LedgerOut(BaseModel):
     contract_id: str
     on: date
     lines: list[LedgerLine]
+
+
+class AuditTraceOut(BaseModel):
+    """An audit entry behind a statement line: where it is in the chain and its hash."""
+
+    seq: int
+    entry_hash: str
+    route: str
+    recorded_at: datetime
+
+
+class StatementLineOut(BaseModel):
+    """One credited outcome of a performance-based condition, with its trace.
+
+    ``candidate`` is the pseudonym the vacancy's employer sees; no line names the person's
+    target group (that would tell the reader about health, age or origin): ``group_weight``
+    is the weight the terms give it.
+    """
+
+    period: str
+    day: date
+    stage: str
+    event_id: str
+    hire_event_id: str
+    vacancy_id: str
+    candidate: str
+    job_form: str
+    stage_points: float
+    group_weight: float
+    form_weight: float
+    points: float
+    amount_eur: float
+    capped_amount_eur: float
+    running_total_eur: float
+    over_cap: bool
+    #: The audit entry that recorded the outcome (none for outcomes loaded with history).
+    recorded_by: list[AuditTraceOut]
+    #: Where an outcome without an audit entry comes from (``loaded from <source>``).
+    source: str
+    #: The audited shortlists of the vacancy that showed the person.
+    shortlisted_in: list[AuditTraceOut]
+
+
+class StatementPeriodOut(BaseModel):
+    period: str
+    outcomes: int
+    points: float
+    amount_before_cap_eur: float
+    amount_eur: float
+    #: The condition's running total at the end of the period.
+    running_total_eur: float
+
+
+class ConditionStatementOut(BaseModel):
+    condition_id: str
+    terms: PerformanceTermsOut
+    credited_hires: int
+    credited_outcomes: int
+    points: float
+    amount_before_cap_eur: float
+    amount_eur: float
+    cap_eur: float
+    cap_remaining_eur: float
+    periods: list[StatementPeriodOut]
+    lines: list[StatementLineOut]
+
+
+class StatementOut(BaseModel):
+    """A performance-based contract's running statement, or one payment period of it."""
+
+    contract_id: str
+    title: str
+    buyer_id: str
+    supplier_id: str
+    on: date
+    #: None: the running statement; else the payment period it is limited to.
+    period: str | None
+    amount_eur: float
+    conditions: list[ConditionStatementOut]
 
 
 # ---- admin ----------------------------------------------------------------------------------

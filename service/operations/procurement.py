@@ -16,8 +16,9 @@ import tempfile
 import threading
 import time
 import uuid
+import weakref
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -38,11 +39,18 @@ from matching.domain import (
     check_references,
 )
 from matching.eligibility import eligibility
-from reporting.definitions import MIN_PEOPLE, TARGET_GROUP_COLUMNS, target_group_column
+from reporting.contract_types import (
+    NOTES,
+    AreaBy,
+    contract_type_table,
+    publish_contract_type_table,
+)
+from reporting.definitions import MIN_PEOPLE, TARGET_GROUP_COLUMNS, TOTAL, target_group_column
 from reporting.facts import Facts, build_facts
 from reporting.impact import impact_table
 from reporting.impact_parameters import ImpactParameters, load_parameters
 from reporting.indicators import indicator_table, key_columns
+from reporting.performance import credited_outcomes
 from reporting.publish import (
     PublishedTable,
     hires_by_target_group,
@@ -54,12 +62,14 @@ from service.api.runtime import ServingState, record_dict
 from service.api.schemas import ConditionOut, ContractIn, ContractOut, LedgerLine, LedgerOut
 from service.api.security import Caller
 from service.operations.errors import ConflictError, InvalidError, NotFoundError
+from service.operations.performance import check_terms, terms_of, terms_out, terms_record
 from service.storage.tables import (
     ContractRecord,
     EmploymentConditionRecord,
     JobseekerRecord,
     OrganisationRecord,
     OutcomeRecord,
+    PerformanceTermsRecord,
     SupplierRecord,
     VacancyRecord,
 )
@@ -70,13 +80,17 @@ __all__ = [
     "FULFILMENT_TOP",
     "ContractView",
     "FactsCache",
+    "OrganisationContractTypes",
     "OrganisationStatistics",
     "StatisticsOut",
     "chart_png",
     "chart_tables",
     "contract_titles",
+    "contract_types",
+    "contract_types_chart_png",
     "contract_view",
     "contract_views",
+    "contracts_out",
     "create_contract",
     "deadline_status",
     "facts_cache",
@@ -85,8 +99,10 @@ __all__ = [
     "ledger",
     "list_contracts",
     "organisation_chart_png",
+    "organisation_contract_types",
     "organisation_statistics",
     "own_contract",
+    "published_contract_types",
     "published_impact",
     "published_indicators",
     "read_contract",
@@ -122,9 +138,13 @@ def conditions_of(
 
 
 def contract_out(
-    record: ContractRecord, conditions: list[EmploymentConditionRecord]
+    record: ContractRecord,
+    conditions: list[EmploymentConditionRecord],
+    terms: Mapping[str, PerformanceTermsRecord] | None = None,
 ) -> ContractOut:
-    """A contract and its employment conditions as buyers and suppliers read them."""
+    """A contract and its employment conditions as buyers and suppliers read them, with the
+    terms of its performance-based conditions (``terms``, by condition id)."""
+    terms = terms or {}
     return ContractOut(
         contract_id=record.contract_id,
         buyer_id=record.buyer_id,
@@ -142,10 +162,18 @@ def contract_out(
                 deadline=c.deadline,
                 allowed_job_forms=list(c.allowed_job_forms),
                 performance_based=c.performance_based,
+                performance=terms_out(terms.get(c.condition_id), c),
             )
             for c in conditions
         ],
     )
+
+
+def contracts_out(session: Session, records: Sequence[ContractRecord]) -> list[ContractOut]:
+    """Contracts with their conditions and terms, in three queries whatever their number."""
+    conditions = conditions_of(session, (r.contract_id for r in records))
+    terms = terms_of(session, (c.condition_id for cs in conditions.values() for c in cs))
+    return [contract_out(r, conditions[r.contract_id], terms) for r in records]
 
 
 def list_contracts(
@@ -156,13 +184,12 @@ def list_contracts(
     if after:
         query = query.where(ContractRecord.contract_id > after)
     rows = session.scalars(query.order_by(ContractRecord.contract_id).limit(limit)).all()
-    conditions = conditions_of(session, (r.contract_id for r in rows))
-    return [contract_out(r, conditions[r.contract_id]) for r in rows]
+    return contracts_out(session, rows)
 
 
 def read_contract(session: Session, caller: Caller, contract_id: str) -> ContractOut:
     record = own_contract(session, caller, contract_id)
-    return contract_out(record, conditions_of(session, [contract_id])[contract_id])
+    return contracts_out(session, [record])[0]
 
 
 @dataclass(frozen=True)
@@ -186,10 +213,10 @@ def contract_views(
     if after:
         query = query.where(ContractRecord.contract_id > after)
     rows = session.execute(query.order_by(ContractRecord.contract_id).limit(limit)).all()
-    conditions = conditions_of(session, (r.contract_id for r, _ in rows))
+    outs = contracts_out(session, [r for r, _ in rows])
     return [
-        ContractView(contract_out(r, conditions[r.contract_id]), name, r.buyer_municipality)
-        for r, name in rows
+        ContractView(out, name, r.buyer_municipality)
+        for out, (r, name) in zip(outs, rows, strict=True)
     ]
 
 
@@ -198,7 +225,7 @@ def contract_view(session: Session, caller: Caller, contract_id: str) -> Contrac
     record = own_contract(session, caller, contract_id)
     supplier = session.get(SupplierRecord, record.supplier_id)
     return ContractView(
-        contract_out(record, conditions_of(session, [contract_id])[contract_id]),
+        contracts_out(session, [record])[0],
         None if supplier is None else supplier.name,
         record.buyer_municipality,
     )
@@ -256,6 +283,7 @@ def create_contract(
             raise DomainValidationError(
                 f"conditions[{i}].{error.field}", error.value, error.problem
             ) from error
+        check_terms(conditions[-1], item.performance, ["body", "conditions", i])
         if item.deadline < body.starts_on:
             raise InvalidError(
                 ["body", "conditions", str(i), "deadline"],
@@ -289,6 +317,10 @@ def create_contract(
                 performance_based=condition.performance_based,
             )
         )
+    session.flush()
+    for condition, item in zip(conditions, body.conditions, strict=True):
+        if item.performance is not None:  # checked above: exactly the performance-based ones
+            session.add(PerformanceTermsRecord(**terms_record(condition, item.performance)))
     session.commit()
     return read_contract(session, caller, contract_id)
 
@@ -406,6 +438,7 @@ STATISTICS_TABLES = (
     "employment_conditions",
     "vacancies",
     "outcomes",
+    "performance_terms",
 )
 
 
@@ -430,14 +463,25 @@ class FactsCache:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: Published tables and PNG charts of the current facts, by what they were made of.
     derived: dict[tuple[object, ...], object] = field(default_factory=dict)
+    #: The credited performance outcomes read with each fact tables (the same snapshot).
+    credited: weakref.WeakKeyDictionary[Facts, pd.DataFrame] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
 
     def get(self, state: ServingState) -> Facts:
         with self.lock:
             if self.facts is None or time.monotonic() - self.built_at > self.seconds:
-                self.facts = build_facts(read_world_tables(state.db, STATISTICS_TABLES))
+                world = read_world_tables(state.db, STATISTICS_TABLES)
+                self.facts = build_facts(world)
+                self.credited[self.facts] = credited_outcomes(world, facts=self.facts)
                 self.built_at = time.monotonic()
                 self.derived = {}
             return self.facts
+
+    def credited_of(self, facts: Facts) -> pd.DataFrame:
+        """The credited performance outcomes of the snapshot ``facts`` were built from."""
+        with self.lock:
+            return self.credited[facts]
 
     def memo(
         self, state: ServingState, key: tuple[object, ...], make: Callable[[Facts], Any]
@@ -613,6 +657,98 @@ def chart_png(state: ServingState, name: ChartName) -> bytes:
         lambda _facts: _draw(_chart_function(name), chart_tables(state)[name], name),
     )
     return png
+
+
+# ---- quota and performance contracts side by side --------------------------------------------
+
+
+def published_contract_types(
+    state: ServingState,
+    by: AreaBy = "municipality",
+    start: date | None = None,
+    end: date | None = None,
+) -> PublishedTable:
+    """Quota and performance contracts side by side per area, every hire figure by sex,
+    small cells hidden (:mod:`reporting.contract_types`), kept with the facts."""
+    _window(start, end)
+    cache = facts_cache(state)
+
+    def make(facts: Facts) -> PublishedTable:
+        raw = contract_type_table(
+            facts, by, start, end, params=cache.parameters, credited=cache.credited_of(facts)
+        )
+        return publish_contract_type_table(raw, by)
+
+    table: PublishedTable = cache.memo(state, ("contract-types", by, start, end), make)
+    return table
+
+
+def contract_types(
+    state: ServingState,
+    by: AreaBy = "municipality",
+    start: date | None = None,
+    end: date | None = None,
+) -> StatisticsOut:
+    """Quota and performance contracts side by side (hires, retention, cost per lasting hire,
+    impact per euro), each figure about hires also by sex, as the API's document."""
+    _window(start, end)
+    cache = facts_cache(state)
+
+    def make(_facts: Facts) -> StatisticsOut:
+        published = published_contract_types(state, by, start, end)
+        meta = {**_meta(by, None, start, end, cache.parameters), **NOTES}
+        del meta["period"]
+        return StatisticsOut.model_validate(published.to_document(meta))
+
+    answer: StatisticsOut = cache.memo(state, ("contract-types-document", by, start, end), make)
+    return answer
+
+
+def contract_types_chart_png(
+    state: ServingState, area: str = TOTAL, start: date | None = None, end: date | None = None
+) -> bytes:
+    """The side-by-side chart of ``area`` (a municipality code or ``CPB-…`` id; default all)."""
+    from reporting.charts import contract_type_chart
+
+    def draw(_facts: Facts) -> bytes:
+        table = published_contract_types(state, "municipality", start, end)
+        if not (table.values["municipality"] == area).any():
+            raise NotFoundError("area", area)
+        return _draw(lambda t, path: contract_type_chart(t, path, area), table, "contract_types")
+
+    png: bytes = facts_cache(state).memo(state, ("contract-types-chart", area, start, end), draw)
+    return png
+
+
+@dataclass(frozen=True)
+class OrganisationContractTypes:
+    """The side-by-side rows a buying organisation's page shows: all areas (``TOTAL``) and
+    the organisation's own area(s), cut from the published table (never recomputed)."""
+
+    areas: tuple[str, ...]
+    national: PublishedTable
+    own: PublishedTable
+
+
+def organisation_contract_types(
+    state: ServingState, caller: Caller, start: date | None = None, end: date | None = None
+) -> OrganisationContractTypes:
+    """The caller's organisation's area(s) and all areas, quota and performance side by side."""
+    table = published_contract_types(state, "municipality", start, end)
+    conditions = facts_cache(state).get(state).conditions
+    areas = tuple(
+        sorted(
+            conditions.loc[conditions["buyer_id"] == caller.organisation_id, "area"]
+            .dropna()
+            .astype(str)
+            .unique()
+        )
+    )
+    return OrganisationContractTypes(
+        areas=areas,
+        national=_rows(table, "municipality", lambda c: c == TOTAL),
+        own=_rows(table, "municipality", lambda c: c.isin(areas)),
+    )
 
 
 # ---- one organisation's statistics ----------------------------------------------------------

@@ -33,6 +33,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from features.skill_search import LabelHit
+from matching.commute import DISTANCE_BANDS, distance_band
 from matching.domain import (
     SKILL_LEVEL_MAX,
     SKILL_LEVEL_MIN,
@@ -78,7 +79,7 @@ from service.api.schemas import (
 from service.api.security import Caller, pseudonym
 from service.operations.bands import score_band
 from service.operations.errors import ConflictError, InvalidError, NotFoundError
-from service.operations.procurement import conditions_of, contract_out
+from service.operations.procurement import contracts_out
 from service.storage.changes import record_changes
 from service.storage.tables import (
     ChangeEntity,
@@ -125,18 +126,8 @@ __all__ = [
 SHORTLIST_ROUTE = "employer.shortlist"
 PROPOSALS_ROUTE = "employer.proposals"
 
-#: Distance bands instead of kilometres: enough to judge a commute, too coarse to locate.
-DISTANCE_BANDS = ((5.0, "under 5 km"), (15.0, "5-15 km"), (30.0, "15-30 km"), (60.0, "30-60 km"))
-
 #: The level an occupation's essential skill is prefilled at (1 basic ... 4 expert).
 DEFAULT_SKILL_LEVEL = 2
-
-
-def distance_band(km: float) -> str:
-    for limit, label in DISTANCE_BANDS:
-        if km < limit:
-            return label
-    return "over 60 km"
 
 
 def strength_band(strength: float, method: str | None) -> str:
@@ -474,9 +465,7 @@ def employer_contracts(
         query = query.where(ContractRecord.ends_on >= current_on)
     if contract_id is not None:
         query = query.where(ContractRecord.contract_id == contract_id)
-    contracts = session.scalars(query).all()
-    conditions = conditions_of(session, (k.contract_id for k in contracts))
-    return [contract_out(k, conditions[k.contract_id]) for k in contracts]
+    return contracts_out(session, session.scalars(query).all())
 
 
 def search_occupations(state: ServingState, query: str, limit: int = 10) -> list[LabelHit]:

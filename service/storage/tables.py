@@ -67,6 +67,7 @@ __all__ = [
     "OrganisationRecord",
     "OutcomeClaim",
     "OutcomeRecord",
+    "PerformanceTermsRecord",
     "PersonKey",
     "Proposal",
     "Role",
@@ -311,6 +312,39 @@ class EmploymentConditionRecord(Base):
     performance_based: Mapped[bool] = mapped_column(Boolean)
 
 
+class PerformanceTermsRecord(Base):
+    """The terms of a performance-based condition (docs/performance.md): points per verified
+    outcome, weighted by deciding target group and job form, a price per point and a cap."""
+
+    __tablename__ = "performance_terms"
+    __table_args__ = (
+        CheckConstraint("price_per_point_eur > 0", name="price_positive"),
+        CheckConstraint("cap_eur > 0", name="cap_positive"),
+        CheckConstraint("period IN ('month', 'quarter')", name="period"),
+    )
+
+    condition_id: Mapped[str] = mapped_column(
+        String(ID), _fk("employment_conditions.condition_id"), primary_key=True
+    )
+    price_per_point_eur: Mapped[float] = mapped_column(Float)
+    cap_eur: Mapped[float] = mapped_column(Float)
+    points_hired: Mapped[float] = mapped_column(Float)
+    points_retained_6m: Mapped[float] = mapped_column(Float)
+    points_retained_12m: Mapped[float] = mapped_column(Float)
+    weight_tg_registered_unemployed: Mapped[float] = mapped_column(Float)
+    weight_tg_unemployed_3m: Mapped[float] = mapped_column(Float)
+    weight_tg_long_term_unemployed: Mapped[float] = mapped_column(Float)
+    weight_tg_young: Mapped[float] = mapped_column(Float)
+    weight_tg_older: Mapped[float] = mapped_column(Float)
+    weight_tg_migrant_background: Mapped[float] = mapped_column(Float)
+    weight_tg_partial_work_capacity: Mapped[float] = mapped_column(Float)
+    weight_form_employment: Mapped[float] = mapped_column(Float)
+    weight_form_apprenticeship: Mapped[float] = mapped_column(Float)
+    weight_form_work_trial: Mapped[float] = mapped_column(Float)
+    weight_form_pay_subsidised: Mapped[float] = mapped_column(Float)
+    period: Mapped[str] = mapped_column(String(CODE))
+
+
 class VacancyRecord(Base):
     __tablename__ = "vacancies"
 
@@ -393,6 +427,7 @@ WORLD_RECORDS: dict[str, type[Base]] = {
         SupplierRecord,
         ContractRecord,
         EmploymentConditionRecord,
+        PerformanceTermsRecord,
         VacancyRecord,
         VacancySkillRecord,
         OutcomeRecord,

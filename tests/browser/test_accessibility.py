@@ -23,8 +23,8 @@ from tests.browser.site import Site, sign_in
 pytestmark = BROWSER
 
 MAX_PAGES = 40
-#: Links that change state or leave the pages: never followed by the crawl.
-SKIP = re.compile(r"/(sign-out|sign-in|static|lang|language|locale)(/|$|\?)")
+#: Links that change state, leave the pages or download a file: never followed by the crawl.
+SKIP = re.compile(r"/(sign-out|sign-in|static|lang|language|locale)(/|$|\?)|\.(csv|png)$")
 #: Section start per role (the admin's pages are the operator's).
 START = {
     "coach": "/app/coach",

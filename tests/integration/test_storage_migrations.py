@@ -29,7 +29,7 @@ def test_migrated_schema_equals_the_orm_metadata(database_url: str) -> None:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
-        assert current_revision(engine) == head_revision() == "0005"
+        assert current_revision(engine) == head_revision() == "0006"
     finally:
         engine.dispose()
 
@@ -39,7 +39,7 @@ def test_upgrade_is_idempotent(database_url: str) -> None:
     upgrade_to_head(database_url)
     engine = make_engine(database_url)
     try:
-        assert current_revision(engine) == "0005"
+        assert current_revision(engine) == "0006"
     finally:
         engine.dispose()
 

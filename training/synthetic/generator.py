@@ -130,6 +130,7 @@ def generate_world(
         "suppliers",
         "contracts",
         "employment_conditions",
+        "performance_terms",
         "vacancies",
         "vacancy_skills",
     ):

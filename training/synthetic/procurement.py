@@ -10,7 +10,9 @@ municipality or nearby (same labour-market area), or anywhere in the country for
 purchasing body. Working conditions follow :data:`~training.synthetic.catalog.ISCO_PROFILES`.
 Required skills are 4–10 of the occupation's essential ESCO skills with minimum levels,
 optional ones up to 5 of its optional skills. Each contract has one employment condition
-whose required hires are 60–100 % of the openings of its vacancies.
+whose required hires are 60–100 % of the openings of its vacancies; 15 % of the conditions
+are performance-based and get terms (:func:`performance_terms`, drawn from a random stream of
+their own so that every other table stays as it was before the terms existed).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matching.domain import BuyerKind, CEFRLevel, PhysicalDemand, TargetGroup
+from matching.domain import BuyerKind, CEFRLevel, JobForm, PhysicalDemand, TargetGroup
 from training.synthetic._common import (
     BoolArray,
     FloatArray,
@@ -36,6 +38,7 @@ from training.synthetic._common import (
     ids,
     language_list,
     rank_in_group,
+    stream,
     string_list,
     take,
 )
@@ -83,6 +86,65 @@ REQUIRED_LEVELS = (0.25, 0.45, 0.25, 0.05)
 OPTIONAL_LEVELS = (0.50, 0.40, 0.10, 0.00)
 OPENINGS = ((1, 0.65), (2, 0.20), (3, 0.08), (4, 0.04), (5, 0.03))
 FULL_TIME = (37.5, 40.0)  # FI, SE collective agreements
+
+
+#: Performance terms: the weight of a credited outcome by deciding target group and job
+#: form (buyers pay more for the long-term unemployed and people with partial work capacity,
+#: and for lasting work over a work trial); groups and forms a condition does not name get 0.
+PERFORMANCE_GROUP_WEIGHTS = {
+    TargetGroup.LONG_TERM_UNEMPLOYED.value: 1.5,
+    TargetGroup.PARTIAL_WORK_CAPACITY.value: 1.5,
+}
+PERFORMANCE_FORM_WEIGHTS = {
+    JobForm.EMPLOYMENT.value: 1.2,
+    JobForm.APPRENTICESHIP.value: 1.2,
+    JobForm.PAY_SUBSIDISED.value: 1.0,
+    JobForm.WORK_TRIAL.value: 0.5,
+}
+#: Points per stage: a hire, still employed after 6 months, after 12 months.
+PERFORMANCE_POINTS = (1.0, 1.0, 2.0)
+#: The cap buys about this many points per required hire (fewer than the 4 a hire lasting
+#: a year earns: a buyer does not expect every hire to last).
+CAP_POINTS_PER_HIRE = 3.0
+
+
+def performance_terms(
+    rng: np.random.Generator,
+    condition_ids: pa.Array,
+    performance: BoolArray,
+    targets: npt.NDArray[np.bool_],
+    allowed: npt.NDArray[np.bool_],
+    hires_required: IntArray,
+) -> dict[str, pa.Array]:
+    """The ``performance_terms`` columns of the performance-based conditions.
+
+    Price EUR 1,500–4,000 a point (in steps of 50); the cap about what every required hire
+    earning :data:`CAP_POINTS_PER_HIRE` points at unit weights (hires required x 3 points x
+    price, x 0.8–1.2, in hundreds); payment by quarter (60 %) or month.
+    """
+    rows = np.flatnonzero(performance)
+    m = len(rows)
+    price = np.round(rng.uniform(1500.0, 4000.0, m) / 50.0) * 50.0
+    cap = np.round(
+        hires_required[rows] * CAP_POINTS_PER_HIRE * price * rng.uniform(0.8, 1.2, m), -2
+    )
+    period = np.where(rng.random(m) < 0.6, "quarter", "month")
+    columns: dict[str, pa.Array] = {
+        "condition_id": condition_ids.take(pa.array(rows)),
+        "price_per_point_eur": pa.array(price),
+        "cap_eur": pa.array(np.maximum(cap, price)),
+        "points_hired": pa.array(np.full(m, PERFORMANCE_POINTS[0])),
+        "points_retained_6m": pa.array(np.full(m, PERFORMANCE_POINTS[1])),
+        "points_retained_12m": pa.array(np.full(m, PERFORMANCE_POINTS[2])),
+    }
+    for j, group in enumerate(TARGET_GROUPS):
+        weight = PERFORMANCE_GROUP_WEIGHTS.get(group, 1.0)
+        columns[f"weight_tg_{group}"] = pa.array(np.where(targets[rows, j], weight, 0.0))
+    for j, form in enumerate(JOB_FORMS):
+        weight = PERFORMANCE_FORM_WEIGHTS[form]
+        columns[f"weight_form_{form}"] = pa.array(np.where(allowed[rows, j], weight, 0.0))
+    columns["period"] = pa.array(period.tolist(), pa.string())
+    return columns
 
 
 @dataclass(frozen=True, eq=False)
@@ -480,6 +542,14 @@ def generate_procurement(
             ),
             "performance_based": pa.array(performance),
         },
+        "performance_terms": performance_terms(
+            stream(config.seed, "performance terms"),
+            condition_ids,
+            performance,
+            targets,
+            allowed,
+            hires_required,
+        ),
         "vacancies": {
             "vacancy_id": vacancy_ids,
             "supplier_id": take(supplier_ids, supplier[contract]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, UploadFile, status
+from fastapi import APIRouter, Query, Request, Response, UploadFile, status
 
 from service.api.deps import EmployerDep, SessionDep, StateDep, json_response
 from service.api.routing import ReadRetryRoute
@@ -22,11 +22,13 @@ from service.api.schemas import (
     OutcomeOut,
     ProposedCandidateOut,
     ShortlistOut,
+    StatementOut,
     VacancyIn,
     VacancyOut,
 )
-from service.operations import recruiting
+from service.operations import performance, recruiting
 from service.storage.tables import ClaimStatus
+from service.web.statements import StatementFormat, statement_response
 
 router = APIRouter(
     route_class=ReadRetryRoute,
@@ -177,6 +179,44 @@ def list_contracts(caller: EmployerDep, session: SessionDep) -> list[ContractOut
     """Your suppliers' contracts and their employment conditions (target groups, job forms):
     what a new vacancy can be created under."""
     return recruiting.employer_contracts(session, caller)
+
+
+@router.get(
+    "/contracts/{contract_id}/statement",
+    response_model=StatementOut,
+    responses={200: {"content": {"text/csv": {}, "text/html": {}}}},
+)
+def statement(
+    request: Request,
+    contract_id: str,
+    caller: EmployerDep,
+    session: SessionDep,
+    state: StateDep,
+    format: StatementFormat = "json",
+) -> Response:
+    """The running payment statement of one of your suppliers' performance-based contracts:
+    the same statement the buyer reads (docs/performance.md)."""
+    answer = performance.supplier_statement(session, state, caller, contract_id)
+    return statement_response(request, answer, format)
+
+
+@router.get(
+    "/contracts/{contract_id}/statement/periods/{period}",
+    response_model=StatementOut,
+    responses={200: {"content": {"text/csv": {}, "text/html": {}}}},
+)
+def period_statement(
+    request: Request,
+    contract_id: str,
+    period: str,
+    caller: EmployerDep,
+    session: SessionDep,
+    state: StateDep,
+    format: StatementFormat = "json",
+) -> Response:
+    """The payment statement of one period (`2026-03` by month, `2026Q1` by quarter)."""
+    answer = performance.supplier_statement(session, state, caller, contract_id, period)
+    return statement_response(request, answer, format)
 
 
 @router.post("/imports", status_code=status.HTTP_201_CREATED)

@@ -17,6 +17,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from reporting.contract_types import AreaBy
+from reporting.definitions import TOTAL
 from service.api.deps import StateDep, require
 from service.api.routing import ReadRetryRoute
 from service.api.schemas import ERROR_RESPONSES, Day
@@ -60,6 +62,45 @@ def impact(
 ) -> StatisticsOut:
     """Economic impact for the person, the municipality and the state, with ranges."""
     return operations.impact(state, by, period, start, end)
+
+
+@router.get("/contract-types")
+def contract_types(
+    caller: StatisticsDep,
+    state: StateDep,
+    by: AreaBy = "municipality",
+    start: DateQuery = None,
+    end: DateQuery = None,
+) -> StatisticsOut:
+    """Quota and performance contracts side by side per municipality (or central purchasing
+    body) or country: hires, retention, time to fill, public cost, cost per lasting hire and
+    impact per euro, every figure about hires also by sex, small cells hidden."""
+    return operations.contract_types(state, by, start, end)
+
+
+@router.get(
+    "/contract-types/chart.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "A PNG chart."}},
+)
+def contract_types_chart(
+    caller: StatisticsDep,
+    state: StateDep,
+    area: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="A municipality code or central purchasing body id; TOTAL: all areas.",
+        ),
+    ] = TOTAL,
+    start: DateQuery = None,
+    end: DateQuery = None,
+) -> Response:
+    """Cost per lasting hire, impact per euro and hires by sex, quota beside performance."""
+    png = operations.contract_types_chart_png(state, area, start, end)
+    return Response(content=png, media_type="image/png")
 
 
 @router.get(

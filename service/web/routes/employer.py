@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
 from functools import lru_cache, partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from babel import dates as babel_dates
 from fastapi import APIRouter, Query, Request
@@ -44,11 +44,12 @@ from service.api.schemas import (
     VacancyOut,
 )
 from service.api.security import Caller
-from service.operations import recruiting
+from service.operations import performance, recruiting
 from service.operations.errors import ConflictError, InvalidError
 from service.storage.tables import ClaimStatus, SupplierRecord
 from service.web.auth import CsrfForm, WebEmployer, safe_next
 from service.web.i18n import babel_locale
+from service.web.statements import statement_response
 from service.web.templating import labels, locale_of, render, translator
 
 router = APIRouter(prefix="/app/employer", include_in_schema=False)
@@ -109,6 +110,51 @@ def vacancies(
             "today": state.today,
         },
     )
+
+
+# ---- performance-based contracts and their payment statements --------------------------------
+
+
+@router.get("/contracts", response_class=HTMLResponse)
+def performance_contracts(
+    request: Request, caller: WebEmployer, session: SessionDep
+) -> HTMLResponse:
+    """Your suppliers' performance-based contracts, each with a link to its statement."""
+    contracts = [
+        c
+        for c in recruiting.employer_contracts(session, caller)
+        if any(condition.performance_based for condition in c.conditions)
+    ]
+    return render(request, "employer/contracts.html", {"contracts": contracts})
+
+
+@router.get("/contracts/{contract_id}/statement", response_class=HTMLResponse)
+def contract_statement(
+    request: Request,
+    contract_id: str,
+    caller: WebEmployer,
+    session: SessionDep,
+    state: StateDep,
+) -> HTMLResponse:
+    """The running payment statement of one of your suppliers' contracts (what the buyer
+    reads too)."""
+    answer = performance.supplier_statement(session, state, caller, contract_id)
+    return render(request, "employer/statement.html", {"statement": answer})
+
+
+@router.get("/contracts/{contract_id}/statement.{suffix}", response_class=Response)
+def contract_statement_file(
+    request: Request,
+    contract_id: str,
+    suffix: Literal["html", "csv"],
+    caller: WebEmployer,
+    session: SessionDep,
+    state: StateDep,
+    period: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """The statement (or one period's) as a printable page or CSV."""
+    answer = performance.supplier_statement(session, state, caller, contract_id, period or None)
+    return statement_response(request, answer, suffix)
 
 
 # ---- a new vacancy from an ESCO occupation ------------------------------------------------------

@@ -10,23 +10,38 @@ numbers in a table beside it.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from matching.domain import JobForm, TargetGroup
-from reporting.definitions import INDICATORS, TOTAL, Kind
+from reporting.definitions import (
+    CONTRACT_TYPE_BASE,
+    CONTRACT_TYPES,
+    INDICATORS,
+    SEX_GROUPS,
+    TOTAL,
+    Kind,
+    sex_column,
+)
 from reporting.impact import STAKEHOLDERS
 from reporting.publish import PublishedTable
 from service.api.deps import SessionDep, StateDep
 from service.api.runtime import ServingState
 from service.api.security import Caller
+from service.operations import performance
 from service.operations import procurement as operations
 from service.operations.errors import InvalidError
-from service.operations.procurement import CHARTS, ChartName, OrganisationStatistics
+from service.operations.procurement import (
+    CHARTS,
+    ChartName,
+    OrganisationContractTypes,
+    OrganisationStatistics,
+)
 from service.web.auth import WebProcurement
+from service.web.statements import statement_response
 from service.web.templating import render, translator
 
 router = APIRouter(prefix="/app/procurement", include_in_schema=False)
@@ -52,6 +67,39 @@ INDICATOR_FORMATS = [
     for item in INDICATORS
     for share, digits in [_format(item.kind, item.unit)]
 ]
+
+#: The side-by-side indicators the statistics page shows (all of them are in the JSON).
+CONTRACT_TYPE_ROWS = [
+    "conditions",
+    "hires_made",
+    "retention_6m_rate",
+    "retention_12m_rate",
+    "time_to_fill_days_median",
+    "payments_eur",
+    "pay_subsidy_eur",
+    "coaching_cost_eur",
+    "public_cost_eur",
+    "cost_per_lasting_hire_eur",
+    "impact_eur",
+    "impact_per_euro",
+]
+#: The by-sex columns of the page's second table (the numbers of its chart).
+CONTRACT_TYPE_SEX_COLUMNS = [
+    "hires_made",
+    "retention_6m_rate",
+    "retention_12m_rate",
+    "time_to_fill_days_median",
+    "cost_per_lasting_hire_eur",
+    "impact_per_euro",
+]
+CONTRACT_TYPE_FORMATS = {
+    item.name: {
+        "share": share,
+        "digits": 2 if item.name == "impact_per_euro" else digits,
+    }
+    for item in CONTRACT_TYPE_BASE
+    for share, digits in [_format(item.kind, item.unit)]
+}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -87,7 +135,31 @@ def contract(
     """One contract, its conditions and its ledger (hires required and made)."""
     view = operations.contract_view(session, caller, contract_id)
     ledger = operations.ledger(session, state, caller, contract_id)
-    return render(request, "procurement/contract.html", {"view": view, "ledger": ledger})
+    statement = (
+        performance.buyer_statement(session, state, caller, contract_id)
+        if any(c.performance_based for c in view.contract.conditions)
+        else None
+    )
+    return render(
+        request,
+        "procurement/contract.html",
+        {"view": view, "ledger": ledger, "statement": statement},
+    )
+
+
+@router.get("/contracts/{contract_id}/statement.{suffix}", response_class=Response)
+def statement_file(
+    request: Request,
+    contract_id: str,
+    suffix: Literal["html", "csv"],
+    caller: WebProcurement,
+    session: SessionDep,
+    state: StateDep,
+    period: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """The contract's payment statement (or one period's) as a printable page or CSV."""
+    answer = performance.buyer_statement(session, state, caller, contract_id, period or None)
+    return statement_response(request, answer, suffix)
 
 
 def _day(request: Request, name: str, errors: dict[str, str]) -> date | None:
@@ -128,6 +200,34 @@ def _figures(statistics: OrganisationStatistics) -> dict[str, Any]:
     }
 
 
+def _contract_type_figures(side_by_side: OrganisationContractTypes) -> dict[str, Any]:
+    """Rows keyed ``<area>:<contract type>`` (``TOTAL`` for all areas), and per contract type
+    of all areas one row per sex group (``all`` first) with the figures of that group."""
+    rows = {
+        f"{row['municipality']}:{row['contract_type']}": row
+        for table in (side_by_side.national, side_by_side.own)
+        for row in _cells(table)
+    }
+    by_sex = []
+    for kind in CONTRACT_TYPES:
+        row = rows.get(f"{TOTAL}:{kind}")
+        if row is None:
+            continue
+        for group in ("all", *SEX_GROUPS):
+            cells: dict[str, Any] = {"contract_type": kind, "group": group, "hidden": set()}
+            for name in CONTRACT_TYPE_SEX_COLUMNS:
+                column = name if group == "all" else sex_column(name, group)
+                cells[name] = row[column]
+                if column in row["hidden"]:
+                    cells["hidden"].add(name)
+            by_sex.append(cells)
+    return {
+        "type_rows": rows,
+        "own_areas": list(side_by_side.areas),
+        "by_sex_rows": by_sex,
+    }
+
+
 def _organisation_figures(
     state: ServingState, caller: Caller, start: date | None, end: date | None
 ) -> dict[str, Any]:
@@ -135,7 +235,12 @@ def _organisation_figures(
     figures: dict[str, Any] = operations.facts_cache(state).memo(
         state,
         ("web.figures", caller.organisation_id, start, end),
-        lambda _facts: _figures(operations.organisation_statistics(state, caller, start, end)),
+        lambda _facts: {
+            **_figures(operations.organisation_statistics(state, caller, start, end)),
+            **_contract_type_figures(
+                operations.organisation_contract_types(state, caller, start, end)
+            ),
+        },
     )
     return figures
 
@@ -171,6 +276,10 @@ def statistics(
             "job_forms": [f.value for f in JobForm],
             "stakeholders": STAKEHOLDERS,
             "charts": CHARTS,
+            "contract_types": CONTRACT_TYPES,
+            "type_indicators": CONTRACT_TYPE_ROWS,
+            "sex_columns": CONTRACT_TYPE_SEX_COLUMNS,
+            "type_formats": CONTRACT_TYPE_FORMATS,
         },
         status_code=422 if errors else 200,
     )
@@ -188,4 +297,17 @@ async def chart(
     png = await run_in_threadpool(
         operations.organisation_chart_png, state, caller, name, start, end
     )
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=60"})
+
+
+@router.get("/statistics/contract-types/chart.png", response_class=Response)
+async def contract_types_chart(
+    caller: WebProcurement,
+    state: StateDep,
+    start: Annotated[date | None, Query()] = None,
+    end: Annotated[date | None, Query()] = None,
+) -> Response:
+    """Quota and performance contracts side by side over all areas, by sex (the page's
+    table beside it has the numbers), drawn by the ``kohtaanto stats`` chart code."""
+    png = await run_in_threadpool(operations.contract_types_chart_png, state, TOTAL, start, end)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=60"})
