@@ -335,7 +335,11 @@ def vacancy_columns(
     made = hires.reindex(by_id.index).fillna(0).to_numpy(np.float64)
     condition_owed = np.maximum(by_id["hires_required"].to_numpy(np.float64) - made, 0)
     safe = np.where(has_condition, position, 0)
-    rules = np.where(has_condition[:, None], condition_rules[safe] if len(by_id) else False, False)
+    rules = (
+        condition_rules[safe] & has_condition[:, None]
+        if len(by_id)
+        else np.zeros((n, len(DEFAULT_RULES)), bool)  # no conditions at all: no rule applies
+    )
     deadline = np.where(
         has_condition, condition_deadline[safe] if len(by_id) else _NAT, _NAT
     ).astype("datetime64[D]")

@@ -17,10 +17,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from service.cli_backtest import target_backtest
 from service.cli_paths import fail, reason_of, unwritable, writable_dir
 from service.cli_reporting import stats
 from service.cli_storage import print_json
 from service.cli_storage import register as register_storage_commands
+from service.cli_targeting import target
 from service.settings import get_settings
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ app = typer.Typer(
 )
 console = Console()
 app.command()(stats)
+app.command()(target)
 
 
 def _print_version(value: bool) -> None:
@@ -480,6 +483,7 @@ app.command()(serve)
 app.add_typer(audit_app, name="audit")
 
 register_storage_commands(app)  # db, load, users (service/cli_storage.py)
+app.command("target-backtest")(target_backtest)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

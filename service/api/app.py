@@ -38,7 +38,16 @@ from service import web
 from service.api import audit
 from service.api.metrics import LATENCY, REQUESTS
 from service.api.problems import StrictJSONBodies, install_problem_handlers, problem, replay
-from service.api.routers import admin, coaches, employers, procurement, reference, statistics, users
+from service.api.routers import (
+    admin,
+    coaches,
+    employers,
+    procurement,
+    reference,
+    statistics,
+    targeting,
+    users,
+)
 from service.api.runtime import ServingState
 from service.api.security import CallerCache
 from service.composition import build_engine
@@ -277,7 +286,7 @@ def create_app(
 
     install_problem_handlers(app)
 
-    routers = (coaches, employers, procurement, statistics, admin, users, reference)
+    routers = (coaches, employers, procurement, targeting, statistics, admin, users, reference)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(admin.probes)

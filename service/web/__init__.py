@@ -30,7 +30,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.web.auth import CsrfRefusedError, SignInRequiredError, identity, sign_in_location
-from service.web.routes import account, coach, employer, operator, procurement
+from service.web.routes import account, coach, employer, operator, procurement, targeting
 
 __all__ = ["STATIC_DIR", "install", "mount_static", "router"]
 
@@ -38,7 +38,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_PREFIX = "/app/static"
 
 router = APIRouter(include_in_schema=False)
-for _module in (account, coach, employer, procurement, operator):
+for _module in (account, coach, employer, procurement, targeting, operator):
     router.include_router(_module.router)
 
 #: The pages' Content-Security-Policy: everything from this site, no inline script or style.

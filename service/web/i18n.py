@@ -41,7 +41,7 @@ LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 #: The pages' languages, in the order the language switcher lists them.
 LOCALES = ("fi", "sv", "en")
 #: One catalogue per audience of the pages; ``base`` holds the shared layout's messages.
-AUDIENCES = ("base", "coach", "employer", "procurement", "operator")
+AUDIENCES = ("base", "coach", "employer", "procurement", "operator", "performance", "targeting")
 #: Each language's name in itself, for the switcher.
 LANGUAGE_NAMES = {"fi": "suomi", "sv": "svenska", "en": "English"}
 

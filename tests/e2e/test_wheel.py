@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = ("pyproject.toml", "README.md", "data", "features", "matching", "reporting")
-PACKAGES = ("service", "training")
+PACKAGES = ("service", "targeting", "training")
 
 
 def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
@@ -100,6 +100,17 @@ def test_the_wheel_generates_a_world_from_a_clean_venv(tmp_path: Path) -> None:
     static_dir, *found = web.split("\n")[:5]
     assert static_dir.startswith(str(venv))
     assert found == ["True", "True", "True", "Logga in"]
+
+    # The targeting advisor's documented tables are in the wheel.
+    tables = _run(
+        python, "-c", "from targeting.advisor import load_labour_tables; "
+        "from targeting.occupation_mix import FALLBACK_TABLE; import targeting; "
+        "print(targeting.__file__); print(FALLBACK_TABLE.is_file()); "
+        "print(load_labour_tables().share('45') > 0)",
+        cwd=elsewhere, env=env,
+    )  # fmt: skip
+    package, *found = tables.split("\n")[:3]
+    assert package.startswith(str(venv)) and found == ["True", "True"]
 
     version = _run(venv / "bin" / "kohtaanto", "--version", cwd=elsewhere, env=env)
     assert version.strip() == "kohtaanto 0.1.0"
