@@ -98,6 +98,7 @@ __all__ = [
     "feasibility_split",
     "figure_rows",
     "past_contracts",
+    "ratio_interval",
     "realised_fulfilment",
     "reliability_chart",
     "render_markdown",
@@ -428,7 +429,8 @@ def _parts(
         advice.supply,
         fill,
         context.rates,
-        context.settings.interval,
+        interval=context.settings.interval,
+        supply_floor=context.settings.supply_floor,
     )
     if not math.isclose(detail.feasibility, advice.feasibility, abs_tol=1e-9):
         return math.nan, math.nan, sum(detail.openings)
@@ -655,6 +657,46 @@ def feasibility_split(
     )
 
 
+#: Bootstrap draws and level of the ratio's interval.
+BOOTSTRAP_DRAWS = 1000
+BOOTSTRAP_LEVEL = 0.95
+
+
+def ratio_interval(
+    predicted: npt.ArrayLike,
+    fulfilled: npt.ArrayLike,
+    threshold: float = FEASIBLE,
+    draws: int = BOOTSTRAP_DRAWS,
+    level: float = BOOTSTRAP_LEVEL,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """A percentile bootstrap interval of :attr:`RateSplit.ratio` over the contracts.
+
+    Contracts are drawn with replacement ``draws`` times; draws where the ratio is undefined
+    (a side empty, or 0 / 0) are left out, an infinite ratio counts as the largest. NaN, NaN
+    when fewer than half of the draws give a ratio. Shows how much a sample's ratio can move.
+    """
+    p, y = _arrays(predicted, fulfilled)
+    if len(p) == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, len(p), size=(draws, len(p)))
+    feasible = p[rows] >= threshold
+    done = y[rows] > 0.5
+    n_feasible = feasible.sum(axis=1)
+    n_infeasible = len(p) - n_feasible
+    with np.errstate(divide="ignore", invalid="ignore"):
+        feasible_rate = (feasible & done).sum(axis=1) / n_feasible
+        infeasible_rate = (~feasible & done).sum(axis=1) / n_infeasible
+        ratios = feasible_rate / infeasible_rate
+    ratios = ratios[(n_feasible > 0) & (n_infeasible > 0) & ~np.isnan(ratios)]
+    if len(ratios) < draws / 2:
+        return math.nan, math.nan
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(ratios, [tail, 1.0 - tail], method="nearest")
+    return float(low), float(high)
+
+
 #: Thresholds at which the report also splits the contracts (the target uses FEASIBLE).
 THRESHOLDS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, FEASIBLE, 0.7)
 
@@ -692,16 +734,19 @@ class Summary:
     calibration_error: float  # expected calibration error over deciles
     brier: float
     split: RateSplit
+    ratio_interval: tuple[float, float]  # 95 % bootstrap interval of split.ratio
 
     def as_row(self) -> dict[str, float | int | str]:
         """One flat row for a table: the figures and the split's rates and ratio."""
-        row = {k: v for k, v in asdict(self).items() if k != "split"}
+        row = {k: v for k, v in asdict(self).items() if k not in ("split", "ratio_interval")}
         row.update(
             rated_feasible=self.split.feasible,
             feasible_fulfilment_rate=self.split.feasible_rate,
             rated_infeasible=self.split.infeasible,
             infeasible_fulfilment_rate=self.split.infeasible_rate,
             feasible_to_infeasible_ratio=self.split.ratio,
+            ratio_low=self.ratio_interval[0],
+            ratio_high=self.ratio_interval[1],
         )
         return row
 
@@ -726,6 +771,7 @@ def summarise(
         calibration_error=expected_calibration_error(p, done),
         brier=brier_score(p, done),
         split=feasibility_split(p, done, threshold),
+        ratio_interval=ratio_interval(p, done, threshold),
     )
 
 
@@ -862,6 +908,10 @@ def figure_rows(results: Sequence[Summary]) -> list[tuple[str, list[str]]]:
         ("rated infeasible", lambda s: str(s.split.infeasible)),
         ("  of which fulfilled", lambda s: _figure(s.split.infeasible_rate)),
         ("ratio feasible / infeasible", lambda s: _figure(s.split.ratio, 2)),
+        (
+            "  95 % bootstrap interval",
+            lambda s: f"{_figure(s.ratio_interval[0], 2)}-{_figure(s.ratio_interval[1], 2)}",
+        ),
     ]
     return [(name, [value(s) for s in results]) for name, value in rows]
 
@@ -916,7 +966,9 @@ def render_markdown(table: pd.DataFrame, calibration: pd.DataFrame, report: Repo
         f"({_figure(advisor.observed_rate)}); mean predicted feasibility "
         f"{_figure(advisor.mean_predicted)}.",
         f"- Target (contracts rated feasible fulfilled at least twice as often as those rated "
-        f"infeasible): ratio {_figure(target, 2)} ({advisor.split.feasible} rated feasible, "
+        f"infeasible): ratio {_figure(target, 2)} (95 % bootstrap interval "
+        f"{_figure(advisor.ratio_interval[0], 2)}-{_figure(advisor.ratio_interval[1], 2)}; "
+        f"{advisor.split.feasible} rated feasible, "
         f"{advisor.split.infeasible} infeasible), {verdict}"
         + (
             f"; fewer than {FEW} contracts on one side, so the ratio says little."

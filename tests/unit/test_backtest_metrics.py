@@ -18,6 +18,7 @@ from targeting.backtest import (
     context_day,
     expected_calibration_error,
     feasibility_split,
+    ratio_interval,
     sample_contracts,
     spearman,
     summarise,
@@ -223,3 +224,28 @@ def test_threshold_table_splits_at_each_cut() -> None:
     assert table["infeasible_fulfilment_rate"].tolist() == pytest.approx([0.0, 1 / 3])
     assert table["ratio"].iloc[0] == math.inf
     assert table["ratio"].iloc[1] == pytest.approx(3.0)
+
+
+def test_ratio_interval_brackets_the_ratio_and_narrows_with_more_contracts() -> None:
+    rng = np.random.default_rng(5)
+
+    def sample(n: int) -> tuple[np.ndarray, np.ndarray]:
+        predicted = rng.uniform(0, 1, n)
+        fulfilled = rng.uniform(0, 1, n) < np.where(predicted >= 0.5, 0.45, 0.15)
+        return predicted, fulfilled
+
+    small = sample(200)
+    low, high = ratio_interval(*small, seed=1)
+    assert low <= feasibility_split(*small).ratio <= high
+    assert ratio_interval(*small, seed=1) == (low, high)  # reproducible
+    large = sample(5000)
+    large_low, large_high = ratio_interval(*large, seed=1)
+    assert large_low <= feasibility_split(*large).ratio <= large_high
+    assert large_high - large_low < high - low
+    # With (nearly) nobody on one side no interval can be given.
+    assert all(math.isnan(v) for v in ratio_interval([0.9, 0.8, 0.7], [1, 0, 1]))
+
+
+def test_ratio_interval_of_a_perfect_split_is_infinite() -> None:
+    low, high = ratio_interval([0.9] * 10 + [0.1] * 10, [1] * 10 + [0] * 10)
+    assert low == high == math.inf
