@@ -69,14 +69,16 @@ def _load_world(world_dir: Path | None) -> WorldTables:
 
 
 def _scorer(
-    rules: bool, model: str | None, registry: Path | None
+    champion: bool, model: str | None, registry: Path | None
 ) -> tuple[RankingModel | None, str]:
-    """The ranking model and its name: ``model`` or the registry's champion; the documented
-    rules with ``--rules`` or when the registry has no champion."""
+    """The ranking model and its name: the documented rules by default (they learned nothing,
+    so nothing from after any start reaches the replay); ``--model VERSION`` or
+    ``--champion`` from the registry (trained on the whole history: who "ranks well" then
+    rests on outcomes after most starts, which the report says)."""
     from matching.scoring import RuleBasedScorer
     from training.registry import ModelRegistry, RegistryError
 
-    if rules:
+    if not champion and model is None:
         return None, f"rules ({RuleBasedScorer.version})"
     models = ModelRegistry(registry or get_settings().paths.var_dir / "models")
     try:
@@ -128,7 +130,11 @@ def target_backtest(
         ),
     ] = "month",
     model: Annotated[
-        str | None, typer.Option(help="Ranking model version; default: the champion.")
+        str | None,
+        typer.Option(
+            help="Rank supply by this registry model (trained on the whole history, so not "
+            "strictly as of each start); default: the documented rules."
+        ),
     ] = None,
     registry: Annotated[
         Path | None,
@@ -138,8 +144,16 @@ def target_backtest(
         bool,
         typer.Option(
             "--rules",
-            help="Rank by the documented rules instead of a model (no training data "
-            "from after any start is used).",
+            help="Rank by the documented rules (the default: no training data from after any "
+            "start is used).",
+        ),
+    ] = False,
+    champion: Annotated[
+        bool,
+        typer.Option(
+            "--champion",
+            help="Rank supply by the registry's champion instead (trained on the whole "
+            "history, so not strictly as of each start).",
         ),
     ] = False,
     parameters: Annotated[
@@ -159,12 +173,12 @@ def target_backtest(
             ) from None
     if per not in _PER:
         raise typer.BadParameter(f"{per!r} is not one of: {', '.join(_PER)}", param_hint="--per")
+    if sum((rules, champion, model is not None)) > 1:
+        fail("give one of --rules, --champion and --model VERSION")
     if (world is None) == (not database):
         fail("give either --world DIR or --database")
     if world is not None and not (world / "world.json").is_file():
         fail(f"{world} is not a complete generated world (no world.json)")
-    if rules and model is not None:
-        fail("give either --model VERSION or --rules, not both")
     writable_dir(out, "--out")
 
     from reporting.impact_parameters import ParameterError, load_parameters
@@ -173,7 +187,7 @@ def target_backtest(
         params = load_parameters(parameters)
     except ParameterError as error:
         fail(str(error))
-    scorer, model_name = _scorer(rules, model, registry)
+    scorer, model_name = _scorer(champion, model, registry)
     started = time.perf_counter()
     try:
         table, report = _run(

@@ -16,6 +16,9 @@ count follows from the others.
   feasibility and 80 % interval, the expected impact;
 - ``supply.csv``: line × occupation × target group: people within reach who pass the
   engine's filters and who rank well, and the competing vacancies;
+- ``profiles.csv``: the best-ranked people of each line's condition, per occupation, as a
+  procurement unit may see them (target group, distance band, skill coverage, probability,
+  rank), listed only where at least ``MIN_PEOPLE`` share their group;
 - ``plan-chart.png``: the lines ranked by expected employment impact, coloured by
   feasibility;
 - ``report.md``: the table and each line's reasons in plain language.
@@ -42,10 +45,12 @@ from targeting.types import Advice, Supply
 
 __all__ = [
     "ADVICE_COLUMNS",
+    "PROFILE_COLUMNS",
     "SUPPLY_COLUMNS",
     "advice_table",
     "people_count",
     "plan_chart",
+    "profile_table",
     "report_markdown",
     "supply_table",
     "write_report",
@@ -201,6 +206,48 @@ def supply_table(advices: Sequence[Advice], label: Label = str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(SUPPLY_COLUMNS))
 
 
+#: One well-ranked person as a procurement unit may see them: no name, id, age, sex, origin
+#: or health; the target group is the one that decides their eligibility.
+PROFILE_COLUMNS: tuple[str, ...] = (
+    "line_id",
+    "occupation",
+    "rank",
+    "target_group",
+    "distance_band",
+    "required_coverage",
+    "probability",
+)
+
+
+def profile_table(advices: Sequence[Advice], label: Label = str) -> pd.DataFrame:
+    """The best-ranked people of each line's condition, per occupation, best first.
+
+    A person is listed only when at least :data:`~reporting.definitions.MIN_PEOPLE`
+    well-ranked people share their target group for that occupation, so no listed profile
+    stands for a group of one to four people.
+    """
+    rows: list[dict[str, object]] = []
+    for advice in advices:
+        for supply in advice.supply:
+            for profile in supply.profiles:
+                if supply.by_target_group.get(profile.target_group, 0) < MIN_PEOPLE:
+                    continue
+                rows.append(
+                    {
+                        "line_id": advice.line.line_id,
+                        "occupation": label(supply.vacancy.occupation_uri),
+                        "rank": profile.rank,
+                        "target_group": profile.target_group,
+                        "distance_band": profile.distance_band,
+                        "required_coverage": round(profile.required_coverage, 3),
+                        "probability": (
+                            None if profile.probability is None else round(profile.probability, 4)
+                        ),
+                    }
+                )
+    return pd.DataFrame(rows, columns=list(PROFILE_COLUMNS))
+
+
 def plan_chart(advices: Sequence[Advice], path: Path, title: str = "") -> Path:
     """The lines ranked by expected employment impact (EUR, all stakeholders), the bar
     coloured by the feasibility of the recommended condition (or of one hire)."""
@@ -346,14 +393,16 @@ def report_markdown(
 def write_report(
     advices: Sequence[Advice], out: Path, meta: Mapping[str, object], label: Label = str
 ) -> list[Path]:
-    """Write ``advice.csv``, ``supply.csv``, ``plan-chart.png`` and ``report.md`` into
-    ``out`` (created when missing); returns the files written."""
+    """Write ``advice.csv``, ``supply.csv``, ``profiles.csv``, ``plan-chart.png`` and
+    ``report.md`` into ``out`` (created when missing); returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     advice_path = out / "advice.csv"
     advice_table(advices, label).to_csv(advice_path, index=False)
     supply_path = out / "supply.csv"
     supply_table(advices, label).to_csv(supply_path, index=False)
+    profiles_path = out / "profiles.csv"
+    profile_table(advices, label).to_csv(profiles_path, index=False)
     chart_path = plan_chart(advices, out / "plan-chart.png")
     report_path = out / "report.md"
     report_path.write_text(report_markdown(advices, meta, label), encoding="utf-8")
-    return [advice_path, supply_path, chart_path, report_path]
+    return [advice_path, supply_path, profiles_path, chart_path, report_path]

@@ -34,7 +34,7 @@ from service.operations.errors import InvalidError
 from service.storage.world_io import read_world_tables
 from targeting.advisor import AdvisorContext, advise_plan, build_context
 from targeting.plan import CPV_SEPARATOR, PlanError, parse_plan_csv_text, parse_plan_rows
-from targeting.report import advice_table, plan_chart, supply_table
+from targeting.report import advice_table, plan_chart, profile_table, supply_table
 from targeting.supply import SupplyEstimator
 from targeting.types import Advice, PlanLine
 
@@ -81,12 +81,14 @@ class TargetingIn(BaseModel):
 
 class TargetingOut(BaseModel):
     """The advice: one ``lines`` row per plan line (the columns of ``advice.csv``), the local
-    supply per line, occupation and target group (``supply.csv``), and each line's reasons."""
+    supply per line, occupation and target group (``supply.csv``), the best-ranked profiles
+    without names (``profiles.csv``), and each line's reasons."""
 
     on: date
     model_version: str
     lines: list[dict[str, Any]]
     supply: list[dict[str, Any]]
+    profiles: list[dict[str, Any]]
     reasons: dict[str, list[str]]
 
 
@@ -107,6 +109,10 @@ class TargetingResult:
     @property
     def supply(self) -> list[dict[str, Any]]:
         return _records(supply_table(self.advices, self.label))
+
+    @property
+    def profiles(self) -> list[dict[str, Any]]:
+        return _records(profile_table(self.advices, self.label))
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:
@@ -223,6 +229,7 @@ def targeting_out(result: TargetingResult) -> TargetingOut:
         model_version=result.model_version,
         lines=result.lines,
         supply=result.supply,
+        profiles=result.profiles,
         reasons={a.line.line_id: list(a.reasons) for a in result.advices},
     )
 

@@ -89,6 +89,17 @@ def test_the_advice_is_what_the_advisor_computes_on_the_same_world(api: Api) -> 
 def test_no_person_is_named_in_the_advice(api: Api) -> None:
     answer = api.post("procurement", "/api/v1/procurement/targeting", {"lines": _plan(api)})
     assert answer.status_code == 200, answer.text
+    profiles = answer.json()["profiles"]
+    allowed = {
+        "line_id",
+        "occupation",
+        "rank",
+        "target_group",
+        "distance_band",
+        "required_coverage",
+        "probability",
+    }
+    assert all(set(profile) == allowed for profile in profiles)
     text = answer.text
     seekers = api.world.jobseekers
     for column in ("jobseeker_id", "last_name", "email"):

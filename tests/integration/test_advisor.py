@@ -35,14 +35,16 @@ from targeting.advisor import (
     poisson_binomial,
     staff_estimate,
 )
-from targeting.report import advice_table, supply_table
+from targeting.report import PROFILE_COLUMNS, advice_table, profile_table, supply_table
 from targeting.supply import SupplyEstimator
 from targeting.types import (
+    Advice,
     ConditionProposal,
     HypotheticalVacancy,
     OccupationShare,
     PlanLine,
     Supply,
+    SupplyProfile,
 )
 from tests.world_builder import WorldBuilder, hand_parameters
 
@@ -385,3 +387,39 @@ def test_advice_on_a_world_with_the_real_supply(
     ids = set(tiny_world.jobseekers["jobseeker_id"].astype(str))
     published = pd.concat([advice_table(advices), supply_table(advices)]).to_csv()
     assert not any(person in published for person in ids)
+
+
+def test_profiles_are_listed_only_for_groups_of_five_or_more() -> None:
+    vacancy = HypotheticalVacancy(
+        "L1/cook", "occ:cook", "091", "employment", ("a", "b"), date(2027, 1, 1)
+    )
+    profiles = tuple(
+        SupplyProfile(group, "5-15 km", 0.8, 0.04, rank)
+        for rank, group in enumerate(["long_term_unemployed"] * 3 + ["young"] * 2, start=1)
+    )
+    found = Supply(
+        vacancy,
+        admissible=40,
+        well_ranked=9,
+        by_target_group={"long_term_unemployed": 7, "young": 2},
+        expected_hires=0.3,
+        competing_vacancies=1,
+        competing_openings=1,
+        profiles=profiles,
+    )
+    advice = Advice(
+        line=line(),
+        occupations=(OccupationShare("occ:cook", "5120", 1.0, "history"),),
+        supply=(found,),
+        staff_estimate=2.0,
+        condition=None,
+        feasibility=0.1,
+        expected_hires=0.1,
+        hires_interval=(0, 1),
+        expected_impact_eur={},
+    )
+    table = profile_table([advice])
+    assert list(table.columns) == list(PROFILE_COLUMNS)
+    # The two young people stand for a group of two: not listed; the three others are.
+    assert table["target_group"].tolist() == ["long_term_unemployed"] * 3
+    assert table["rank"].tolist() == [1, 2, 3]

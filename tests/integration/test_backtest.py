@@ -555,3 +555,8 @@ def test_the_command_names_bad_input(tmp_path: Path) -> None:
     )
     assert per.exit_code == 2
     assert "--per" in per.output
+    both = runner.invoke(
+        app, ["target-backtest", "--world", str(tmp_path), "--rules", "--champion"]
+    )
+    assert both.exit_code == 2
+    assert "one of --rules, --champion" in both.output

@@ -23,6 +23,8 @@ from targeting.plan import PLAN_COLUMNS
 
 router = APIRouter(prefix="/app/procurement", include_in_schema=False)
 
+#: Best-ranked profiles shown per plan line (the JSON route and the CLI give them all).
+PROFILES_PER_LINE = 5
 #: The largest plan file the page reads (a plan of 100 lines is about 10 kB).
 MAX_PLAN_BYTES = 256 * 1024
 
@@ -63,6 +65,11 @@ async def targeting_advice(
         return _page(request, {"errors": {"plan": error.message}}, 422)
     chart = await run_in_threadpool(operations.chart_data_uri, result)
     reasons = {a.line.line_id: list(a.reasons) for a in result.advices}
+    profiles: dict[str, list[dict[str, Any]]] = {}
+    for profile in result.profiles:
+        shown = profiles.setdefault(str(profile["line_id"]), [])
+        if len(shown) < PROFILES_PER_LINE:
+            shown.append(profile)
     return _page(
         request,
         {
@@ -71,6 +78,7 @@ async def targeting_advice(
             "result": result,
             "lines": result.lines,
             "reasons": reasons,
+            "profiles": profiles,
             "chart": chart,
         },
     )
