@@ -54,18 +54,10 @@ _TABLES = (
 
 
 def _load_world(world_dir: Path | None) -> WorldTables:
-    if world_dir is not None:
-        from features.world_store import load_world
+    from service.settings import get_settings
+    from service.storage.world_io import world_from
 
-        return load_world(world_dir, tables=_TABLES)
-    from service.storage.database import make_engine
-    from service.storage.world_io import read_world_tables
-
-    engine = make_engine(get_settings().database_url)
-    try:
-        return read_world_tables(engine, _TABLES)
-    finally:
-        engine.dispose()
+    return world_from(world_dir, get_settings().database_url, _TABLES)
 
 
 def _scorer(

@@ -151,7 +151,6 @@ def _run(
     params: Any,
     compare_types: bool = False,
 ) -> list[Path]:
-    from features.world_store import load_world
     from reporting.charts import (
         contract_type_chart,
         fulfilment_chart,
@@ -204,18 +203,10 @@ def _run(
             "outcomes",
             "performance_terms",
         )
-        if world_dir is not None:
-            world = load_world(world_dir, tables=tables)
-        else:
-            from service.settings import get_settings
-            from service.storage.database import make_engine
-            from service.storage.world_io import read_world_tables
+        from service.settings import get_settings
+        from service.storage.world_io import world_from
 
-            engine = make_engine(get_settings().database_url)
-            try:
-                world = read_world_tables(engine, tables)
-            finally:
-                engine.dispose()
+        world = world_from(world_dir, get_settings().database_url, tables)
         step("building fact tables")
         facts = build_facts(world)
         step("indicator table")

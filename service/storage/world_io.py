@@ -50,9 +50,11 @@ from features.world_store import (
     TABLES,
     WorldTables,
     empty_world_frame,
+    load_world,
     plain_schema,
     world_frame,
 )
+from service.storage.database import make_engine
 from service.storage.tables import WORLD_RECORDS, MetaEntry, utc_now
 
 __all__ = [
@@ -385,6 +387,20 @@ def read_world_tables(engine: Engine, tables: Iterable[str] | None = None) -> Wo
     manifest: dict[str, Any] = json.loads(meta.get(META_WORLD_MANIFEST, "{}"))
     manifest["as_of"] = meta.get(META_AS_OF, date.today().isoformat())
     return WorldTables(root=_source(engine), manifest=manifest, **frames)
+
+
+def world_from(
+    world_dir: Path | None, database_url: str, tables: Iterable[str] | None = None
+) -> WorldTables:
+    """A generated world's folder when given, else the world in the database at
+    ``database_url`` (what the reporting and planning commands read)."""
+    if world_dir is not None:
+        return load_world(world_dir, tables=tables)
+    engine = make_engine(database_url)
+    try:
+        return read_world_tables(engine, tables)
+    finally:
+        engine.dispose()
 
 
 def _source(engine: Engine) -> Path:
