@@ -194,6 +194,26 @@ def admissible_pairs(
     return result
 
 
+def qualified(
+    features: npt.NDArray[np.float32], feature_names: tuple[str, ...]
+) -> npt.NDArray[np.float64]:
+    """A shortlist's first tier (``MatchingConfig.qualified_first``): 1 where the pair meets
+    every stated requirement on evidence: each required skill observed by a coach at the
+    required level, the commute within the person's radius, the languages at the level asked,
+    a required driving licence held."""
+    column = {name: i for i, name in enumerate(feature_names)}
+    needed = ("assessed_coverage", "within_commute", "language_gap", "driving_licence_missing")
+    if any(name not in column for name in needed):
+        return np.zeros(len(features))
+    met = (
+        (features[:, column["assessed_coverage"]] >= 1.0)
+        & (features[:, column["within_commute"]] > 0)
+        & (features[:, column["language_gap"]] <= 0)
+        & (features[:, column["driving_licence_missing"]] <= 0)
+    )
+    return met.astype(np.float64)
+
+
 def work_conflicts(data: MatchingData, s: IntArray, v: IntArray) -> npt.NDArray[np.bool_]:
     """Work that the person's recorded work ability rules out: night work, heavy lifting
     or shift work against a restriction, and more weekly hours than the person can do."""
@@ -1032,20 +1052,7 @@ class MatchingEngine:
         return self.feature_descriptions.get(name, name)
 
     def _qualified(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        """1 where the pair meets every stated requirement on evidence: each required skill
-        observed by a coach at the required level, the commute within the person's radius,
-        the languages at the level asked, a required driving licence held."""
-        column = {name: i for i, name in enumerate(self.feature_names)}
-        needed = ("assessed_coverage", "within_commute", "language_gap", "driving_licence_missing")
-        if any(name not in column for name in needed):
-            return np.zeros(len(features))
-        met = (
-            (features[:, column["assessed_coverage"]] >= 1.0)
-            & (features[:, column["within_commute"]] > 0)
-            & (features[:, column["language_gap"]] <= 0)
-            & (features[:, column["driving_licence_missing"]] <= 0)
-        )
-        return met.astype(np.float64)
+        return qualified(features, self.feature_names)
 
     @staticmethod
     def _factor_contributions(

@@ -66,7 +66,7 @@ from reporting.definitions import (
 from reporting.facts import Facts
 from reporting.impact import STAKEHOLDERS, employment_months, monthly_impact
 from reporting.impact_parameters import ImpactParameters, load_parameters
-from reporting.indicators import Window, coach_hours
+from reporting.indicators import Window, coach_hours, count_people
 from reporting.publish import PublishedTable, publish_table
 from reporting.suppression import Block
 
@@ -210,13 +210,6 @@ def hire_money(
     return frame
 
 
-def _people(frame: pd.DataFrame, keys: list[str], name: str) -> pd.DataFrame:
-    grouped = frame.groupby(keys, sort=False)
-    return pd.DataFrame(
-        {name: grouped.size(), people_column(name): grouped["jobseeker_id"].nunique()}
-    )
-
-
 def _hire_figures(hires: pd.DataFrame, first: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """The base hire figures per group (counts with their people, sums, the median).
 
@@ -229,12 +222,12 @@ def _hire_figures(hires: pd.DataFrame, first: pd.DataFrame, keys: list[str]) -> 
     six, twelve = made["_six"], made["_twelve"]
     sums = [c for c in _AMOUNTS if c != "public_cost_observed_12m_eur"]
     parts = [
-        _people(made, keys, "hires_made"),
-        _people(made[six], keys, "hires_observed_6m"),
-        _people(made[six & made["_kept_6"]], keys, "retained_6m"),
-        _people(made[twelve], keys, "hires_observed_12m"),
-        _people(made[twelve & made["_kept_12"]], keys, "retained_12m"),
-        _people(first, keys, "vacancies_filled"),
+        count_people(made, keys, "hires_made"),
+        count_people(made[six], keys, "hires_observed_6m"),
+        count_people(made[six & made["_kept_6"]], keys, "retained_6m"),
+        count_people(made[twelve], keys, "hires_observed_12m"),
+        count_people(made[twelve & made["_kept_12"]], keys, "retained_12m"),
+        count_people(first, keys, "vacancies_filled"),
         pd.DataFrame(
             {
                 "time_to_fill_days_median": first.groupby(keys, sort=False)["days_to_fill"]

@@ -300,17 +300,9 @@ CONTRACT_TYPE_BASE: tuple[Indicator, ...] = (
     Indicator("contracts", _C, Kind.COUNT, "contracts", "Contracts with a condition of the type"),
     Indicator("conditions", _C, Kind.COUNT, "conditions", "Employment conditions of the type"),
     Indicator("hires_made", _H, Kind.PEOPLE, "hires", "Counted hires under the conditions"),
-    Indicator("hires_observed_6m", _H, Kind.PEOPLE, "hires", "Hires made at least 6 months ago"),
-    Indicator("retained_6m", _H, Kind.PEOPLE, "hires", "Of those, still employed at 6 months"),
-    _ratio(
-        "retention_6m_rate",
-        _H,
-        "share",
-        "Share of hires still employed 6 months after the hire",
-        "retained_6m",
-        "hires_observed_6m",
-    ),
-    Indicator("hires_observed_12m", _H, Kind.PEOPLE, "hires", "Hires made at least 12 months ago"),
+    # The retention and time-to-fill figures are the common indicators' own.
+    *(indicator(n) for n in ("hires_observed_6m", "retained_6m", "retention_6m_rate")),
+    indicator("hires_observed_12m"),
     Indicator(
         "retained_12m",
         _H,
@@ -318,25 +310,7 @@ CONTRACT_TYPE_BASE: tuple[Indicator, ...] = (
         "hires",
         "Lasting hires: of those, still employed at 12 months",
     ),
-    _ratio(
-        "retention_12m_rate",
-        _H,
-        "share",
-        "Share of hires still employed 12 months after the hire",
-        "retained_12m",
-        "hires_observed_12m",
-    ),
-    Indicator(
-        "vacancies_filled", _H, Kind.PEOPLE, "vacancies", "Vacancies with a first hire (any hire)"
-    ),
-    Indicator(
-        "time_to_fill_days_median",
-        _H,
-        Kind.STATISTIC,
-        "days",
-        "Median days from the vacancy opening to its first hire",
-        depends_on=("vacancies_filled",),
-    ),
+    *(indicator(n) for n in ("retention_12m_rate", "vacancies_filled", "time_to_fill_days_median")),
     Indicator(
         "payments_eur",
         _H,

@@ -49,6 +49,7 @@ __all__ = [
     "Grouping",
     "Window",
     "coach_hours",
+    "count_people",
     "indicator_table",
     "key_columns",
     "period_labels",
@@ -170,7 +171,7 @@ def coach_hours(facts: Facts, params: ImpactParameters, window: Window) -> pd.Da
     return proposals
 
 
-def _count(frame: pd.DataFrame, keys: list[str], name: str) -> pd.DataFrame:
+def count_people(frame: pd.DataFrame, keys: list[str], name: str) -> pd.DataFrame:
     """Events and distinct people per group."""
     grouped = frame.groupby(keys, sort=False)
     return pd.DataFrame(
@@ -227,8 +228,8 @@ def _condition_family(facts: Facts, grouping: Grouping, window: Window) -> list[
     credited_due = credited[credited["deadline"] < window.cutoff]
     return [
         base,
-        _count(credited, keys, "hires_credited"),
-        _count(credited_due, keys, "hires_credited_due"),
+        count_people(credited, keys, "hires_credited"),
+        count_people(credited_due, keys, "hires_credited_due"),
     ]
 
 
@@ -244,23 +245,23 @@ def _hire_family(facts: Facts, grouping: Grouping, window: Window) -> list[pd.Da
     kept_6 = made["retained_6m_on"].notna() & (made["retained_6m_on"] < window.cutoff)
     kept_12 = made["retained_12m_on"].notna() & (made["retained_12m_on"] < window.cutoff)
     return [
-        _count(made, keys, "hires_made"),
+        count_people(made, keys, "hires_made"),
         _breakdown(
             made, keys, "deciding_group", [g.value for g in TargetGroup], target_group_column
         ),
         _breakdown(made, keys, "job_form", [f.value for f in JobForm], form_column),
-        _count(first, keys, "vacancies_filled"),
+        count_people(first, keys, "vacancies_filled"),
         pd.DataFrame(
             {
                 "time_to_fill_days_median": filled.median().astype(float),
                 "time_to_fill_days_mean": filled.mean().astype(float),
             }
         ),
-        _count(made[six], keys, "hires_observed_6m"),
-        _count(made[six & kept_6], keys, "retained_6m"),
-        _count(made[twelve], keys, "hires_observed_12m"),
-        _count(made[twelve & kept_12], keys, "retained_12m"),
-        _count(hires, keys, "placements"),
+        count_people(made[six], keys, "hires_observed_6m"),
+        count_people(made[six & kept_6], keys, "retained_6m"),
+        count_people(made[twelve], keys, "hires_observed_12m"),
+        count_people(made[twelve & kept_12], keys, "retained_12m"),
+        count_people(hires, keys, "placements"),
     ]
 
 
@@ -271,7 +272,7 @@ def _coaching_family(
     proposals = grouping.keyed(coach_hours(facts, params, window), "coaching", "proposed_on")
     grouped = proposals.groupby(keys, sort=False)
     return [
-        _count(proposals, keys, "proposals"),
+        count_people(proposals, keys, "proposals"),
         pd.DataFrame(
             {
                 "active_coaches": grouped["coach_id"].nunique(),

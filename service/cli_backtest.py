@@ -54,7 +54,6 @@ _TABLES = (
 
 
 def _load_world(world_dir: Path | None) -> WorldTables:
-    from service.settings import get_settings
     from service.storage.world_io import world_from
 
     return world_from(world_dir, get_settings().database_url, _TABLES)
@@ -190,12 +189,13 @@ def target_backtest(
         raise typer.Exit(1) from error
     from targeting.backtest import summaries, write_outputs
 
+    results = summaries(table)
     try:
-        written = write_outputs(table, report, out)
+        written = write_outputs(table, report, out, results)
     except OSError as error:
         # The folder was writable when checked; the disk filled, or it changed since.
         unwritable(out, "--out", reason_of(error))
-    console.print(_figures(summaries(table)))
+    console.print(_figures(results))
     elapsed = time.perf_counter() - started
     console.print(f"Backtest written to [bold]{escape(str(out))}[/] in {elapsed:.1f} s:")
     for path in written:

@@ -59,6 +59,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -70,10 +71,11 @@ from features.geography import Geography
 from features.taxonomy import Taxonomy
 from features.world_store import WorldTables
 from matching.domain import JobForm, TargetGroup
+from matching.eligibility import add_months
 from reporting.definitions import MIN_PEOPLE
 from reporting.impact import STAKEHOLDERS, reference_impacts
 from reporting.impact_parameters import ImpactParameters, load_parameters
-from targeting.fill_rates import FillModel, fill_model
+from targeting.fill_rates import FillModel, country_of, fill_model
 from targeting.history import History, history_as_of
 from targeting.occupation_mix import OccupationMix, learn_occupation_mix
 from targeting.types import (
@@ -208,8 +210,10 @@ class LabourTables:
         return float(self.labour_share.get(division, DEFAULT_LABOUR_SHARE))
 
 
+@cache
 def load_labour_tables(shares: Path | None = None, costs: Path | None = None) -> LabourTables:
-    """Read ``targeting/data/cpv_division_labour.csv`` and ``labour_costs.csv``."""
+    """Read ``targeting/data/cpv_division_labour.csv`` and ``labour_costs.csv`` (once per
+    process and pair of files: every advisor context, one per backtest month, shares them)."""
     share_frame = pd.read_csv(shares or LABOUR_SHARES, dtype={"cpv_division": str})
     cost_frame = pd.read_csv(costs or LABOUR_COSTS, dtype={"country": str})
     share_map = dict(zip(share_frame["cpv_division"], share_frame["labour_share"], strict=True))
@@ -301,12 +305,9 @@ class AdvisorContext:
     """Everything the advisor reads, as known on ``as_of`` (build with :func:`build_context`)."""
 
     as_of: date
-    history: History
     mix: OccupationMix
     fill: FillModel
     supply: SupplySource
-    geography: Geography
-    taxonomy: Taxonomy
     params: ImpactParameters
     rates: HiringRates
     labour: LabourTables
@@ -335,12 +336,9 @@ def build_context(
     }
     return AdvisorContext(
         as_of=as_of,
-        history=history,
         mix=learn_occupation_mix(history, taxonomy),
         fill=fill_model(history, geography, taxonomy),
         supply=supply,
-        geography=geography,
-        taxonomy=taxonomy,
         params=parameters,
         rates=hiring_rates(history, taxonomy),
         labour=load_labour_tables(),
@@ -352,11 +350,6 @@ def build_context(
 # --------------------------------------------------------------------------------------------
 # Arithmetic (pure functions, tested by hand)
 # --------------------------------------------------------------------------------------------
-
-
-def country_of(municipality: str) -> str:
-    """FI for three-digit municipality codes, SE for four."""
-    return "FI" if len(municipality) == 3 else "SE"
 
 
 def staff_estimate(line: PlanLine, labour: LabourTables) -> float:
@@ -570,11 +563,7 @@ def _impact(
 ) -> dict[str, float]:
     """Expected hires × per-hire impact (module docstring, step 8)."""
     country = country_of(line.municipality)
-    shares = _form_shares(mix, context.rates)
-    weights = {form: shares.get(form, 0.0) for form in forms}
-    if sum(weights.values()) <= 0:
-        weights = {form: 1.0 for form in forms}
-    total_weight = sum(weights.values())
+    weights = _form_weights(mix, forms, context.rates)
     months = 0.0
     for share in mix:
         retained = context.fill.retention(share.isco_code, line.municipality)
@@ -584,11 +573,24 @@ def _impact(
     out = {}
     for stakeholder in STAKEHOLDERS:
         per_placement = sum(
-            weight / total_weight * context.impacts[(country, form, stakeholder)]
+            weight * context.impacts[(country, form, stakeholder)]
             for form, weight in weights.items()
         )
         out[stakeholder] = hires * per_placement * months / 12.0
     return out
+
+
+def _form_weights(
+    mix: Sequence[OccupationShare], forms: Sequence[str], rates: HiringRates
+) -> dict[str, float]:
+    """The condition's job forms weighted by the occupations' past openings per form (equal
+    when none was used), summing to 1: how the impact of a placement is averaged."""
+    shares = _form_shares(mix, rates)
+    weights = {form: shares.get(form, 0.0) for form in forms}
+    if sum(weights.values()) <= 0:
+        weights = dict.fromkeys(forms, 1.0)
+    total = sum(weights.values())
+    return {form: weight / total for form, weight in weights.items()}
 
 
 def _count(n: int) -> str:
@@ -641,7 +643,7 @@ def _choose_forms(
 
 def _deadline(line: PlanLine, mix: Sequence[OccupationShare], context: AdvisorContext) -> date:
     """Module docstring, step 6."""
-    end = _add_months(line.starts_on, line.duration_months)
+    end = add_months(line.starts_on, line.duration_months)
     lag = context.rates.open_lag_days
 
     def mean_fill(day: date) -> float:
@@ -661,14 +663,6 @@ def _deadline(line: PlanLine, mix: Sequence[OccupationShare], context: AdvisorCo
     return end
 
 
-def _add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year = day.year + month // 12
-    month = month % 12 + 1
-    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
-    return date(year, month, min(day.day, last))
-
-
 def _occupation_names(mix: Sequence[OccupationShare], context: AdvisorContext) -> str:
     return ", ".join(f"{context.mix.label(s.occupation_uri)} ({s.share:.0%})" for s in mix)
 
@@ -678,7 +672,6 @@ def _groups_text(groups: Sequence[str]) -> str:
 
 
 def _reasons(
-    line: PlanLine,
     mix: Sequence[OccupationShare],
     supplies: Sequence[Supply],
     survey: Sequence[Supply],
@@ -799,7 +792,7 @@ def assess(line: PlanLine, condition: ConditionProposal, context: AdvisorContext
         context.settings.interval,
         context.settings.supply_floor,
     )
-    reasons = _reasons(line, mix, supplies, (), result, condition, context, staff, cap)
+    reasons = _reasons(mix, supplies, (), result, condition, context, staff, cap)
     return _advice(line, mix, supplies, (), staff, condition, result, reasons, context, forms)
 
 
@@ -839,13 +832,13 @@ def advise(line: PlanLine, context: AdvisorContext) -> Advice:
             break
     if best is not None:
         condition, result = best
-        reasons = _reasons(line, mix, supplies, survey, result, condition, context, staff, cap)
+        reasons = _reasons(mix, supplies, survey, result, condition, context, staff, cap)
         return _advice(
             line, mix, supplies, survey, staff, condition, result, reasons, context, forms
         )
     assert smallest is not None
     if cap == 0:
-        reasons = _reasons(line, mix, supplies, survey, smallest, None, context, staff, cap)
+        reasons = _reasons(mix, supplies, survey, smallest, None, context, staff, cap)
         reasons.append(
             f"The value is below EUR {settings.value_per_hire_eur:,.0f} a hire: too small a "
             "contract to carry a condition."
@@ -854,7 +847,7 @@ def advise(line: PlanLine, context: AdvisorContext) -> Advice:
     offer, result, at_least_one = _performance_offer(
         line, mix, supplies, groups, forms, cap, context
     )
-    reasons = _reasons(line, mix, supplies, survey, result, None, context, staff, cap)
+    reasons = _reasons(mix, supplies, survey, result, None, context, staff, cap)
     terms = offer.performance
     assert terms is not None
     weights = ", ".join(f"{g.replace('_', ' ')} x{w:g}" for g, w in terms.target_group_weights)
@@ -890,7 +883,7 @@ def _performance_offer(
 ) -> tuple[ConditionProposal, Feasibility, float]:
     """Module docstring, step 9: the terms, the hires they buy, and P(at least one hire)."""
     settings, rates = context.settings, context.rates
-    end = _add_months(line.starts_on, line.duration_months)
+    end = add_months(line.starts_on, line.duration_months)
     days = _opening_days(line, end, rates)
     fill = _fill(line, mix, days, context)
 
@@ -918,18 +911,13 @@ def _performance_offer(
     points = dict(PERFORMANCE_POINTS)
     lasting = sum(points.values())
     country = country_of(line.municipality)
-    shares = _form_shares(mix, rates)
-    weights = {form: shares.get(form, 0.0) for form in forms}
-    if sum(weights.values()) <= 0:
-        weights = dict.fromkeys(forms, 1.0)
     public_gain = sum(
         weight
-        / sum(weights.values())
         * (
             context.impacts[(country, form, "municipality")]
             + context.impacts[(country, form, "state")]
         )
-        for form, weight in weights.items()
+        for form, weight in _form_weights(mix, forms, rates).items()
     )
     price = max(round(PRICE_SHARE_OF_PUBLIC_GAIN * public_gain / lasting, -1), MIN_POINT_PRICE_EUR)
     group_weights = tuple(

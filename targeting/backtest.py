@@ -74,6 +74,7 @@ from targeting.advisor import (
     build_context,
     feasibility,
 )
+from targeting.report import markdown_table
 from targeting.supply import SupplyEstimator
 from targeting.types import Advice, ConditionProposal, PlanLine
 
@@ -886,13 +887,6 @@ def _figure(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def _markdown_table(frame: pd.DataFrame) -> str:
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(False)]
-    return "\n".join([header, rule, *rows])
-
-
 def figure_rows(results: Sequence[Summary]) -> list[tuple[str, list[str]]]:
     """The figures of each predictor as printable rows: (figure, one value per predictor)."""
     rows: list[tuple[str, Callable[[Summary], str]]] = [
@@ -916,9 +910,15 @@ def figure_rows(results: Sequence[Summary]) -> list[tuple[str, list[str]]]:
     return [(name, [value(s) for s in results]) for name, value in rows]
 
 
-def render_markdown(table: pd.DataFrame, calibration: pd.DataFrame, report: Report) -> str:
+def render_markdown(
+    table: pd.DataFrame,
+    calibration: pd.DataFrame,
+    report: Report,
+    results: Sequence[Summary] | None = None,
+) -> str:
     """The backtest summary: settings, the figures of each predictor, the calibration table."""
-    results = summaries(table)
+    if results is None:  # the figures bootstrap their ratio: computed once per run
+        results = summaries(table)
     advisor = results[0]
     figures = pd.DataFrame(
         [[name, *values] for name, values in figure_rows(results)],
@@ -986,11 +986,11 @@ def render_markdown(table: pd.DataFrame, calibration: pd.DataFrame, report: Repo
         "prediction. Spearman against the credited share (hires credited by the deadline / "
         "required) and against the fulfilled flag.",
         "",
-        _markdown_table(figures),
+        markdown_table(figures),
         "",
         "The advisor's split at other thresholds (how much the ratio depends on the cut):",
         "",
-        _markdown_table(
+        markdown_table(
             threshold_table(
                 table["feasibility"].to_numpy(dtype=np.float64),
                 table["fulfilled"].to_numpy(dtype=bool),
@@ -1012,7 +1012,7 @@ def render_markdown(table: pd.DataFrame, calibration: pd.DataFrame, report: Repo
         "",
         "## Calibration of the advisor by decile",
         "",
-        _markdown_table(shown),
+        markdown_table(shown),
         "",
         "Files: `backtest.csv` (one row per contract), `calibration.csv`, `backtest-chart.png`.",
         "",
@@ -1020,9 +1020,15 @@ def render_markdown(table: pd.DataFrame, calibration: pd.DataFrame, report: Repo
     return "\n".join(lines)
 
 
-def write_outputs(table: pd.DataFrame, report: Report, out: Path) -> list[Path]:
+def write_outputs(
+    table: pd.DataFrame,
+    report: Report,
+    out: Path,
+    results: Sequence[Summary] | None = None,
+) -> list[Path]:
     """Write ``backtest.csv``, ``calibration.csv``, ``backtest-chart.png`` and ``backtest.md``
-    into ``out``; returns the paths written."""
+    into ``out`` (``results``: :func:`summaries` of ``table``, when already made); returns
+    the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     calibration = calibration_by_decile(
         table["feasibility"].to_numpy(dtype=np.float64), table["fulfilled"].to_numpy(dtype=bool)
@@ -1033,5 +1039,5 @@ def write_outputs(table: pd.DataFrame, report: Report, out: Path) -> list[Path]:
     calibration.to_csv(calibration_file, index=False)
     chart = reliability_chart(table, out / "backtest-chart.png")
     summary = out / "backtest.md"
-    summary.write_text(render_markdown(table, calibration, report), encoding="utf-8")
+    summary.write_text(render_markdown(table, calibration, report, results), encoding="utf-8")
     return [rows, calibration_file, chart, summary]

@@ -48,6 +48,7 @@ __all__ = [
     "FillModel",
     "KaplanMeier",
     "Retention",
+    "country_of",
     "fill_model",
     "kaplan_meier",
     "prior_fill",
@@ -154,7 +155,7 @@ class FillModel:
         return curve
 
     def _keys(self, isco_code: str, municipality: str) -> list[tuple[str, ...]]:
-        country = _country(municipality)
+        country = country_of(municipality)
         area = str(
             self.geography.municipalities["labour_area_code"].iat[
                 self.geography.index(municipality)
@@ -208,7 +209,7 @@ class FillModel:
 
     def retention(self, isco_code: str, municipality: str) -> Retention:
         """Shares retained 6 and 12 months after a hire (see the module docstring)."""
-        country = _country(municipality)
+        country = country_of(municipality)
         table = self._retention
         k = self.prior_strength
         shares = []
@@ -239,7 +240,8 @@ def _shrunk(kept: float, n: float, prior: float, k: float) -> float:
     return prior if n + k <= 0 else (kept + k * prior) / (n + k)
 
 
-def _country(municipality: str) -> str:
+def country_of(municipality: str) -> str:
+    """FI for three-digit municipality codes, SE for four."""
     return "FI" if len(municipality) == 3 else "SE"
 
 

@@ -48,7 +48,6 @@ class History:
             ``closes_on`` as ``datetime64``), plus ``cpv_division`` (of the vacancy's contract
             when that contract is in :attr:`contracts`, else NA), ``first_hire_on`` and
             ``hires`` (distinct people hired before ``as_of``).
-        outcomes: ``outcomes`` rows whose UTC day is before ``as_of``.
         hires: one row per (person, vacancy) hire before ``as_of``: ``jobseeker_id``,
             ``vacancy_id``, ``hired_on``, ``retained_6m_on``, ``retained_12m_on`` (NaT when
             not recorded before ``as_of``).
@@ -58,13 +57,7 @@ class History:
     contracts: pd.DataFrame
     conditions: pd.DataFrame
     vacancies: pd.DataFrame
-    outcomes: pd.DataFrame
     hires: pd.DataFrame
-
-    @property
-    def cutoff(self) -> pd.Timestamp:
-        """Midnight UTC at the start of :attr:`as_of`: every event happened before it."""
-        return pd.Timestamp(self.as_of, tz="UTC")
 
 
 def _days(values: pd.Series) -> pd.Series:
@@ -130,6 +123,5 @@ def history_as_of(world: WorldTables, as_of: date) -> History:
         contracts=contracts.reset_index(drop=True),
         conditions=conditions.reset_index(drop=True),
         vacancies=vacancies.reset_index(drop=True),
-        outcomes=outcomes.reset_index(drop=True),
         hires=hires,
     )

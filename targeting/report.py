@@ -48,6 +48,7 @@ __all__ = [
     "PROFILE_COLUMNS",
     "SUPPLY_COLUMNS",
     "advice_table",
+    "markdown_table",
     "people_count",
     "plan_chart",
     "profile_table",
@@ -295,8 +296,9 @@ def plan_chart(advices: Sequence[Advice], path: Path, title: str = "") -> Path:
     return path
 
 
-def _markdown_table(frame: pd.DataFrame) -> str:
-    header = "| " + " | ".join(frame.columns) + " |"
+def markdown_table(frame: pd.DataFrame) -> str:
+    """``frame`` as a Markdown table (a ``|`` inside a cell written ``/``)."""
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     body = [
         "| " + " | ".join(str(v).replace("|", "/") for v in row) + " |"
@@ -327,10 +329,16 @@ def _condition_text(advice: Advice) -> str:
 
 
 def report_markdown(
-    advices: Sequence[Advice], meta: Mapping[str, object], label: Label = str
+    advices: Sequence[Advice],
+    meta: Mapping[str, object],
+    label: Label = str,
+    table: pd.DataFrame | None = None,
 ) -> str:
-    """The Markdown report: what was asked, the table, and each line's reasons."""
-    table = advice_table(advices, label)
+    """The Markdown report: what was asked, the table, and each line's reasons.
+
+    ``table`` is :func:`advice_table` of the same advices when the caller has it already."""
+    if table is None:
+        table = advice_table(advices, label)
     recommended = int(table["recommended"].sum()) if len(table) else 0
     performance = int((table["condition_kind"] == "performance").sum()) if len(table) else 0
     summary = pd.DataFrame(
@@ -361,7 +369,7 @@ def report_markdown(
         "expected economic impact of those hires for the person, the municipality and the "
         f"state. Counts of 1-{MIN_PEOPLE - 1} people are shown as {HIDDEN}.",
         "",
-        _markdown_table(summary),
+        markdown_table(summary),
         "",
         "![Plan lines by expected employment impact](plan-chart.png)",
         "",
@@ -397,12 +405,13 @@ def write_report(
     ``report.md`` into ``out`` (created when missing); returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     advice_path = out / "advice.csv"
-    advice_table(advices, label).to_csv(advice_path, index=False)
+    table = advice_table(advices, label)
+    table.to_csv(advice_path, index=False)
     supply_path = out / "supply.csv"
     supply_table(advices, label).to_csv(supply_path, index=False)
     profiles_path = out / "profiles.csv"
     profile_table(advices, label).to_csv(profiles_path, index=False)
     chart_path = plan_chart(advices, out / "plan-chart.png")
     report_path = out / "report.md"
-    report_path.write_text(report_markdown(advices, meta, label), encoding="utf-8")
+    report_path.write_text(report_markdown(advices, meta, label, table), encoding="utf-8")
     return [advice_path, supply_path, profiles_path, chart_path, report_path]

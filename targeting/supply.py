@@ -148,6 +148,7 @@ from matching.engine import (
     MatchingConfig,
     MatchingEngine,
     admissible_pairs,
+    qualified,
     vacancy_open,
     within_reach,
 )
@@ -569,7 +570,7 @@ class SupplyEstimator:
 
         # The engine's order of a shortlist: qualified pairs first, then by score, then by row.
         tier = (
-            _qualified(features, self.feature_names)
+            qualified(features, self.feature_names)
             if self.config.qualified_first
             else np.zeros(len(admitted))
         )
@@ -773,25 +774,6 @@ class SupplyEstimator:
                 continue
             skills.append(LanguageSkill(language, _STEP_LEVEL[step]))
         return tuple(skills)
-
-
-def _qualified(
-    features: npt.NDArray[np.float32], names: tuple[str, ...]
-) -> npt.NDArray[np.float64]:
-    """The engine's first tier of a shortlist (``MatchingEngine._qualified``): 1 where the pair
-    meets every stated requirement on evidence (each required skill observed at its level, the
-    commute within the radius, the languages, a required driving licence)."""
-    column = {name: i for i, name in enumerate(names)}
-    needed = ("assessed_coverage", "within_commute", "language_gap", "driving_licence_missing")
-    if any(name not in column for name in needed):
-        return np.zeros(len(features))
-    met = (
-        (features[:, column["assessed_coverage"]] >= 1.0)
-        & (features[:, column["within_commute"]] > 0)
-        & (features[:, column["language_gap"]] <= 0)
-        & (features[:, column["driving_licence_missing"]] <= 0)
-    )
-    return met.astype(np.float64)
 
 
 def _most_common(columns: IntArray, n: int) -> list[int]:

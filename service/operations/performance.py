@@ -43,6 +43,7 @@ from features.world_store import (
 )
 from matching.domain import EmploymentCondition, JobForm, OutcomeStage, TargetGroup
 from reporting.performance import (
+    TERMS_COLUMNS,
     credited_outcomes,
     form_weight_column,
     group_weight_column,
@@ -180,9 +181,6 @@ def terms_view(
     )
 
 
-_TERMS_COLUMNS = tuple(SCHEMAS["performance_terms"].names)
-
-
 def terms_out(
     record: PerformanceTermsRecord | None, condition: EmploymentConditionRecord
 ) -> PerformanceTermsOut | None:
@@ -190,21 +188,19 @@ def terms_out(
     if record is None:
         return None
     return terms_view(
-        record_dict(record, _TERMS_COLUMNS), condition.target_groups, condition.allowed_job_forms
+        record_dict(record, TERMS_COLUMNS), condition.target_groups, condition.allowed_job_forms
     )
 
 
 def terms_of(session: Session, condition_ids: Iterable[str]) -> dict[str, PerformanceTermsRecord]:
     """The terms of the given conditions that have them, by condition id."""
-    ids = list(condition_ids)
-    found: dict[str, PerformanceTermsRecord] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        for record in session.scalars(
-            select(PerformanceTermsRecord).where(PerformanceTermsRecord.condition_id.in_(chunk))
-        ):
-            found[record.condition_id] = record
-    return found
+    rows = _in_chunks(
+        session,
+        select(PerformanceTermsRecord),
+        PerformanceTermsRecord.condition_id,
+        list(condition_ids),
+    )
+    return {record.condition_id: record for record in rows}
 
 
 # ---- the contract's own world ---------------------------------------------------------------
